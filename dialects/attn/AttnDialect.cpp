@@ -1,0 +1,51 @@
+//===- AttnDialect.cpp - the attn dialect ---------------------------------===//
+
+#include "dialects/attn/AttnDialect.h"
+
+#include "dialects/attn/AttnOps.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#include "dialects/attn/AttnDialect.cpp.inc"
+#include "dialects/attn/AttnEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/attn/AttnAttrs.cpp.inc"
+
+void AttnDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/attn/AttnAttrs.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/attn/AttnOps.cpp.inc"
+      >();
+}
+
+LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
+                                                    unsigned regionIndex,
+                                                    unsigned argIndex,
+                                                    NamedAttribute attribute) {
+  if (attribute.getName() != getWeightAttrName())
+    return op->emitError() << "unknown attn argument attribute '"
+                           << attribute.getName().getValue() << "'";
+  auto name = dyn_cast<StringAttr>(attribute.getValue());
+  if (!name || name.getValue().empty())
+    return op->emitError() << "'" << getWeightAttrName() << "' of argument #"
+                           << argIndex
+                           << " must be a non-empty checkpoint tensor name, got "
+                           << attribute.getValue();
+  Region &region = op->getRegion(regionIndex);
+  if (region.empty() || argIndex >= region.getNumArguments())
+    return success();
+  Type type = region.getArgument(argIndex).getType();
+  if (!isa<RankedTensorType>(type))
+    return op->emitError() << "'" << getWeightAttrName() << "' argument #"
+                           << argIndex << " (" << name
+                           << ") must be a ranked tensor, got " << type;
+  return success();
+}

@@ -1,0 +1,59 @@
+//===- AttnDialect.td - the attn dialect --------------------*- tablegen -*-===//
+//
+// The attn dialect: a decoder-only transformer as tensor-level ops, with the
+// attention written the way the seed computes it (scores, scale, causal mask,
+// softmax, weighted sum) and the fused forms that the fusion passes produce.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_TD
+#define ATTN_DIALECT_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Attn_Dialect : Dialect {
+  let name = "attn";
+  let cppNamespace = "::mlir::attn";
+  let summary = "Tensor-level ops for decoder-only transformer language models";
+  let description = [{
+    The `attn` dialect expresses a decoder-only transformer (GPT-2, CogModel)
+    on ranked tensors. Hidden states are `[seq, d_model]`; per-head tensors are
+    `[heads, seq, head_dim]`; attention scores are `[heads, queries, keys]`.
+    Sequence sizes are usually dynamic (`?`).
+
+    Weights are not constants: they enter functions as arguments carrying an
+    `attn.weight` argument attribute with their checkpoint name, which the
+    artifact's tensor table binds at run time.
+
+    ```mlir
+    func.func @prefill(%ids: tensor<?xi32>,
+                       %wte: tensor<50257x768xf32> {attn.weight = "wte.weight"})
+    ```
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasRegionArgAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// The argument attribute that names a function argument's checkpoint
+    /// tensor.
+    static constexpr ::llvm::StringLiteral getWeightAttrName() {
+      return ::llvm::StringLiteral("attn.weight");
+    }
+  }];
+}
+
+def Attn_WeightLayout : I32EnumAttr<"WeightLayout", "storage layout of a linear weight", [
+    I32EnumAttrCase<"in_out", 0>,
+    I32EnumAttrCase<"out_in", 1>
+  ]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+
+def Attn_WeightLayoutAttr : EnumAttr<Attn_Dialect, Attn_WeightLayout, "layout"> {
+  let summary = "weight layout: in_out (GPT-2 Conv1D, [in, out]) or out_in (torch Linear, [out, in])";
+  let assemblyFormat = "`<` $value `>`";
+}
+
+#endif // ATTN_DIALECT_TD

@@ -1,0 +1,77 @@
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --mlir-print-op-generic | attn-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @model_ops
+// CHECK-SAME: %[[WTE:[a-z0-9]+]]: tensor<50257x768xf32> {attn.weight = "wte.weight"}
+func.func @model_ops(%ids: tensor<?xi32>,
+                     %wte: tensor<50257x768xf32> {attn.weight = "wte.weight"},
+                     %w: tensor<768x2304xf32>, %b: tensor<2304xf32>,
+                     %wl: tensor<2304x768xf32>,
+                     %g: tensor<768xf32>, %beta: tensor<768xf32>)
+    -> tensor<?x2304xf32> {
+  // CHECK: %[[X:.*]] = attn.embedding %[[WTE]][%{{.*}}] : (tensor<50257x768xf32>, tensor<?xi32>) -> tensor<?x768xf32>
+  %x = attn.embedding %wte[%ids] : (tensor<50257x768xf32>, tensor<?xi32>) -> tensor<?x768xf32>
+  // CHECK: %[[N:.*]] = attn.layer_norm %[[X]], %{{.*}}, %{{.*}} eps(1.000000e-05) : tensor<?x768xf32>, tensor<768xf32>
+  %n = attn.layer_norm %x, %g, %beta eps(1.0e-05) : tensor<?x768xf32>, tensor<768xf32>
+  // CHECK: %[[QKV:.*]] = attn.linear %[[N]], %{{.*}}, %{{.*}} layout<in_out> : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>) -> tensor<?x2304xf32>
+  %qkv = attn.linear %n, %w, %b layout<in_out> : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>) -> tensor<?x2304xf32>
+  // CHECK: attn.linear %[[N]], %{{.*}} layout<out_in> : (tensor<?x768xf32>, tensor<2304x768xf32>) -> tensor<?x2304xf32>
+  %nobias = attn.linear %n, %wl layout<out_in> : (tensor<?x768xf32>, tensor<2304x768xf32>) -> tensor<?x2304xf32>
+  // CHECK: %[[G:.*]] = attn.gelu %[[QKV]] : tensor<?x2304xf32>
+  %gl = attn.gelu %qkv : tensor<?x2304xf32>
+  // CHECK: attn.add %[[G]], %{{.*}} : tensor<?x2304xf32>
+  %sum = attn.add %gl, %nobias : tensor<?x2304xf32>
+  return %sum : tensor<?x2304xf32>
+}
+
+// CHECK-LABEL: func.func @seed_attention
+func.func @seed_attention(%x: tensor<?x768xf32>, %off: index) -> tensor<?x768xf32> {
+  // CHECK: %[[H:.*]] = attn.split_heads %{{.*}} : tensor<?x768xf32> -> tensor<12x?x64xf32>
+  %h = attn.split_heads %x : tensor<?x768xf32> -> tensor<12x?x64xf32>
+  // CHECK: %[[S:.*]] = attn.qk_scores %[[H]], %[[H]] : tensor<12x?x64xf32>, tensor<12x?x64xf32> -> tensor<12x?x?xf32>
+  %s = attn.qk_scores %h, %h : tensor<12x?x64xf32>, tensor<12x?x64xf32> -> tensor<12x?x?xf32>
+  // CHECK: %[[SC:.*]] = attn.scale %[[S]] by 1.250000e-01 : tensor<12x?x?xf32>
+  %sc = attn.scale %s by 0.125 : tensor<12x?x?xf32>
+  // CHECK: %[[M:.*]] = attn.causal_mask %[[SC]], %{{.*}} fill(-3.4028234663852886E+38) : tensor<12x?x?xf32>
+  %m = attn.causal_mask %sc, %off fill(-3.4028234663852886e+38) : tensor<12x?x?xf32>
+  // CHECK: %[[P:.*]] = attn.softmax %[[M]] axis(2) : tensor<12x?x?xf32>
+  %p = attn.softmax %m axis(2) : tensor<12x?x?xf32>
+  // CHECK: %[[O:.*]] = attn.weighted_sum %[[P]], %[[H]] : tensor<12x?x?xf32>, tensor<12x?x64xf32> -> tensor<12x?x64xf32>
+  %o = attn.weighted_sum %p, %h : tensor<12x?x?xf32>, tensor<12x?x64xf32> -> tensor<12x?x64xf32>
+  // CHECK: attn.merge_heads %[[O]] : tensor<12x?x64xf32> -> tensor<?x768xf32>
+  %y = attn.merge_heads %o : tensor<12x?x64xf32> -> tensor<?x768xf32>
+  return %y : tensor<?x768xf32>
+}
+
+// CHECK-LABEL: func.func @fused_forms
+func.func @fused_forms(%q: tensor<1x?x128xf32>, %k: tensor<1x?x128xf32>,
+                       %s: tensor<1x?x?xf32>, %off: index)
+    -> (tensor<1x?x?xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>) {
+  // CHECK: attn.masked_softmax %{{.*}}, %{{.*}} scale(1.000000e+00) fill(-1.000000e+09) : tensor<1x?x?xf32>
+  %p = attn.masked_softmax %s, %off scale(1.0) fill(-1.0e+09) : tensor<1x?x?xf32>
+  // CHECK: attn.fused_attention %{{.*}}, %{{.*}}, %{{.*}} scale(1.000000e+00) causal(%{{.*}}, -1.000000e+09) : (tensor<1x?x128xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>, index) -> tensor<1x?x128xf32>
+  %o = attn.fused_attention %q, %k, %k scale(1.0) causal(%off, -1.0e+09) : (tensor<1x?x128xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>, index) -> tensor<1x?x128xf32>
+  // CHECK: attn.fused_attention %{{.*}}, %{{.*}}, %{{.*}} scale(5.000000e-01) : (tensor<1x?x128xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>) -> tensor<1x?x128xf32>
+  // CHECK-NOT: causal
+  %f = attn.fused_attention %q, %k, %k scale(0.5) : (tensor<1x?x128xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>) -> tensor<1x?x128xf32>
+  return %p, %o, %f : tensor<1x?x?xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>
+}
+
+// CHECK-LABEL: func.func @kv_cache
+func.func @kv_cache(%cache: tensor<12x1024x64xf32>, %k: tensor<12x?x64xf32>,
+                    %pos: index, %len: index) -> tensor<12x?x64xf32> {
+  // CHECK: %[[C:.*]] = attn.kv_cache_write %{{.*}}[%{{.*}}], %{{.*}} : tensor<12x1024x64xf32>, tensor<12x?x64xf32>
+  %c = attn.kv_cache_write %cache[%pos], %k : tensor<12x1024x64xf32>, tensor<12x?x64xf32>
+  // CHECK: attn.kv_cache_read %[[C]][%{{.*}}] : tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+  %r = attn.kv_cache_read %c[%len] : tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+  return %r : tensor<12x?x64xf32>
+}
+
+// CHECK-LABEL: func.func @low_precision
+func.func @low_precision(%x: tensor<4x8xf16>, %y: tensor<2x4x4xbf16>) -> (tensor<4x8xf16>, tensor<2x4x4xbf16>) {
+  // CHECK: attn.gelu %{{.*}} : tensor<4x8xf16>
+  %g = attn.gelu %x : tensor<4x8xf16>
+  // CHECK: attn.softmax %{{.*}} axis(2) : tensor<2x4x4xbf16>
+  %s = attn.softmax %y axis(2) : tensor<2x4x4xbf16>
+  return %g, %s : tensor<4x8xf16>, tensor<2x4x4xbf16>
+}
