@@ -30,22 +30,22 @@ LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
                                                     unsigned regionIndex,
                                                     unsigned argIndex,
                                                     NamedAttribute attribute) {
-  if (attribute.getName() != getWeightAttrName())
-    return op->emitError() << "unknown attn argument attribute '"
-                           << attribute.getName().getValue() << "'";
+  StringRef attrName = attribute.getName().getValue();
+  if (attrName != getWeightAttrName() && attrName != getKVCacheAttrName())
+    return op->emitError() << "unknown attn argument attribute '" << attrName
+                           << "'";
   auto name = dyn_cast<StringAttr>(attribute.getValue());
   if (!name || name.getValue().empty())
-    return op->emitError() << "'" << getWeightAttrName() << "' of argument #"
-                           << argIndex
-                           << " must be a non-empty checkpoint tensor name, got "
+    return op->emitError() << "'" << attrName << "' of argument #" << argIndex
+                           << " must be a non-empty name, got "
                            << attribute.getValue();
   Region &region = op->getRegion(regionIndex);
   if (region.empty() || argIndex >= region.getNumArguments())
     return success();
   Type type = region.getArgument(argIndex).getType();
   if (!isa<RankedTensorType>(type))
-    return op->emitError() << "'" << getWeightAttrName() << "' argument #"
-                           << argIndex << " (" << name
-                           << ") must be a ranked tensor, got " << type;
+    return op->emitError() << "'" << attrName << "' argument #" << argIndex
+                           << " (" << name << ") must be a ranked tensor, got "
+                           << type;
   return success();
 }

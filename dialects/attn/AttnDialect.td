@@ -25,7 +25,8 @@ def Attn_Dialect : Dialect {
 
     Weights are not constants: they enter functions as arguments carrying an
     `attn.weight` argument attribute with their checkpoint name, which the
-    artifact's tensor table binds at run time.
+    artifact's tensor table binds at run time. KV caches are arguments marked
+    `attn.kv_cache` with a name; the runtime keeps them across steps.
 
     ```mlir
     func.func @prefill(%ids: tensor<?xi32>,
@@ -39,6 +40,10 @@ def Attn_Dialect : Dialect {
     /// tensor.
     static constexpr ::llvm::StringLiteral getWeightAttrName() {
       return ::llvm::StringLiteral("attn.weight");
+    }
+    /// The argument attribute that marks a KV cache argument and names it.
+    static constexpr ::llvm::StringLiteral getKVCacheAttrName() {
+      return ::llvm::StringLiteral("attn.kv_cache");
     }
   }];
 }

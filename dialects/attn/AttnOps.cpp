@@ -138,6 +138,27 @@ LogicalResult LayerNormOp::verify() {
   return success();
 }
 
+LogicalResult AddOp::verify() {
+  auto lhs = cast<RankedTensorType>(getLhs().getType());
+  auto rhs = cast<RankedTensorType>(getRhs().getType());
+  if (lhs.getRank() != rhs.getRank())
+    return emitOpError() << "expects 'rhs' of the rank of 'lhs', got "
+                         << getRhs().getType() << " and " << getLhs().getType();
+  for (int64_t axis = 0; axis < lhs.getRank(); ++axis) {
+    if (rhs.getDimSize(axis) == 1)
+      continue;
+    if (failed(verifySameSize(*this, "axis " + std::to_string(axis),
+                              {"lhs", getLhs(), axis},
+                              {"rhs", getRhs(), axis})))
+      return failure();
+  }
+  return success();
+}
+
+bool AddOp::isBroadcastAxis(int64_t axis) {
+  return getRhs().getType().getDimSize(axis) == 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Head split and merge
 //===----------------------------------------------------------------------===//

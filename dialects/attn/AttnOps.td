@@ -122,16 +122,27 @@ def Attn_GeluOp : Attn_Op<"gelu", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Attn_AddOp : Attn_Op<"add", [SameOperandsAndResultType, Commutative]> {
-  let summary = "elementwise sum of two tensors of one type (residual connections)";
+def Attn_AddOp : Attn_Op<"add",
+    [AllTypesMatch<["lhs", "result"]>, AllElementTypesMatch<["lhs", "rhs"]>]> {
+  let summary = "elementwise sum, broadcasting size-1 axes of the right operand";
   let description = [{
+    `result = lhs + rhs`, where an axis of size 1 in `rhs` is broadcast along
+    the same axis of `lhs` (the seed adds its positional buffer this way:
+    `x + pe[:x.size(0)]`). Residual connections add two tensors of one type.
+
     ```mlir
-    %y = attn.add %x, %attn_out : tensor<?x768xf32>
+    %y = attn.add %x, %attn_out : tensor<?x768xf32>, tensor<?x768xf32>
+    %z = attn.add %x, %pe0 : tensor<?x128xf32>, tensor<1x128xf32>
     ```
   }];
   let arguments = (ins Attn_FloatTensor:$lhs, Attn_FloatTensor:$rhs);
   let results = (outs Attn_FloatTensor:$result);
-  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let extraClassDeclaration = [{
+    /// Whether `rhs` is broadcast along `axis` (its size there is 1).
+    bool isBroadcastAxis(int64_t axis);
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -377,14 +377,14 @@ func.func @kv_read_capacity(%c: tensor<2x16x8xf32>, %len: index) {
 
 // -----
 
-// expected-error @+1 {{'attn.weight' of argument #0 must be a non-empty checkpoint tensor name, got 3 : i64}}
+// expected-error @+1 {{'attn.weight' of argument #0 must be a non-empty name, got 3 : i64}}
 func.func @weight_name_not_string(%w: tensor<4xf32> {attn.weight = 3}) {
   return
 }
 
 // -----
 
-// expected-error @+1 {{'attn.weight' of argument #0 must be a non-empty checkpoint tensor name, got ""}}
+// expected-error @+1 {{'attn.weight' of argument #0 must be a non-empty name, got ""}}
 func.func @weight_name_empty(%w: tensor<4xf32> {attn.weight = ""}) {
   return
 }
@@ -400,5 +400,28 @@ func.func @weight_not_tensor(%x: tensor<4xf32>, %w: index {attn.weight = "h.0.ln
 
 // expected-error @+1 {{unknown attn argument attribute 'attn.weigth'}}
 func.func @weight_typo(%w: tensor<4xf32> {attn.weigth = "wte.weight"}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.kv_cache' argument #0 ("h.0.k") must be a ranked tensor, got 'i32'}}
+func.func @kv_cache_not_tensor(%c: i32 {attn.kv_cache = "h.0.k"}) {
+  return
+}
+
+// -----
+
+func.func @add_rank(%x: tensor<?x8xf32>, %y: tensor<8xf32>) {
+  // expected-error @+1 {{expects 'rhs' of the rank of 'lhs', got 'tensor<8xf32>' and 'tensor<?x8xf32>'}}
+  %0 = attn.add %x, %y : tensor<?x8xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @add_shape(%x: tensor<?x8xf32>, %y: tensor<2x4xf32>) {
+  // expected-error @+1 {{axis 1 of 'lhs' (8) does not match axis 1 of 'rhs' (4)}}
+  %0 = attn.add %x, %y : tensor<?x8xf32>, tensor<2x4xf32>
   return
 }

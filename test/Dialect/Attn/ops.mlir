@@ -19,8 +19,11 @@ func.func @model_ops(%ids: tensor<?xi32>,
   %nobias = attn.linear %n, %wl layout<out_in> : (tensor<?x768xf32>, tensor<2304x768xf32>) -> tensor<?x2304xf32>
   // CHECK: %[[G:.*]] = attn.gelu %[[QKV]] : tensor<?x2304xf32>
   %gl = attn.gelu %qkv : tensor<?x2304xf32>
-  // CHECK: attn.add %[[G]], %{{.*}} : tensor<?x2304xf32>
-  %sum = attn.add %gl, %nobias : tensor<?x2304xf32>
+  // CHECK: attn.add %[[G]], %{{.*}} : tensor<?x2304xf32>, tensor<?x2304xf32>
+  %sum = attn.add %gl, %nobias : tensor<?x2304xf32>, tensor<?x2304xf32>
+  // CHECK: attn.add %{{.*}}, %{{.*}} : tensor<?x768xf32>, tensor<1x768xf32>
+  %row = tensor.extract_slice %wl[0, 0] [1, 768] [1, 1] : tensor<2304x768xf32> to tensor<1x768xf32>
+  %bcast = attn.add %x, %row : tensor<?x768xf32>, tensor<1x768xf32>
   return %sum : tensor<?x2304xf32>
 }
 
