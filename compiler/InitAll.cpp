@@ -2,6 +2,7 @@
 
 #include "compiler/InitAll.h"
 
+#include "compiler/Conversion/Passes.h"
 #include "compiler/Transforms/Passes.h"
 #include "dialects/attn/AttnDialect.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -47,5 +48,6 @@ void mlir::attn::registerAllDialects(DialectRegistry &registry) {
 
 void mlir::attn::registerAllPasses() {
   mlir::registerAllPasses();
+  registerAttnConversionPasses();
   registerAttnTransformsPasses();
 }

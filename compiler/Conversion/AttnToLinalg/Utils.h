@@ -1,0 +1,63 @@
+//===- Utils.h - helpers shared by the attn-to-linalg patterns --*- C++ -*-===//
+
+#ifndef ATTN_COMPILER_CONVERSION_ATTNTOLINALG_UTILS_H
+#define ATTN_COMPILER_CONVERSION_ATTNTOLINALG_UTILS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::attn {
+
+/// A scalar constant of float type `type`.
+Value floatConstant(OpBuilder &b, Location loc, Type type, double value);
+
+/// An uninitialized tensor of `type` whose dynamic sizes are taken, axis by
+/// axis, from `sizes` (static sizes of `type` win).
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                  ArrayRef<OpFoldResult> sizes);
+
+/// A tensor of `type` with every element `value`.
+Value filledTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                   ArrayRef<OpFoldResult> sizes, double value);
+
+/// The sizes of `v`, static where known.
+SmallVector<OpFoldResult> sizesOf(OpBuilder &b, Location loc, Value v);
+
+/// The identity map of rank `rank`.
+AffineMap identityMap(MLIRContext *ctx, unsigned rank);
+
+/// A map from `numDims` loops to the given loop dimensions.
+AffineMap projectionMap(MLIRContext *ctx, unsigned numDims,
+                        ArrayRef<unsigned> dims);
+
+/// A `linalg.generic` computing `body(inputs...)` elementwise into a new
+/// tensor of `type` shaped like `sizes`. Inputs use `inputMaps`.
+Value elementwise(
+    OpBuilder &b, Location loc, RankedTensorType type,
+    ArrayRef<OpFoldResult> sizes, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// A contraction over one reduction loop: the loops are the result's axes
+/// followed by the reduced axis, `lhs` and `rhs` are read through their maps,
+/// and the products accumulate into `init`.
+Value contract(OpBuilder &b, Location loc, Value init, Value lhs, AffineMap lhsMap,
+               Value rhs, AffineMap rhsMap);
+
+/// Reduces `input` along `axis` with `combine`, starting from `init`;
+/// `transform(b, loc, x, indices)` maps each element before it is combined.
+Value reduceAxis(
+    OpBuilder &b, Location loc, Value input, unsigned axis, double init,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> transform);
+
+/// Numerically stable softmax of `input` along `axis`, with every element
+/// first mapped by `transform(b, loc, x, indices)` (scale, causal mask).
+Value softmaxAlong(
+    OpBuilder &b, Location loc, Value input, unsigned axis,
+    RankedTensorType resultType,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> transform);
+
+} // namespace mlir::attn
+
+#endif // ATTN_COMPILER_CONVERSION_ATTNTOLINALG_UTILS_H

@@ -1,0 +1,46 @@
+//===- Passes.td - attn conversions -------------------------*- tablegen -*-===//
+
+#ifndef ATTN_COMPILER_CONVERSION_PASSES_TD
+#define ATTN_COMPILER_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LowerToLinalg : Pass<"attn-lower-to-linalg"> {
+  let summary = "Lower attn ops to linalg, tensor, arith and math on tensors";
+  let description = [{
+    Rewrites every attn op into structured ops on tensors, ready for one-shot
+    bufferization: matmuls and reductions become `linalg.generic`s, head
+    split/merge become reshapes and transposes, causal masks compare
+    `linalg.index` values with the query offset, softmaxes subtract the row
+    maximum before `math.exp`, KV cache reads and writes become
+    `tensor.extract_slice` / `tensor.insert_slice`.
+
+    Before:
+    ```mlir
+    %y = attn.gelu %x : tensor<?x3072xf32>
+    ```
+    After:
+    ```mlir
+    %c0 = arith.constant 0 : index
+    %d0 = tensor.dim %x, %c0 : tensor<?x3072xf32>
+    %e = tensor.empty(%d0) : tensor<?x3072xf32>
+    %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+        ins(%x : tensor<?x3072xf32>) outs(%e : tensor<?x3072xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      // 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+      ...
+    } -> tensor<?x3072xf32>
+    ```
+
+    `attn.fused_attention` is lowered by the flash-attention lowering of the
+    fusion work and is left alone here.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // ATTN_COMPILER_CONVERSION_PASSES_TD

@@ -1,0 +1,201 @@
+// RUN: attn-opt %s -attn-lower-to-linalg -canonicalize -split-input-file | FileCheck %s
+
+// CHECK-DAG: #[[$ROW:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-DAG: #[[$ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @embedding
+// CHECK-SAME: (%[[T:.*]]: tensor<10x4xf32>, %[[IDS:.*]]: tensor<?xi32>)
+// CHECK: linalg.generic {indexing_maps = [#[[$ROW]], #[[$ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[IDS]] : tensor<?xi32>)
+// CHECK: %[[R:.*]] = arith.index_cast %{{.*}} : i32 to index
+// CHECK: %[[C:.*]] = linalg.index 1
+// CHECK: tensor.extract %[[T]][%[[R]], %[[C]]]
+// CHECK-NOT: attn.
+func.func @embedding(%t: tensor<10x4xf32>, %ids: tensor<?xi32>) -> tensor<?x4xf32> {
+  %e = attn.embedding %t[%ids] : (tensor<10x4xf32>, tensor<?xi32>) -> tensor<?x4xf32>
+  return %e : tensor<?x4xf32>
+}
+
+// -----
+
+// GPT-2's Conv1D: W is [in, out]; the output starts as the broadcast bias.
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear_in_out
+// CHECK-SAME: (%[[IN:.*]]: tensor<?x8xf32>, %[[WT:.*]]: tensor<8x16xf32>, %[[B:.*]]: tensor<16xf32>)
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<16xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[$X]], #[[$W]], #[[$O]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[IN]], %[[WT]] : {{.*}}) outs(%[[INIT]] : tensor<?x16xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+func.func @linear_in_out(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
+  %0 = attn.linear %x, %w, %b layout<in_out> : (tensor<?x8xf32>, tensor<8x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// torch.nn.Linear: W is [out, in]; no bias starts from zeros.
+// CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-LABEL: func.func @linear_out_in
+// CHECK: %[[Z:.*]] = linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[$W]], #{{.*}}], {{.*}} outs(%[[Z]] : tensor<?x16xf32>)
+func.func @linear_out_in(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x16xf32> {
+  %0 = attn.linear %x, %w layout<out_in> : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @layer_norm
+// CHECK-DAG: %[[EPS:.*]] = arith.constant 9.99999997E-7 : f32
+// CHECK-DAG: %[[N:.*]] = arith.constant 1.600000e+01 : f32
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK: %[[MEAN:.*]] = linalg.generic {{.*}} ins(%[[SUM]]
+// CHECK: arith.divf %{{.*}}, %[[N]]
+// CHECK: %[[CENTERED:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[MEAN]]
+// CHECK: arith.subf
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[CENTERED]]
+// CHECK: arith.mulf
+// CHECK: arith.addf %[[V:.*]], %[[EPS]]
+// CHECK: math.sqrt
+// CHECK: arith.divf
+func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
+  %0 = attn.layer_norm %x, %g, %b eps(1.0e-06) : tensor<?x16xf32>, tensor<16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gelu
+// CHECK-DAG: arith.constant 5.000000e-01 : f32
+// CHECK-DAG: arith.constant 4.471500e-02 : f32
+// CHECK-DAG: arith.constant 0.797884583 : f32
+// CHECK: linalg.generic
+// CHECK: math.tanh
+func.func @gelu(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %0 = attn.gelu %x : tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// The seed adds pe[:1] to every position: the rhs is read at row 0.
+// CHECK-DAG: #[[$BCAST:.*]] = affine_map<(d0, d1) -> (0, d1)>
+// CHECK-LABEL: func.func @add_broadcast
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[$BCAST]], #{{.*}}]
+// CHECK: arith.addf
+func.func @add_broadcast(%x: tensor<?x4xf32>, %row: tensor<1x4xf32>) -> tensor<?x4xf32> {
+  %a = attn.add %x, %row : tensor<?x4xf32>, tensor<1x4xf32>
+  return %a : tensor<?x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @heads
+// CHECK: %[[E:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 12, 64] : tensor<?x768xf32> into tensor<?x12x64xf32>
+// CHECK: %[[T:.*]] = linalg.transpose ins(%[[E]] : tensor<?x12x64xf32>) outs(%{{.*}} : tensor<12x?x64xf32>) permutation = [1, 0, 2]
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%[[T]]
+// CHECK: %[[B:.*]] = linalg.transpose ins(%[[S]] : tensor<12x?x64xf32>) outs(%{{.*}} : tensor<?x12x64xf32>) permutation = [1, 0, 2]
+// CHECK: tensor.collapse_shape %[[B]] {{\[}}[0], [1, 2]] : tensor<?x12x64xf32> into tensor<?x768xf32>
+func.func @heads(%x: tensor<?x768xf32>) -> tensor<?x768xf32> {
+  %h = attn.split_heads %x : tensor<?x768xf32> -> tensor<12x?x64xf32>
+  // An intervening op keeps the pair from folding away.
+  %s = attn.scale %h by 2.0 : tensor<12x?x64xf32>
+  %m = attn.merge_heads %s : tensor<12x?x64xf32> -> tensor<?x768xf32>
+  return %m : tensor<?x768xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$Q:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[$K:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
+// CHECK-DAG: #[[$S:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$V:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-LABEL: func.func @scores_and_weighted_sum
+// CHECK: %[[SC:.*]] = linalg.generic {indexing_maps = [#[[$Q]], #[[$K]], #[[$S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK: linalg.generic {indexing_maps = [#[[$Q]], #[[$V]], #[[$S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[SC]]
+func.func @scores_and_weighted_sum(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
+  %s = attn.qk_scores %q, %k : tensor<2x?x8xf32>, tensor<2x?x8xf32> -> tensor<2x?x?xf32>
+  %o = attn.weighted_sum %s, %k : tensor<2x?x?xf32>, tensor<2x?x8xf32> -> tensor<2x?x8xf32>
+  return %o : tensor<2x?x8xf32>
+}
+
+// -----
+
+// Query i at absolute position offset + i sees key j iff j <= offset + i.
+// CHECK-LABEL: func.func @causal_mask
+// CHECK-SAME: %[[OFF:[a-z0-9]+]]: index
+// CHECK-DAG: %[[FILL:.*]] = arith.constant -1.000000e+09 : f32
+// CHECK: %[[I:.*]] = linalg.index 1
+// CHECK: %[[J:.*]] = linalg.index 2
+// CHECK: %[[LIMIT:.*]] = arith.addi %[[OFF]], %[[I]]
+// CHECK: %[[SEE:.*]] = arith.cmpi ule, %[[J]], %[[LIMIT]]
+// CHECK: arith.select %[[SEE]], %{{.*}}, %[[FILL]]
+func.func @causal_mask(%s: tensor<2x?x?xf32>, %off: index) -> tensor<2x?x?xf32> {
+  %m = attn.causal_mask %s, %off fill(-1.0e9) : tensor<2x?x?xf32>
+  return %m : tensor<2x?x?xf32>
+}
+
+// -----
+
+// Max, then the sum of exp(x - max), then exp(x - max) / sum.
+// CHECK-LABEL: func.func @softmax
+// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: %[[INIT:.*]] = linalg.fill ins(%[[NEGINF]] : f32)
+// CHECK: %[[MAX:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%[[INIT]]
+// CHECK: arith.maximumf
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[MAX]]
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[MAX]], %[[SUM]]
+// CHECK: math.exp
+// CHECK: arith.divf
+func.func @softmax(%s: tensor<2x?x?xf32>) -> tensor<2x?x?xf32> {
+  %p = attn.softmax %s axis(2) : tensor<2x?x?xf32>
+  return %p : tensor<2x?x?xf32>
+}
+
+// -----
+
+// Along a non-last axis the reduction moves to that loop.
+// CHECK-DAG: #[[$ROWS:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @softmax_axis1
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #[[$ROWS]]], iterator_types = ["parallel", "reduction", "parallel"]}
+func.func @softmax_axis1(%s: tensor<2x?x?xf32>) -> tensor<2x?x?xf32> {
+  %p = attn.softmax %s axis(1) : tensor<2x?x?xf32>
+  return %p : tensor<2x?x?xf32>
+}
+
+// -----
+
+// The scale and mask are applied where each element is read, in all three
+// passes over the scores.
+// CHECK-LABEL: func.func @masked_softmax
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 1.250000e-01 : f32
+// CHECK-COUNT-3: arith.mulf %{{.*}}, %[[SCALE]]
+// CHECK-NOT: attn.
+func.func @masked_softmax(%s: tensor<2x?x?xf32>, %off: index) -> tensor<2x?x?xf32> {
+  %p = attn.masked_softmax %s, %off scale(0.125) fill(-3.4028234663852886e+38) : tensor<2x?x?xf32>
+  return %p : tensor<2x?x?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @kv_cache
+// CHECK-SAME: (%[[C:.*]]: tensor<2x16x4xf32>, %[[ROWS:.*]]: tensor<2x?x4xf32>, %[[POS:.*]]: index, %[[LEN:.*]]: index)
+// CHECK: %[[N:.*]] = tensor.dim %[[ROWS]]
+// CHECK: %[[W:.*]] = tensor.insert_slice %[[ROWS]] into %[[C]][0, %[[POS]], 0] [2, %[[N]], 4] [1, 1, 1]
+// CHECK: tensor.extract_slice %[[W]][0, 0, 0] [2, %[[LEN]], 4] [1, 1, 1] : tensor<2x16x4xf32> to tensor<2x?x4xf32>
+func.func @kv_cache(%c: tensor<2x16x4xf32>, %r: tensor<2x?x4xf32>, %pos: index, %len: index) -> tensor<2x?x4xf32> {
+  %w = attn.kv_cache_write %c[%pos], %r : tensor<2x16x4xf32>, tensor<2x?x4xf32>
+  %rd = attn.kv_cache_read %w[%len] : tensor<2x16x4xf32> -> tensor<2x?x4xf32>
+  return %rd : tensor<2x?x4xf32>
+}
+
+// -----
+
+// The flash lowering owns attn.fused_attention; this pass leaves it.
+// CHECK-LABEL: func.func @fused_attention_untouched
+// CHECK: attn.fused_attention
+func.func @fused_attention_untouched(%q: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
+  %o = attn.fused_attention %q, %q, %q scale(1.0) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32>
+  return %o : tensor<2x?x8xf32>
+}
