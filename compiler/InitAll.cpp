@@ -2,6 +2,7 @@
 
 #include "compiler/InitAll.h"
 
+#include "compiler/Codegen/CPU.h"
 #include "compiler/Conversion/Passes.h"
 #include "compiler/Transforms/Passes.h"
 #include "dialects/attn/AttnDialect.h"
@@ -50,4 +51,5 @@ void mlir::attn::registerAllPasses() {
   mlir::registerAllPasses();
   registerAttnConversionPasses();
   registerAttnTransformsPasses();
+  registerCpuPipelines();
 }

@@ -13,7 +13,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py", "Inputs", "reference"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope --dump-input=fail"
@@ -23,5 +23,10 @@ llvm_config.use_default_substitutions()
 
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
-tools = ["attn-opt"]
+tools = ["attn-opt", "attnc", "attn-run"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The numerics references run on Debian's python, which has torch.
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%reference", os.path.join(config.attn_src_root, "test", "reference")))
+config.substitutions.append(("%models", os.path.join(config.attn_src_root, "models")))

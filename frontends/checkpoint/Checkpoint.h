@@ -52,6 +52,9 @@ struct TensorInfo {
   /// aligned to the element size, so read it with memcpy or
   /// llvm::support::endian.
   llvm::ArrayRef<uint8_t> bytes;
+  /// Where `bytes` start in the file, so that an artifact can reference the
+  /// checkpoint's data in place.
+  uint64_t fileOffset = 0;
 
   /// Returns the product of the dimensions (1 for a scalar).
   int64_t getNumElements() const;

@@ -140,7 +140,8 @@ struct Entry {
 
 /// Validates the header entry `value` of tensor `name` against a data section
 /// of `data.size()` bytes.
-static Expected<Entry> parseEntry(StringRef path, StringRef name,
+static Expected<Entry> parseEntry(StringRef path, uint64_t dataStart,
+                                  StringRef name,
                                   const json::Value &value,
                                   ArrayRef<uint8_t> data) {
   std::string prefix = (path + ": tensor " + quote(name) + ": ").str();
@@ -208,7 +209,7 @@ static Expected<Entry> parseEntry(StringRef path, StringRef name,
                 Twine(data.size()) + " bytes (truncated file?)");
 
   TensorInfo info{name.str(), *dtype, std::move(shape),
-                  data.slice(begin, end - begin)};
+                  data.slice(begin, end - begin), dataStart + begin};
   return Entry{std::move(info), begin, end};
 }
 
@@ -308,7 +309,8 @@ SafetensorsCheckpoint::create(std::unique_ptr<MemoryBuffer> buffer) {
       metadata = std::move(*parsed);
       continue;
     }
-    Expected<Entry> entry = parseEntry(path, name, value, data);
+    Expected<Entry> entry =
+        parseEntry(path, kSizeFieldBytes + headerSize, name, value, data);
     if (!entry)
       return entry.takeError();
     entries.push_back(std::move(*entry));

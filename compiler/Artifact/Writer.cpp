@@ -1,0 +1,277 @@
+//===- Writer.cpp - the FlatBuffer artifact -------------------------------===//
+
+#include "compiler/Artifact/Writer.h"
+
+#include "runtime/schema/artifact_generated.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace fb = ::attn::artifact;
+
+static constexpr uint64_t kSegmentAlignment = 64;
+
+static uint64_t alignTo64(uint64_t n) {
+  return (n + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment;
+}
+
+uint64_t mlir::attn::fnv1a64(ArrayRef<uint8_t> bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (uint8_t byte : bytes) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+static fb::DType toDType(Type type) {
+  if (type.isF16())
+    return fb::DType_f16;
+  if (type.isBF16())
+    return fb::DType_bf16;
+  if (type.isInteger(32))
+    return fb::DType_i32;
+  if (type.isInteger(64))
+    return fb::DType_i64;
+  return fb::DType_f32;
+}
+
+static fb::Affine toAffine(const Affine &a) { return fb::Affine(a.s, a.t, a.c); }
+
+static fb::BufferKind toKind(BufferKind kind) {
+  switch (kind) {
+  case BufferKind::Weight:
+    return fb::BufferKind_Weight;
+  case BufferKind::Tokens:
+    return fb::BufferKind_Tokens;
+  case BufferKind::KVCache:
+    return fb::BufferKind_KVCache;
+  case BufferKind::Scratch:
+    return fb::BufferKind_Scratch;
+  }
+  llvm_unreachable("unknown buffer kind");
+}
+
+namespace {
+/// Where one weight lives in the segment or the external file.
+struct PlacedTensor {
+  const TensorInfo *info;
+  uint64_t offset;
+  uint64_t size;
+};
+} // namespace
+
+static flatbuffers::Offset<fb::Binding>
+buildBinding(flatbuffers::FlatBufferBuilder &fbb, const ViewPlan &view) {
+  std::vector<fb::Affine> sizes, strides;
+  for (const Affine &size : view.sizes)
+    sizes.push_back(toAffine(size));
+  for (int64_t stride : view.strides)
+    strides.push_back(toAffine(Affine::constant(stride)));
+  fb::Affine offset = toAffine(view.offset);
+  return fb::CreateBindingDirect(fbb, view.buffer, &offset, &sizes, &strides);
+}
+
+/// The FlatBuffer for a weight segment starting at `segmentOffset`.
+static flatbuffers::DetachedBuffer
+buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
+                StringRef cpuKernels, const CpuTarget &cpuTarget,
+                ArrayRef<PlacedTensor> tensors, uint64_t segmentOffset,
+                uint64_t segmentSize, const ArtifactOptions &options,
+                StringRef externalPath, uint64_t externalSize,
+                uint64_t externalHash) {
+  flatbuffers::FlatBufferBuilder fbb(1 << 20);
+  // Every scalar is stored, so that the size does not depend on the
+  // segment offset written into it.
+  fbb.ForceDefaults(true);
+  const ModelSpec &spec = model.spec;
+  auto config = fb::CreateModelConfigDirect(
+      fbb, spec.modelType.c_str(), spec.vocabSize, spec.contextLength,
+      spec.dModel, spec.nLayers, spec.nHeads, spec.stopToken, spec.bosToken,
+      spec.configJson.c_str());
+  std::vector<flatbuffers::Offset<flatbuffers::String>> vocab, merges;
+  for (const std::string &token : spec.tokenizer.vocab)
+    vocab.push_back(fbb.CreateString(token));
+  for (const std::string &merge : spec.tokenizer.merges)
+    merges.push_back(fbb.CreateString(merge));
+  auto tokenizer = fb::CreateTokenizerDirect(
+      fbb,
+      spec.tokenizer.kind == TokenizerSpec::Kind::Words
+          ? fb::TokenizerKind_Words
+          : fb::TokenizerKind_ByteLevelBPE,
+      &vocab, &merges);
+
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensorTable;
+  for (const PlacedTensor &t : tensors) {
+    std::vector<int64_t> shape(t.info->shape.begin(), t.info->shape.end());
+    tensorTable.push_back(fb::CreateTensorDirect(
+        fbb, t.info->name.c_str(), fb::DType_f32, &shape, t.offset, t.size));
+  }
+  auto weights = fb::CreateWeightsDirect(
+      fbb,
+      options.externalWeights ? fb::WeightsLocation_External
+                              : fb::WeightsLocation_Embedded,
+      segmentOffset, segmentSize,
+      options.externalWeights ? externalPath.str().c_str() : nullptr,
+      externalSize, externalHash);
+
+  std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
+  int32_t nextTensor = 0;
+  for (const BufferPlan &buffer : plan.buffers) {
+    std::vector<fb::Affine> shape;
+    for (int64_t size : buffer.shape)
+      shape.push_back(toAffine(Affine::constant(size)));
+    int32_t tensor = buffer.kind == BufferKind::Weight ? nextTensor++ : -1;
+    buffers.push_back(fb::CreateBufferDirect(fbb, buffer.name.c_str(),
+                                             toKind(buffer.kind),
+                                             toDType(buffer.elementType),
+                                             &shape, tensor));
+  }
+
+  std::vector<flatbuffers::Offset<fb::Program>> programs;
+  for (const ProgramPlan &program : plan.programs) {
+    std::vector<flatbuffers::Offset<fb::Dispatch>> dispatches;
+    for (const DispatchPlan &dispatch : program.dispatches) {
+      std::vector<flatbuffers::Offset<fb::Binding>> bindings;
+      for (const ViewPlan &view : dispatch.bindings)
+        bindings.push_back(buildBinding(fbb, view));
+      fb::Affine work = toAffine(dispatch.work);
+      dispatches.push_back(
+          fb::CreateDispatchDirect(fbb, dispatch.kernel, &bindings, &work));
+    }
+    auto logits = buildBinding(fbb, program.logits);
+    programs.push_back(fb::CreateProgramDirect(fbb, program.name.c_str(),
+                                               program.staticS, program.tokens,
+                                               &dispatches, logits));
+  }
+
+  std::vector<flatbuffers::Offset<flatbuffers::String>> kernelNames;
+  for (const std::string &name : plan.kernelNames)
+    kernelNames.push_back(fbb.CreateString(name));
+  auto sharedObject = fbb.CreateVector(
+      reinterpret_cast<const uint8_t *>(cpuKernels.data()), cpuKernels.size());
+  auto cpu = fb::CreateCpuKernels(fbb, sharedObject,
+                                  fbb.CreateVector(kernelNames),
+                                  fbb.CreateString(cpuTarget.triple),
+                                  fbb.CreateString(cpuTarget.features));
+  auto artifact = fb::CreateArtifactDirect(fbb, fb::Version_Current, config,
+                                           tokenizer, &tensorTable, weights,
+                                           &buffers, &programs, cpu);
+  fb::FinishArtifactBuffer(fbb, artifact);
+  return fbb.Release();
+}
+
+llvm::Error mlir::attn::writeArtifact(StringRef path,
+                                      const ImportedModel &model,
+                                      const ModelPlan &plan,
+                                      StringRef cpuKernels,
+                                      const CpuTarget &cpuTarget,
+                                      const ArtifactOptions &options) {
+  auto error = [&](const Twine &what) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   path + ": " + what);
+  };
+  const Checkpoint &checkpoint = *model.checkpoint;
+
+  // Tensor table: the plan's weight buffers in order, packed into the
+  // segment, or where they already are in an external safetensors file
+  // (offsets relative to its data section).
+  std::vector<PlacedTensor> tensors;
+  uint64_t segmentSize = 0;
+  std::string externalPath;
+  uint64_t externalSize = 0, externalHash = 0, dataStart = 0;
+  if (options.externalWeights) {
+    auto file = llvm::MemoryBuffer::getFile(checkpoint.path(), false, false);
+    if (!file)
+      return error("cannot read " + checkpoint.path() + ": " +
+                   file.getError().message());
+    ArrayRef<uint8_t> bytes(
+        reinterpret_cast<const uint8_t *>((*file)->getBufferStart()),
+        (*file)->getBufferSize());
+    if (bytes.size() < 8)
+      return error(checkpoint.path() + " is not a safetensors file");
+    uint64_t headerSize = 0;
+    for (int i = 0; i < 8; ++i)
+      headerSize |= static_cast<uint64_t>(bytes[i]) << (8 * i);
+    dataStart = 8 + headerSize;
+    SmallString<256> absolute(checkpoint.path());
+    llvm::sys::fs::make_absolute(absolute);
+    externalPath = std::string(absolute);
+    externalSize = bytes.size();
+    externalHash = fnv1a64(bytes);
+  }
+  for (const BufferPlan &buffer : plan.buffers) {
+    if (buffer.kind != BufferKind::Weight)
+      continue;
+    const TensorInfo *info = checkpoint.lookup(buffer.name);
+    if (!info)
+      return error("the plan binds '" + buffer.name +
+                   "', which the checkpoint lacks");
+    uint64_t size = info->getNumElements() * sizeof(float);
+    if (options.externalWeights) {
+      if (info->dtype != DType::F32)
+        return error("external weights must be F32; '" + info->name +
+                     "' in " + checkpoint.path() + " is " +
+                     getDTypeName(info->dtype));
+      tensors.push_back({info, info->fileOffset - dataStart, size});
+      continue;
+    }
+    segmentSize = alignTo64(segmentSize);
+    tensors.push_back({info, segmentSize, size});
+    segmentSize += size;
+  }
+
+  // Two passes: the FlatBuffer's size fixes where the segment starts.
+  flatbuffers::DetachedBuffer probe = buildFlatBuffer(
+      model, plan, cpuKernels, cpuTarget, tensors, 0, segmentSize, options,
+      externalPath, externalSize, externalHash);
+  uint64_t segmentOffset = alignTo64(probe.size());
+  flatbuffers::DetachedBuffer flat = buildFlatBuffer(
+      model, plan, cpuKernels, cpuTarget, tensors, segmentOffset, segmentSize,
+      options, externalPath, externalSize, externalHash);
+  if (flat.size() != probe.size())
+    return error("internal error: the artifact header changed size");
+
+  SmallString<256> temporary;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+          path + ".tmp-%%%%%%", fd, temporary))
+    return error("cannot create the output: " + ec.message());
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os.write(reinterpret_cast<const char *>(flat.data()), flat.size());
+    os.write_zeros(segmentOffset - flat.size());
+    if (!options.externalWeights) {
+      uint64_t written = 0;
+      for (const PlacedTensor &t : tensors) {
+        os.write_zeros(t.offset - written);
+        llvm::Expected<std::vector<float>> values = readAsF32(*t.info);
+        if (!values) {
+          os.close();
+          llvm::sys::fs::remove(temporary);
+          return values.takeError();
+        }
+        os.write(reinterpret_cast<const char *>(values->data()), t.size);
+        written = t.offset + t.size;
+        if (options.progress)
+          options.progress(written, segmentSize);
+      }
+    }
+    os.close();
+    if (os.has_error()) {
+      std::string message = os.error().message();
+      os.clear_error();
+      llvm::sys::fs::remove(temporary);
+      return error("cannot write: " + message);
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(temporary, path)) {
+    llvm::sys::fs::remove(temporary);
+    return error("cannot write: " + ec.message());
+  }
+  return llvm::Error::success();
+}

@@ -1,0 +1,143 @@
+//===- CPU.cpp - CPU kernels: lowering and native code --------------------===//
+
+#include "compiler/Codegen/CPU.h"
+
+#include "compiler/Codegen/Passes.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// Loops for now: the tiled and vectorized kernels are the performance work.
+static constexpr llvm::StringLiteral kCpuKernelPipeline =
+    "attn-lower-to-linalg,canonicalize,cse,"
+    "eliminate-empty-tensors,one-shot-bufferize,buffer-deallocation-pipeline,"
+    "attn-memref-copy-to-linalg,func.func(convert-linalg-to-loops),"
+    "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+    "convert-math-to-libm,convert-to-llvm,reconcile-unrealized-casts,"
+    "canonicalize,cse";
+
+void mlir::attn::buildCpuKernelPipeline(OpPassManager &pm) {
+  // The string is ours and fixed: failing to parse it is a bug.
+  LogicalResult parsed = parsePassPipeline(kCpuKernelPipeline, pm);
+  assert(succeeded(parsed) && "invalid CPU kernel pipeline");
+  (void)parsed;
+}
+
+void mlir::attn::registerCpuPipelines() {
+  registerAttnCodegenPasses();
+  PassPipelineRegistration<>(
+      "attn-cpu-kernels-to-llvm",
+      "Lower planned kernel functions from attn on tensors to the LLVM dialect",
+      [](OpPassManager &pm) { buildCpuKernelPipeline(pm); });
+}
+
+/// Writes `bytes` to a new temporary file named like `model`.
+static FailureOr<std::string> writeTemporary(StringRef model, StringRef suffix,
+                                             StringRef bytes, Location loc) {
+  SmallString<128> path;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile(model, suffix, fd, path))
+    return emitError(loc) << "cannot create a temporary file: " << ec.message();
+  llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+  os << bytes;
+  os.close();
+  if (os.has_error())
+    return emitError(loc) << "cannot write " << path << ": "
+                          << os.error().message();
+  return std::string(path);
+}
+
+FailureOr<std::string>
+mlir::attn::compileCpuSharedObject(ModuleOp module, const CpuTarget &target,
+                                   StringRef linker) {
+  Location loc = module.getLoc();
+  registerBuiltinDialectTranslation(*module.getContext());
+  registerLLVMDialectTranslation(*module.getContext());
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "attn_kernels");
+  if (!llvmModule)
+    return emitError(loc) << "cannot translate the CPU kernels to LLVM IR";
+
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86Target();
+  LLVMInitializeX86TargetMC();
+  LLVMInitializeX86AsmPrinter();
+  llvm::Triple triple(target.triple);
+  std::string error;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return emitError(loc) << "unknown target '" << target.triple
+                          << "': " << error;
+  std::unique_ptr<llvm::TargetMachine> machine(
+      llvmTarget->createTargetMachine(triple, target.cpu, target.features,
+                                      llvm::TargetOptions(), llvm::Reloc::PIC_,
+                                      std::nullopt,
+                                      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return emitError(loc) << "cannot create a target machine for "
+                          << target.triple << " " << target.cpu;
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+
+  if (llvm::Error err = makeOptimizingTransformer(3, 0, machine.get())(
+          llvmModule.get()))
+    return emitError(loc) << "LLVM optimization failed: "
+                          << llvm::toString(std::move(err));
+
+  SmallString<0> object;
+  {
+    llvm::raw_svector_ostream os(object);
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return emitError(loc) << "the target cannot emit object files";
+    codegen.run(*llvmModule);
+  }
+
+  FailureOr<std::string> objectPath =
+      writeTemporary("attn-kernels", "o", object, loc);
+  if (failed(objectPath))
+    return failure();
+  SmallString<128> sharedPath;
+  if (std::error_code ec = llvm::sys::fs::getPotentiallyUniqueTempFileName(
+          "attn-kernels", "so", sharedPath))
+    return emitError(loc) << "cannot name a temporary file: " << ec.message();
+  std::string linkerError;
+  // The kernels call libm (expf, tanhf) and malloc/free; the runtime process
+  // provides both, so they stay undefined here.
+  SmallVector<StringRef> args = {linker,  "-shared", "--hash-style=gnu",
+                                 "-o",    sharedPath, *objectPath};
+  int status = llvm::sys::ExecuteAndWait(linker, args, std::nullopt, {}, 0, 0,
+                                         &linkerError);
+  llvm::sys::fs::remove(*objectPath);
+  if (status != 0) {
+    llvm::sys::fs::remove(sharedPath);
+    return emitError(loc) << "linking the CPU kernels with " << linker
+                          << " failed"
+                          << (linkerError.empty() ? "" : ": ") << linkerError;
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(sharedPath);
+  llvm::sys::fs::remove(sharedPath);
+  if (!buffer)
+    return emitError(loc) << "cannot read the linked kernels: "
+                          << buffer.getError().message();
+  return (*buffer)->getBuffer().str();
+}

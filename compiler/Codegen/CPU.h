@@ -1,0 +1,40 @@
+//===- CPU.h - CPU kernels: lowering and native code ------------*- C++ -*-===//
+
+#ifndef ATTN_COMPILER_CODEGEN_CPU_H
+#define ATTN_COMPILER_CODEGEN_CPU_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace mlir::attn {
+
+/// What the CPU code is compiled for.
+struct CpuTarget {
+  std::string triple = "x86_64-unknown-linux-gnu";
+  /// x86-64-v3 is AVX2 + FMA: every x86-64 server and laptop of the last
+  /// decade, and what our machines have at least.
+  std::string cpu = "x86-64-v3";
+  /// LLVM feature names the runtime must find on the CPU that loads the code.
+  std::string features = "+avx,+avx2,+fma,+f16c";
+};
+
+/// Adds the passes that take the planner's kernel functions from attn on
+/// tensors to the LLVM dialect: attn-lower-to-linalg, one-shot
+/// bufferization, deallocation, loops, and the conversions to LLVM. Also
+/// registered for attn-opt as the pipeline `attn-cpu-kernels-to-llvm`.
+void buildCpuKernelPipeline(OpPassManager &pm);
+
+/// Registers the named pipelines of this file with the global registry.
+void registerCpuPipelines();
+
+/// Compiles `module` (LLVM dialect) for `target` into an ELF shared object
+/// linked by `linker` (an ld.lld). Returns the shared object's bytes.
+FailureOr<std::string> compileCpuSharedObject(ModuleOp module,
+                                              const CpuTarget &target,
+                                              StringRef linker);
+
+} // namespace mlir::attn
+
+#endif // ATTN_COMPILER_CODEGEN_CPU_H

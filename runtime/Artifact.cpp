@@ -1,0 +1,671 @@
+//===- Artifact.cpp - A loaded, validated attn artifact -------------------===//
+
+#include "runtime/Artifact.h"
+
+#include <cctype>
+#include <climits>
+#include <cstdarg>
+#include <cstring>
+
+namespace attn::runtime {
+
+namespace fb = attn::artifact;
+
+/// Where the weight segment and embedded tensors start, and what sessions
+/// align their buffers to.
+static constexpr uint64_t kWeightAlignment = 64;
+
+uint64_t fnv1a64(const void *data, size_t size) {
+  const auto *bytes = static_cast<const unsigned char *>(data);
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < size; ++i) {
+    hash ^= bytes[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+/// "2*S + T - 1", the way messages show an affine expression.
+static std::string formatAffine(const fb::Affine &affine) {
+  std::string text;
+  auto addTerm = [&](int64_t coefficient, const char *symbol) {
+    if (coefficient == 0)
+      return;
+    uint64_t magnitude = coefficient < 0 ? 0 - static_cast<uint64_t>(coefficient)
+                                         : static_cast<uint64_t>(coefficient);
+    if (!text.empty())
+      text += coefficient < 0 ? " - " : " + ";
+    else if (coefficient < 0)
+      text += "-";
+    if (magnitude != 1 || !*symbol)
+      text += std::to_string(magnitude) + (*symbol ? "*" : "");
+    text += symbol;
+  };
+  addTerm(affine.s(), "S");
+  addTerm(affine.t(), "T");
+  addTerm(affine.c(), "");
+  return text.empty() ? "0" : text;
+}
+
+/// "[4, S]", the way messages show a shape.
+template <typename Vector, typename Format>
+static std::string formatShape(const Vector *shape, Format format) {
+  std::string text = "[";
+  if (shape)
+    for (size_t i = 0; i < shape->size(); ++i)
+      text += (i ? ", " : "") + format(shape->Get(i));
+  return text + "]";
+}
+
+static std::string formatDim(int64_t dim) { return std::to_string(dim); }
+static std::string formatAffineDim(const fb::Affine *dim) {
+  return formatAffine(*dim);
+}
+
+/// A name from the artifact for messages: "kind 'name'", or "kind #index"
+/// when it has none.
+static std::string describeNamed(const char *kind, std::string_view name,
+                                 size_t index) {
+  if (name.empty())
+    return formatString("%s #%zu", kind, index);
+  return formatString("%s '%.*s'", kind, (int)name.size(), name.data());
+}
+
+static std::string_view stringOrEmpty(const flatbuffers::String *string) {
+  return string ? string->string_view() : std::string_view();
+}
+
+Artifact::~Artifact() = default;
+
+Status Artifact::open(const std::string &path,
+                      std::shared_ptr<const Artifact> &out) {
+  std::shared_ptr<Artifact> artifact(new Artifact());
+  artifact->path_ = path;
+  Status status = [&] {
+    ATTN_RETURN_IF_ERROR(Mapping::mapFile(path, artifact->file_));
+    ATTN_RETURN_IF_ERROR(artifact->verify());
+    ATTN_RETURN_IF_ERROR(artifact->readConfig());
+    ATTN_RETURN_IF_ERROR(artifact->readTokenizer());
+    ATTN_RETURN_IF_ERROR(artifact->mapWeights());
+    ATTN_RETURN_IF_ERROR(artifact->readTensors());
+    ATTN_RETURN_IF_ERROR(artifact->readBuffers());
+    ATTN_RETURN_IF_ERROR(artifact->readPrograms());
+    // Last: loading the kernels runs their code, so the rest must be sound.
+    return artifact->loadKernels();
+  }();
+  if (!status.ok())
+    return artifact->annotate(std::move(status));
+  out = std::move(artifact);
+  return Status();
+}
+
+Status Artifact::error(StatusCode code, const char *format, ...) const {
+  va_list args;
+  va_start(args, format);
+  Status status(code, formatStringV(format, args));
+  va_end(args);
+  return annotate(std::move(status));
+}
+
+Status Artifact::annotate(Status status) const {
+  return std::move(status).withPrefix(path_ + ": ");
+}
+
+Status Artifact::verify() {
+  const auto *data = reinterpret_cast<const uint8_t *>(file_.data());
+  size_t size = file_.size();
+  if (size < flatbuffers::kFileIdentifierLength + sizeof(flatbuffers::uoffset_t))
+    return makeError(StatusCode::InvalidArtifact,
+                     "not an attn artifact: the file has only %zu bytes",
+                     size);
+  if (!fb::ArtifactBufferHasIdentifier(data)) {
+    std::string identifier;
+    for (size_t i = 0; i < flatbuffers::kFileIdentifierLength; ++i) {
+      char c = static_cast<char>(data[sizeof(flatbuffers::uoffset_t) + i]);
+      identifier += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+    }
+    return makeError(StatusCode::InvalidArtifact,
+                     "not an attn artifact: the file identifier is '%s', "
+                     "expected '%s'",
+                     identifier.c_str(), fb::ArtifactIdentifier());
+  }
+  // The verifier refuses buffers of 2 GiB or more, and the FlatBuffer itself
+  // is below that; the weight segment after it is checked separately.
+  flatbuffers::Verifier verifier(
+      data, std::min<size_t>(size, FLATBUFFERS_MAX_BUFFER_SIZE - 1),
+      flatbuffers::Verifier::Options());
+  if (!fb::VerifyArtifactBuffer(verifier))
+    return makeError(StatusCode::InvalidArtifact,
+                     "the FlatBuffer is corrupt or truncated (the verifier "
+                     "rejects it)");
+  root_ = fb::GetArtifact(data);
+  if (root_->version() != fb::Version_Current)
+    return makeError(StatusCode::Unsupported,
+                     "artifact format version %u is not supported (this "
+                     "runtime reads version %u)",
+                     root_->version(), (unsigned)fb::Version_Current);
+  const struct {
+    const void *table;
+    const char *name;
+  } required[] = {{root_->config(), "config"},
+                  {root_->tokenizer(), "tokenizer"},
+                  {root_->buffers(), "buffers"},
+                  {root_->programs(), "programs"},
+                  {root_->cpu(), "cpu"}};
+  for (const auto &field : required)
+    if (!field.table)
+      return makeError(StatusCode::InvalidArtifact,
+                       "the artifact has no '%s'", field.name);
+  return Status();
+}
+
+Status Artifact::readConfig() {
+  const fb::ModelConfig &config = *root_->config();
+  modelType_ = stringOrEmpty(config.model_type());
+  vocabSize_ = config.vocab_size();
+  contextLength_ = config.context_length();
+  stopToken_ = config.stop_token();
+  bosToken_ = config.bos_token();
+  // Token ids and positions are int32 in kernels.
+  if (vocabSize_ < 1 || vocabSize_ > INT32_MAX)
+    return makeError(StatusCode::InvalidArtifact,
+                     "config.vocab_size %lld is not in [1, %d]",
+                     (long long)vocabSize_, INT32_MAX);
+  if (contextLength_ < 1 || contextLength_ > INT32_MAX)
+    return makeError(StatusCode::InvalidArtifact,
+                     "config.context_length %lld is not in [1, %d]",
+                     (long long)contextLength_, INT32_MAX);
+  if (stopToken_ < 0 || stopToken_ >= vocabSize_)
+    return makeError(StatusCode::InvalidArtifact,
+                     "config.stop_token %lld is not a token id in [0, %lld)",
+                     (long long)stopToken_, (long long)vocabSize_);
+  if (bosToken_ != -1 && (bosToken_ < 0 || bosToken_ >= vocabSize_))
+    return makeError(StatusCode::InvalidArtifact,
+                     "config.bos_token %lld is neither -1 nor a token id in "
+                     "[0, %lld)",
+                     (long long)bosToken_, (long long)vocabSize_);
+  return Status();
+}
+
+Status Artifact::readTokenizer() {
+  Status status = Tokenizer::create(*root_->tokenizer(), vocabSize_,
+                                    tokenizer_);
+  // A tokenizer this runtime cannot run yet still leaves the model usable
+  // with token ids; the error comes when text is needed.
+  if (status.code() == StatusCode::Unsupported) {
+    tokenizerError_ = annotate(std::move(status));
+    return Status();
+  }
+  return status;
+}
+
+Status Artifact::mapWeights() {
+  const fb::Weights *weights = root_->weights();
+  size_t tensorCount = root_->tensors() ? root_->tensors()->size() : 0;
+  if (!weights) {
+    if (tensorCount != 0)
+      return makeError(StatusCode::InvalidArtifact,
+                       "the artifact has %zu tensors but no 'weights'",
+                       tensorCount);
+    return Status();
+  }
+  switch (weights->location()) {
+  case fb::WeightsLocation_Embedded: {
+    uint64_t offset = weights->segment_offset();
+    uint64_t size = weights->segment_size();
+    if (offset % kWeightAlignment != 0)
+      return makeError(StatusCode::InvalidArtifact,
+                       "the weight segment offset %llu is not %llu-byte "
+                       "aligned",
+                       (unsigned long long)offset,
+                       (unsigned long long)kWeightAlignment);
+    if (offset > file_.size() || size > file_.size() - offset)
+      return makeError(StatusCode::InvalidArtifact,
+                       "the weight segment (offset %llu, %llu bytes) extends "
+                       "past the end of the file (%zu bytes)",
+                       (unsigned long long)offset, (unsigned long long)size,
+                       file_.size());
+    weights_ = file_.data() + offset;
+    weightsSize_ = size;
+    return Status();
+  }
+  case fb::WeightsLocation_External: {
+    std::string_view name = stringOrEmpty(weights->external_path());
+    if (name.empty())
+      return makeError(StatusCode::InvalidArtifact,
+                       "the weights are external but 'external_path' is "
+                       "empty");
+    // Relative to the artifact's directory, so that the two files move
+    // together.
+    std::string path(name);
+    size_t slash = path_.rfind('/');
+    if (name.front() != '/' && slash != std::string::npos)
+      path = path_.substr(0, slash + 1) + path;
+    Status status = Mapping::mapFile(path, externalWeights_);
+    if (!status.ok())
+      return std::move(status).withPrefix("external weights '" + path +
+                                          "': ");
+    const std::byte *data = externalWeights_.data();
+    size_t size = externalWeights_.size();
+    if (size != weights->external_size())
+      return makeError(StatusCode::InvalidArtifact,
+                       "external weights '%s': the file has %zu bytes, "
+                       "expected %llu",
+                       path.c_str(), size,
+                       (unsigned long long)weights->external_size());
+    uint64_t hash = fnv1a64(data, size);
+    if (hash != weights->external_fnv1a64())
+      return makeError(StatusCode::InvalidArtifact,
+                       "external weights '%s': the FNV-1a 64 hash of the file "
+                       "is 0x%016llx, expected 0x%016llx",
+                       path.c_str(), (unsigned long long)hash,
+                       (unsigned long long)weights->external_fnv1a64());
+    // safetensors: an 8-byte little-endian header length, the JSON header,
+    // then the data that tensor offsets count from.
+    uint64_t headerSize = 0;
+    for (size_t i = 0; i < 8 && i < size; ++i)
+      headerSize |= static_cast<uint64_t>(data[i]) << (8 * i);
+    if (size < 8 || headerSize > size - 8)
+      return makeError(StatusCode::InvalidArtifact,
+                       "external weights '%s': not a safetensors file (the "
+                       "header does not fit in its %zu bytes)",
+                       path.c_str(), size);
+    weights_ = data + 8 + headerSize;
+    weightsSize_ = size - 8 - headerSize;
+    return Status();
+  }
+  }
+  return makeError(StatusCode::InvalidArtifact,
+                   "unknown weights location %d", (int)weights->location());
+}
+
+Status Artifact::readTensors() {
+  if (!root_->tensors())
+    return Status();
+  bool embedded = root_->weights()->location() == fb::WeightsLocation_Embedded;
+  const char *region =
+      embedded ? "the weight segment" : "the external weights' data";
+  for (const fb::Tensor *tensor : *root_->tensors()) {
+    std::string label = describeNamed("tensor", stringOrEmpty(tensor->name()),
+                                      tensors_.size());
+    size_t elementSize = dtypeSize(tensor->dtype());
+    if (elementSize == 0)
+      return makeError(StatusCode::InvalidArtifact, "%s: unknown dtype %d",
+                       label.c_str(), (int)tensor->dtype());
+    int64_t elements = 1;
+    if (const auto *shape = tensor->shape())
+      for (size_t i = 0; i < shape->size(); ++i) {
+        if (shape->Get(i) < 0)
+          return makeError(StatusCode::InvalidArtifact,
+                           "%s: dimension %zu is negative (%lld)",
+                           label.c_str(), i, (long long)shape->Get(i));
+        if (__builtin_mul_overflow(elements, shape->Get(i), &elements))
+          return makeError(StatusCode::InvalidArtifact,
+                           "%s: its size overflows", label.c_str());
+      }
+    uint64_t bytes;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(elements), elementSize,
+                               &bytes) ||
+        tensor->size() != bytes)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: size is %llu bytes, but %s %s needs %llu",
+                       label.c_str(), (unsigned long long)tensor->size(),
+                       dtypeName(tensor->dtype()),
+                       formatShape(tensor->shape(), formatDim).c_str(),
+                       (unsigned long long)bytes);
+    uint64_t offset = tensor->offset();
+    if (offset > weightsSize_ || bytes > weightsSize_ - offset)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s (offset %llu, %llu bytes) lies outside %s (%zu "
+                       "bytes)",
+                       label.c_str(), (unsigned long long)offset,
+                       (unsigned long long)bytes, region, weightsSize_);
+    const std::byte *data = weights_ + offset;
+    if (embedded && offset % kWeightAlignment != 0)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: offset %llu in the weight segment is not %llu-byte "
+                       "aligned",
+                       label.c_str(), (unsigned long long)offset,
+                       (unsigned long long)kWeightAlignment);
+    // Kernels load whole elements; safetensors only promises byte offsets.
+    if (reinterpret_cast<uintptr_t>(data) % elementSize != 0)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: its data is not aligned to its %zu-byte elements",
+                       label.c_str(), elementSize);
+    tensors_.push_back({data, elements});
+  }
+  return Status();
+}
+
+std::string Artifact::describeBuffer(uint32_t index) const {
+  return describeNamed("buffer", buffers_[index].name, index);
+}
+
+Status Artifact::readBuffers() {
+  for (const fb::Buffer *buffer : *root_->buffers()) {
+    BufferPlan plan;
+    plan.name = stringOrEmpty(buffer->name());
+    plan.kind = buffer->kind();
+    plan.dtype = buffer->dtype();
+    std::string label = describeNamed("buffer", plan.name, buffers_.size());
+    if (plan.kind < fb::BufferKind_MIN || plan.kind > fb::BufferKind_MAX)
+      return makeError(StatusCode::InvalidArtifact, "%s: unknown kind %d",
+                       label.c_str(), (int)plan.kind);
+    size_t elementSize = dtypeSize(plan.dtype);
+    if (elementSize == 0)
+      return makeError(StatusCode::InvalidArtifact, "%s: unknown dtype %d",
+                       label.c_str(), (int)plan.dtype);
+    const auto *shape = buffer->shape();
+    size_t rank = shape ? shape->size() : 0;
+
+    if (plan.kind == fb::BufferKind_Weight) {
+      int32_t index = buffer->tensor();
+      if (index < 0 || static_cast<size_t>(index) >= tensors_.size())
+        return makeError(StatusCode::InvalidArtifact,
+                         "%s: tensor index %d is out of range (the artifact "
+                         "has %zu tensors)",
+                         label.c_str(), index, tensors_.size());
+      const fb::Tensor &tensor = *root_->tensors()->Get(index);
+      std::string tensorLabel =
+          describeNamed("tensor", stringOrEmpty(tensor.name()), index);
+      if (plan.dtype != tensor.dtype())
+        return makeError(StatusCode::InvalidArtifact,
+                         "%s is %s but its %s is %s", label.c_str(),
+                         dtypeName(plan.dtype), tensorLabel.c_str(),
+                         dtypeName(tensor.dtype()));
+      size_t tensorRank = tensor.shape() ? tensor.shape()->size() : 0;
+      bool same = rank == tensorRank;
+      for (size_t i = 0; same && i < rank; ++i) {
+        const fb::Affine &dim = *shape->Get(i);
+        same = dim.s() == 0 && dim.t() == 0 &&
+               dim.c() == tensor.shape()->Get(i);
+      }
+      if (!same)
+        return makeError(StatusCode::InvalidArtifact,
+                         "%s has shape %s but its %s has shape %s",
+                         label.c_str(),
+                         formatShape(shape, formatAffineDim).c_str(),
+                         tensorLabel.c_str(),
+                         formatShape(tensor.shape(), formatDim).c_str());
+      if (plan.dtype != fb::DType_f32)
+        return makeError(StatusCode::Unsupported,
+                         "%s: weights of dtype %s are not supported yet (only "
+                         "f32)",
+                         label.c_str(), dtypeName(plan.dtype));
+      plan.elements = tensors_[index].elements;
+      plan.weight = tensors_[index].data;
+      buffers_.push_back(plan);
+      continue;
+    }
+
+    if (plan.kind == fb::BufferKind_Tokens &&
+        (plan.dtype != fb::DType_i32 || rank != 1))
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: a Tokens buffer must be i32 of rank 1, not %s of "
+                       "rank %zu",
+                       label.c_str(), dtypeName(plan.dtype), rank);
+    // Sized for the largest step: S = T = context length.
+    plan.elements = 1;
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t dim;
+      if (!evaluateAffine(*shape->Get(i), contextLength_, contextLength_,
+                          dim) ||
+          __builtin_mul_overflow(plan.elements, dim, &plan.elements))
+        return makeError(StatusCode::InvalidArtifact,
+                         "%s: its size overflows", label.c_str());
+      if (dim < 0)
+        return makeError(StatusCode::InvalidArtifact,
+                         "%s: dimension %zu (%s) is negative at S = T = %lld",
+                         label.c_str(), i, formatAffine(*shape->Get(i)).c_str(),
+                         (long long)contextLength_);
+    }
+    int64_t bytes;
+    if (__builtin_mul_overflow(plan.elements,
+                               static_cast<int64_t>(elementSize), &bytes))
+      return makeError(StatusCode::InvalidArtifact, "%s: its size overflows",
+                       label.c_str());
+    buffers_.push_back(plan);
+  }
+  return Status();
+}
+
+Status Artifact::readView(const fb::Binding *binding, const std::string &where,
+                          ViewPlan &view) const {
+  if (binding->buffer() >= buffers_.size())
+    return makeError(StatusCode::InvalidArtifact,
+                     "%s: buffer index %u is out of range (the artifact has "
+                     "%zu buffers)",
+                     where.c_str(), binding->buffer(), buffers_.size());
+  size_t rank = binding->shape() ? binding->shape()->size() : 0;
+  size_t strides = binding->strides() ? binding->strides()->size() : 0;
+  if (rank < 1 || rank > ATTN_MAX_RANK)
+    return makeError(StatusCode::InvalidArtifact,
+                     "%s: rank %zu is not in [1, %d]", where.c_str(), rank,
+                     ATTN_MAX_RANK);
+  if (strides != rank)
+    return makeError(StatusCode::InvalidArtifact,
+                     "%s: %zu sizes but %zu strides", where.c_str(), rank,
+                     strides);
+  view.buffer = binding->buffer();
+  view.rank = static_cast<uint32_t>(rank);
+  // An absent struct field reads as its default, zero.
+  view.offset = binding->offset() ? *binding->offset() : fb::Affine();
+  for (size_t i = 0; i < rank; ++i) {
+    view.sizes[i] = *binding->shape()->Get(i);
+    view.strides[i] = *binding->strides()->Get(i);
+  }
+  return Status();
+}
+
+Status Artifact::readPrograms() {
+  if (const auto *names = root_->cpu()->kernel_names())
+    for (const flatbuffers::String *name : *names)
+      kernelNames_.push_back(name->string_view());
+
+  for (const fb::Program *program : *root_->programs()) {
+    ProgramPlan plan;
+    plan.name = stringOrEmpty(program->name());
+    if (plan.name.empty())
+      return makeError(StatusCode::InvalidArtifact, "program #%zu has no name",
+                       programs_.size());
+    if (findProgram(plan.name))
+      return makeError(StatusCode::InvalidArtifact,
+                       "two programs are named '%.*s'", (int)plan.name.size(),
+                       plan.name.data());
+    std::string label = describeNamed("program", plan.name, 0);
+    plan.staticS = program->static_s();
+    if (plan.staticS < 0 || plan.staticS > contextLength_)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: static_s %lld is not in [0, %lld] (the context "
+                       "length)",
+                       label.c_str(), (long long)plan.staticS,
+                       (long long)contextLength_);
+
+    plan.tokens = program->tokens();
+    if (plan.tokens >= buffers_.size())
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: tokens buffer index %u is out of range (the "
+                       "artifact has %zu buffers)",
+                       label.c_str(), plan.tokens, buffers_.size());
+    const BufferPlan &tokens = buffers_[plan.tokens];
+    if (tokens.kind != fb::BufferKind_Tokens)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: its tokens buffer, %s, is a %s buffer, not "
+                       "Tokens",
+                       label.c_str(), describeBuffer(plan.tokens).c_str(),
+                       fb::EnumNameBufferKind(tokens.kind));
+    int64_t maxS = plan.staticS ? plan.staticS : contextLength_;
+    if (tokens.elements < maxS)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: its tokens buffer, %s, holds %lld ids but a step "
+                       "writes up to %lld",
+                       label.c_str(), describeBuffer(plan.tokens).c_str(),
+                       (long long)tokens.elements, (long long)maxS);
+
+    if (const auto *dispatches = program->dispatches())
+      for (const fb::Dispatch *dispatch : *dispatches) {
+        std::string where =
+            formatString("%s, dispatch %zu", label.c_str(),
+                         plan.dispatches.size());
+        DispatchPlan dispatchPlan;
+        dispatchPlan.kernel = dispatch->kernel();
+        if (dispatchPlan.kernel >= kernelNames_.size())
+          return makeError(StatusCode::InvalidArtifact,
+                           "%s: kernel index %u is out of range (the "
+                           "artifact has %zu kernels)",
+                           where.c_str(), dispatchPlan.kernel,
+                           kernelNames_.size());
+        dispatchPlan.work = dispatch->work() ? *dispatch->work() : fb::Affine();
+        if (const auto *bindings = dispatch->bindings())
+          for (const fb::Binding *binding : *bindings) {
+            ViewPlan view;
+            ATTN_RETURN_IF_ERROR(readView(
+                binding,
+                formatString("%s, binding %zu", where.c_str(),
+                             dispatchPlan.bindings.size()),
+                view));
+            dispatchPlan.bindings.push_back(view);
+          }
+        plan.bindingCount += dispatchPlan.bindings.size();
+        plan.dispatches.push_back(std::move(dispatchPlan));
+      }
+
+    if (!program->logits())
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s has no logits binding", label.c_str());
+    ATTN_RETURN_IF_ERROR(
+        readView(program->logits(), label + ", logits", plan.logits));
+    const BufferPlan &logits = buffers_[plan.logits.buffer];
+    if (logits.dtype != fb::DType_f32)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s, logits: %s is %s; logits must be f32",
+                       label.c_str(),
+                       describeBuffer(plan.logits.buffer).c_str(),
+                       dtypeName(logits.dtype));
+
+    // The views, at the smallest and largest S, each with the smallest and
+    // largest T. A session checks again at every step, so a view that only
+    // leaves its buffer in between cannot do harm either.
+    std::vector<attn_memref> memrefs(plan.bindingCount);
+    std::vector<int64_t> works(plan.dispatches.size());
+    attn_memref logitsView;
+    for (int64_t S : {int64_t(1), maxS})
+      for (int64_t T : {int64_t(0), contextLength_ - S})
+        ATTN_RETURN_IF_ERROR(evaluateProgram(plan, S, T, nullptr,
+                                             memrefs.data(), works.data(),
+                                             logitsView));
+    programs_.push_back(std::move(plan));
+  }
+
+  for (const char *name : {"prefill", "decode"})
+    if (!findProgram(name))
+      return makeError(StatusCode::InvalidArtifact,
+                       "the artifact has no '%s' program", name);
+  int64_t decodeS = findProgram("decode")->staticS;
+  if (decodeS > 1)
+    return makeError(StatusCode::InvalidArtifact,
+                     "program 'decode' has static_s %lld, but a decode step "
+                     "has S = 1",
+                     (long long)decodeS);
+  return Status();
+}
+
+const ProgramPlan *Artifact::findProgram(std::string_view name) const {
+  for (const ProgramPlan &program : programs_)
+    if (program.name == name)
+      return &program;
+  return nullptr;
+}
+
+std::string Artifact::describeDispatch(const ProgramPlan &program,
+                                       size_t dispatch) const {
+  std::string text = describeNamed("program", program.name, 0);
+  if (dispatch == program.dispatches.size())
+    return text + ", logits";
+  std::string_view kernel = kernelNames_[program.dispatches[dispatch].kernel];
+  return text + formatString(", dispatch %zu (kernel '%.*s')", dispatch,
+                             (int)kernel.size(), kernel.data());
+}
+
+Status Artifact::evaluateProgram(const ProgramPlan &program, int64_t S,
+                                 int64_t T, std::byte *const *bases,
+                                 attn_memref *memrefs, int64_t *works,
+                                 attn_memref &logits) const {
+  // Evaluates one view into `memref`, naming it on failure.
+  auto evaluate = [&](const ViewPlan &view, size_t dispatch, size_t binding,
+                      attn_memref &memref) -> Status {
+    const BufferPlan &buffer = buffers_[view.buffer];
+    int64_t offset;
+    Status status =
+        evaluateView(view, S, T, buffer.elements, memref, offset);
+    if (!status.ok()) {
+      std::string where = describeDispatch(program, dispatch);
+      if (dispatch != program.dispatches.size())
+        where += formatString(", binding %zu", binding);
+      return std::move(status).withPrefix(
+          where + " (" + describeBuffer(view.buffer) + "): ");
+    }
+    memref.data =
+        bases ? bases[view.buffer] + offset * dtypeSize(buffer.dtype) : nullptr;
+    return Status();
+  };
+
+  size_t next = 0;
+  for (size_t d = 0; d < program.dispatches.size(); ++d) {
+    const DispatchPlan &dispatch = program.dispatches[d];
+    if (!evaluateAffine(dispatch.work, S, T, works[d]) || works[d] < 0)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: at S=%lld, T=%lld, the work size %s is negative "
+                       "or overflows",
+                       describeDispatch(program, d).c_str(), (long long)S,
+                       (long long)T, formatAffine(dispatch.work).c_str());
+    for (size_t b = 0; b < dispatch.bindings.size(); ++b)
+      ATTN_RETURN_IF_ERROR(evaluate(dispatch.bindings[b], d, b, memrefs[next++]));
+  }
+  size_t logitsIndex = program.dispatches.size();
+  ATTN_RETURN_IF_ERROR(evaluate(program.logits, logitsIndex, 0, logits));
+  int64_t elements = 1;
+  for (uint32_t dim = 0; dim < program.logits.rank; ++dim)
+    if (__builtin_mul_overflow(elements, logits.sizes[dim], &elements))
+      elements = -1;
+  if (elements != vocabSize_)
+    return makeError(StatusCode::InvalidArtifact,
+                     "%s: at S=%lld, T=%lld, the view has %lld elements but "
+                     "the vocabulary has %lld tokens",
+                     describeDispatch(program, logitsIndex).c_str(),
+                     (long long)S, (long long)T, (long long)elements,
+                     (long long)vocabSize_);
+  return Status();
+}
+
+Status Artifact::loadKernels() {
+  const fb::CpuKernels &cpu = *root_->cpu();
+  ATTN_RETURN_IF_ERROR(
+      checkTargetTriple(stringOrEmpty(cpu.target_triple())));
+  ATTN_RETURN_IF_ERROR(
+      checkCpuFeatures(stringOrEmpty(cpu.cpu_features())));
+  const auto *image = cpu.shared_object();
+  return KernelLibrary::load(image ? image->data() : nullptr,
+                             image ? image->size() : 0, kernelNames_,
+                             kernels_);
+}
+
+Status Artifact::tokenize(std::string_view text,
+                          std::vector<int32_t> &tokens) const {
+  if (!tokenizer_)
+    return tokenizerError_;
+  return annotate(tokenizer_->encode(text, tokens));
+}
+
+Status Artifact::tokenText(int32_t token, std::string_view &text) const {
+  if (!tokenizer_)
+    return tokenizerError_;
+  if (token < 0 || token >= vocabSize_)
+    return error(StatusCode::InvalidArgument,
+                 "token id %d is not in the vocabulary [0, %lld)", token,
+                 (long long)vocabSize_);
+  text = tokenizer_->decode(token);
+  return Status();
+}
+
+} // namespace attn::runtime

@@ -1,0 +1,142 @@
+//===- Artifact.h - A loaded, validated attn artifact -----------*- C++ -*-===//
+//
+// Loading an artifact maps the file, runs the FlatBuffers verifier before any
+// field is read, checks the version, then validates everything a session will
+// rely on (indices, tensor placement, that every view stays inside its buffer
+// for the steps a program can run) and decodes the plan. A session never
+// checks these again, so a corrupt artifact is an error here, not a crash
+// later. Last, the CPU kernels are loaded and resolved.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_RUNTIME_ARTIFACT_H
+#define ATTN_RUNTIME_ARTIFACT_H
+
+#include "runtime/CpuKernels.h"
+#include "runtime/Mapping.h"
+#include "runtime/Plan.h"
+#include "runtime/Status.h"
+#include "runtime/Tokenizer.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attn::runtime {
+
+/// The FNV-1a 64-bit hash, which the artifact uses to identify external
+/// weights.
+uint64_t fnv1a64(const void *data, size_t size);
+
+/// A loaded artifact. Immutable once opened, so any number of threads and
+/// sessions may use it at once.
+class Artifact {
+public:
+  Artifact(const Artifact &) = delete;
+  Artifact &operator=(const Artifact &) = delete;
+  ~Artifact();
+
+  /// Opens, verifies and validates the artifact at `path` and loads its CPU
+  /// kernels. Every error message starts with "<path>: ".
+  static Status open(const std::string &path,
+                     std::shared_ptr<const Artifact> &out);
+
+  const std::string &path() const { return path_; }
+  std::string_view modelType() const { return modelType_; }
+  int64_t vocabSize() const { return vocabSize_; }
+  int64_t contextLength() const { return contextLength_; }
+  int64_t stopToken() const { return stopToken_; }
+  /// -1 when the model has none.
+  int64_t bosToken() const { return bosToken_; }
+
+  const std::vector<BufferPlan> &buffers() const { return buffers_; }
+  const std::vector<ProgramPlan> &programs() const { return programs_; }
+  /// The program called `name`, or null.
+  const ProgramPlan *findProgram(std::string_view name) const;
+  attn_kernel_fn kernel(uint32_t index) const {
+    return kernels_->kernel(index);
+  }
+
+  /// Evaluates `program` at (S, T), checking every view against its buffer:
+  /// fills `memrefs` (program.bindingCount entries, the dispatches' bindings
+  /// in order), `works` (one per dispatch) and `logits`. A memref's data is
+  /// bases[buffer] plus its offset, or null when `bases` is null (to check a
+  /// program without a session). Fails on a view outside its buffer, a
+  /// negative work size, or logits that are not vocabSize() elements.
+  Status evaluateProgram(const ProgramPlan &program, int64_t S, int64_t T,
+                         std::byte *const *bases, attn_memref *memrefs,
+                         int64_t *works, attn_memref &logits) const;
+
+  /// "buffer 'name'", or "buffer #index" when it has no name.
+  std::string describeBuffer(uint32_t index) const;
+
+  /// Appends the tokens of `text` to `tokens`.
+  Status tokenize(std::string_view text, std::vector<int32_t> &tokens) const;
+  /// The text of `token`; the view lives as long as the artifact.
+  Status tokenText(int32_t token, std::string_view &text) const;
+
+  /// An error about this artifact: its message starts with "<path>: ".
+  Status error(StatusCode code, const char *format, ...) const
+      __attribute__((format(printf, 3, 4)));
+  /// `status` with "<path>: " in front of its message.
+  Status annotate(Status status) const;
+
+private:
+  Artifact() = default;
+
+  // The steps of open(), in order. Their messages do not name the file;
+  // open() adds it.
+  Status verify();
+  Status readConfig();
+  Status readTokenizer();
+  Status mapWeights();
+  Status readTensors();
+  Status readBuffers();
+  Status readPrograms();
+  Status readView(const artifact::Binding *binding, const std::string &where,
+                  ViewPlan &view) const;
+  Status loadKernels();
+
+  /// "program 'decode', dispatch 3 (kernel 'matmul')", or "program 'decode',
+  /// logits" when `dispatch` is the program's dispatch count.
+  std::string describeDispatch(const ProgramPlan &program,
+                               size_t dispatch) const;
+
+  std::string path_;
+  Mapping file_;
+  const artifact::Artifact *root_ = nullptr;
+
+  std::string_view modelType_;
+  int64_t vocabSize_ = 0;
+  int64_t contextLength_ = 0;
+  int64_t stopToken_ = 0;
+  int64_t bosToken_ = -1;
+
+  /// The external safetensors file, when the weights are external.
+  Mapping externalWeights_;
+  /// The bytes tensor offsets are relative to: the embedded segment or the
+  /// external file's data section.
+  const std::byte *weights_ = nullptr;
+  size_t weightsSize_ = 0;
+  struct TensorPlan {
+    const std::byte *data;
+    int64_t elements;
+  };
+  std::vector<TensorPlan> tensors_;
+
+  std::unique_ptr<Tokenizer> tokenizer_;
+  /// Why there is no tokenizer (a kind this runtime cannot run yet); using
+  /// it reports this, while the model itself still runs on token ids.
+  Status tokenizerError_;
+
+  std::vector<BufferPlan> buffers_;
+  std::vector<ProgramPlan> programs_;
+  std::vector<std::string_view> kernelNames_;
+  std::unique_ptr<KernelLibrary> kernels_;
+};
+
+} // namespace attn::runtime
+
+#endif // ATTN_RUNTIME_ARTIFACT_H

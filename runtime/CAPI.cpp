@@ -1,0 +1,216 @@
+//===- CAPI.cpp - The C API over the C++ runtime --------------------------===//
+//
+// Thin wrappers: handles own the C++ objects, Status becomes attn_status_t,
+// and no C++ exception crosses the C boundary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/runtime.h"
+
+#include "runtime/Artifact.h"
+#include "runtime/Generator.h"
+#include "runtime/Session.h"
+
+#include <new>
+
+using namespace attn::runtime;
+
+struct attn_status_object_t {
+  attn_status_code_t code;
+  std::string message;
+};
+
+struct attn_artifact_t {
+  std::shared_ptr<const Artifact> artifact;
+};
+
+struct attn_session_t {
+  std::unique_ptr<Session> session;
+};
+
+struct attn_generator_t {
+  std::unique_ptr<Generator> generator;
+};
+
+static_assert(int(StatusCode::ResourceExhausted) ==
+                  ATTN_STATUS_RESOURCE_EXHAUSTED,
+              "StatusCode and attn_status_code_t must agree");
+static_assert(int(StopReason::Context) == ATTN_STOP_REASON_CONTEXT,
+              "StopReason and attn_stop_reason_t must agree");
+
+static attn_status_t toC(Status status) {
+  if (status.ok())
+    return nullptr;
+  return new attn_status_object_t{
+      static_cast<attn_status_code_t>(status.code()), status.message()};
+}
+
+/// Runs `body`, which returns a Status, turning an allocation failure (the
+/// only exception the runtime lets escape) into an error.
+template <typename Body> static attn_status_t guard(Body body) {
+  try {
+    return toC(body());
+  } catch (const std::bad_alloc &) {
+    return toC(Status(StatusCode::ResourceExhausted, "out of memory"));
+  }
+}
+
+extern "C" {
+
+attn_status_code_t attn_status_code(attn_status_t status) {
+  return status ? status->code : ATTN_STATUS_OK;
+}
+
+const char *attn_status_message(attn_status_t status) {
+  return status ? status->message.c_str() : "OK";
+}
+
+void attn_status_free(attn_status_t status) { delete status; }
+
+attn_status_t attn_artifact_open(const char *path,
+                                 attn_artifact_t **out_artifact) {
+  return guard([&] {
+    std::shared_ptr<const Artifact> artifact;
+    ATTN_RETURN_IF_ERROR(Artifact::open(path, artifact));
+    *out_artifact = new attn_artifact_t{std::move(artifact)};
+    return Status();
+  });
+}
+
+void attn_artifact_free(attn_artifact_t *artifact) { delete artifact; }
+
+void attn_artifact_model_info(const attn_artifact_t *artifact,
+                              attn_model_info_t *out_info) {
+  const Artifact &model = *artifact->artifact;
+  // The FlatBuffer stores strings NUL-terminated, so the view is a C string.
+  out_info->model_type = model.modelType().data() ? model.modelType().data()
+                                                  : "";
+  out_info->vocab_size = model.vocabSize();
+  out_info->context_length = model.contextLength();
+  out_info->stop_token = model.stopToken();
+  out_info->bos_token = model.bosToken();
+}
+
+attn_status_t attn_artifact_tokenize(const attn_artifact_t *artifact,
+                                     const char *text, size_t text_length,
+                                     int32_t *out_tokens, size_t capacity,
+                                     size_t *out_count) {
+  return guard([&] {
+    std::vector<int32_t> tokens;
+    ATTN_RETURN_IF_ERROR(artifact->artifact->tokenize(
+        std::string_view(text, text_length), tokens));
+    std::copy_n(tokens.begin(), std::min(capacity, tokens.size()),
+                out_tokens);
+    *out_count = tokens.size();
+    return Status();
+  });
+}
+
+attn_status_t attn_artifact_token_text(const attn_artifact_t *artifact,
+                                       int32_t token, const char **out_text,
+                                       size_t *out_length) {
+  return guard([&] {
+    std::string_view text;
+    ATTN_RETURN_IF_ERROR(artifact->artifact->tokenText(token, text));
+    *out_text = text.data();
+    *out_length = text.size();
+    return Status();
+  });
+}
+
+void attn_session_options_initialize(attn_session_options_t *out_options) {
+  out_options->threads = 0;
+}
+
+attn_status_t attn_session_create(attn_artifact_t *artifact,
+                                  const attn_session_options_t *options,
+                                  attn_session_t **out_session) {
+  return guard([&] {
+    attn_session_options_t defaults;
+    attn_session_options_initialize(&defaults);
+    std::unique_ptr<Session> session;
+    ATTN_RETURN_IF_ERROR(Session::create(
+        artifact->artifact, (options ? options : &defaults)->threads,
+        session));
+    *out_session = new attn_session_t{std::move(session)};
+    return Status();
+  });
+}
+
+void attn_session_free(attn_session_t *session) { delete session; }
+
+void attn_session_reset(attn_session_t *session) { session->session->reset(); }
+
+attn_status_t attn_session_run(attn_session_t *session, const char *program,
+                               const int32_t *tokens, int64_t count,
+                               int64_t position, const float **out_logits) {
+  return guard([&] {
+    return session->session->run(program, tokens, count, position,
+                                 *out_logits);
+  });
+}
+
+void attn_generate_options_initialize(attn_generate_options_t *out_options) {
+  GenerateOptions defaults;
+  out_options->max_new_tokens = defaults.maxNewTokens;
+  out_options->temperature = defaults.sampling.temperature;
+  out_options->top_k = defaults.sampling.topK;
+  out_options->top_p = defaults.sampling.topP;
+  out_options->seed = defaults.sampling.seed;
+  out_options->truncate_prompt = defaults.truncatePrompt;
+}
+
+const char *attn_stop_reason_name(attn_stop_reason_t reason) {
+  return stopReasonName(static_cast<StopReason>(reason));
+}
+
+attn_status_t attn_generator_start(attn_session_t *session,
+                                   const int32_t *prompt, size_t count,
+                                   const attn_generate_options_t *options,
+                                   attn_generator_t **out_generator) {
+  return guard([&] {
+    attn_generate_options_t defaults;
+    attn_generate_options_initialize(&defaults);
+    const attn_generate_options_t &c = options ? *options : defaults;
+    GenerateOptions generate;
+    generate.maxNewTokens = c.max_new_tokens;
+    generate.sampling.temperature = c.temperature;
+    generate.sampling.topK = c.top_k;
+    generate.sampling.topP = c.top_p;
+    generate.sampling.seed = c.seed;
+    generate.truncatePrompt = c.truncate_prompt;
+    std::unique_ptr<Generator> generator;
+    ATTN_RETURN_IF_ERROR(Generator::start(*session->session, prompt, count,
+                                          generate, generator));
+    *out_generator = new attn_generator_t{std::move(generator)};
+    return Status();
+  });
+}
+
+void attn_generator_free(attn_generator_t *generator) { delete generator; }
+
+void attn_generator_prompt(const attn_generator_t *generator,
+                           const int32_t **out_tokens, size_t *out_count) {
+  const std::vector<int32_t> &prompt = generator->generator->prompt();
+  *out_tokens = prompt.data();
+  *out_count = prompt.size();
+}
+
+const float *attn_generator_logits(const attn_generator_t *generator) {
+  return generator->generator->logits();
+}
+
+attn_status_t attn_generator_next(attn_generator_t *generator,
+                                  int32_t *out_token,
+                                  attn_stop_reason_t *out_stop_reason) {
+  return guard([&] {
+    int32_t token;
+    StopReason reason;
+    ATTN_RETURN_IF_ERROR(generator->generator->next(token, reason));
+    *out_token = token;
+    *out_stop_reason = static_cast<attn_stop_reason_t>(reason);
+    return Status();
+  });
+}
+
+} // extern "C"

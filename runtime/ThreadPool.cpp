@@ -1,0 +1,114 @@
+//===- ThreadPool.cpp - Persistent workers for kernel dispatches ----------===//
+
+#include "runtime/ThreadPool.h"
+
+#include <algorithm>
+
+namespace attn::runtime {
+
+/// How often a waiting thread polls before it blocks: about 50 us, longer
+/// than the gap between two dispatches of a step.
+static constexpr int kSpinIterations = 2000;
+
+static inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// Spins until `done()` holds or the spin budget is spent; true if it holds.
+template <typename Predicate> static bool spinUntil(Predicate done) {
+  for (int i = 0; i < kSpinIterations; ++i) {
+    if (done())
+      return true;
+    cpuRelax();
+  }
+  return done();
+}
+
+ThreadPool::ThreadPool(unsigned threads) {
+  if (threads == 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  workers_.reserve(threads - 1);
+  for (unsigned i = 1; i < threads; ++i)
+    workers_.emplace_back([this] { workerMain(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread &worker : workers_)
+    worker.join();
+}
+
+void ThreadPool::runChunks() {
+  for (;;) {
+    int64_t begin = next_.fetch_add(chunk_, std::memory_order_relaxed);
+    if (begin >= work_)
+      return;
+    invoke_(context_, begin, std::min(work_, begin + chunk_));
+  }
+}
+
+void ThreadPool::run(int64_t work, void *context, Invoke invoke) {
+  if (work <= 0)
+    return;
+  int64_t chunk = std::max<int64_t>(1, work / (4 * int64_t(size())));
+  // A loop of one chunk is not worth waking anybody.
+  if (workers_.empty() || chunk >= work) {
+    invoke(context, 0, work);
+    return;
+  }
+  context_ = context;
+  invoke_ = invoke;
+  work_ = work;
+  chunk_ = chunk;
+  next_.store(0, std::memory_order_relaxed);
+  busy_.store(static_cast<unsigned>(workers_.size()),
+              std::memory_order_relaxed);
+  {
+    // Under the mutex so that a worker about to sleep cannot miss it.
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+
+  runChunks();
+
+  // The barrier: every worker has left runChunks, so every chunk is done.
+  auto finished = [this] {
+    return busy_.load(std::memory_order_acquire) == 0;
+  };
+  if (!spinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, finished);
+  }
+}
+
+void ThreadPool::workerMain() {
+  uint64_t seen = 0;
+  for (;;) {
+    auto ready = [&] {
+      return generation_.load(std::memory_order_acquire) != seen;
+    };
+    if (!spinUntil(ready)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || ready(); });
+      if (stopping_)
+        return;
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    runChunks();
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Taking the mutex orders this notify after the caller's check of
+      // busy_ in done_.wait, so the wake-up cannot be lost.
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
+  }
+}
+
+} // namespace attn::runtime

@@ -1,0 +1,249 @@
+/* attn runtime C API: load a compiled artifact, run its programs, generate.
+ *
+ * Conventions (after IREE's runtime API):
+ *  - Objects are opaque handles created by `*_create`/`*_open` functions that
+ *    write them to an `out_` parameter and released by `*_free`.
+ *  - Every call that can fail returns an attn_status_t: NULL means success;
+ *    anything else is an error object that the caller owns and must release
+ *    with attn_status_free. Its message is one line that names the file and
+ *    what is wrong with it. On failure, `out_` parameters are left unchanged.
+ *  - Strings and arrays returned through `out_` pointers are borrowed: they
+ *    belong to the object they came from and live as long as it says.
+ *
+ * Thread safety: an artifact is immutable once opened and may be used from
+ * any number of threads at once, including by several sessions. A session
+ * and a generator must be used by one thread at a time.
+ */
+#ifndef ATTN_RUNTIME_INCLUDE_ATTN_RUNTIME_H
+#define ATTN_RUNTIME_INCLUDE_ATTN_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*===----------------------------------------------------------------------===
+ * Status
+ *===----------------------------------------------------------------------===*/
+
+/** What kind of failure a status reports. */
+typedef enum attn_status_code_e {
+  ATTN_STATUS_OK = 0,
+  /** A caller's argument is wrong: an option, a token id, a prompt. */
+  ATTN_STATUS_INVALID_ARGUMENT = 1,
+  /** A file or a program does not exist. */
+  ATTN_STATUS_NOT_FOUND = 2,
+  /** Reading or mapping a file failed. */
+  ATTN_STATUS_IO_ERROR = 3,
+  /** The artifact is corrupt or inconsistent. */
+  ATTN_STATUS_INVALID_ARTIFACT = 4,
+  /** The artifact is valid but needs something this runtime or CPU lacks. */
+  ATTN_STATUS_UNSUPPORTED = 5,
+  /** Memory could not be allocated. */
+  ATTN_STATUS_RESOURCE_EXHAUSTED = 6,
+} attn_status_code_t;
+
+/** The result of a fallible call: NULL for success, otherwise an error object
+ *  owned by the caller. */
+typedef struct attn_status_object_t *attn_status_t;
+
+/** The code of `status`; ATTN_STATUS_OK for NULL. Does not take ownership.
+ *  Thread-safe. */
+attn_status_code_t attn_status_code(attn_status_t status);
+
+/** The one-line message of `status` ("model.attn: ..."), or "OK" for NULL.
+ *  The string belongs to `status` and lives until attn_status_free. Does not
+ *  take ownership. Thread-safe. */
+const char *attn_status_message(attn_status_t status);
+
+/** Releases `status`; NULL is allowed. Takes ownership. */
+void attn_status_free(attn_status_t status);
+
+/*===----------------------------------------------------------------------===
+ * Artifacts
+ *===----------------------------------------------------------------------===*/
+
+/** A loaded, validated artifact: the model's plan, weights (mapped, not
+ *  copied), kernels and tokenizer. Immutable: thread-safe. */
+typedef struct attn_artifact_t attn_artifact_t;
+
+/** Opens the artifact at `path` (a NUL-terminated file name): maps it,
+ *  verifies the FlatBuffer, validates the plan, maps the weights (checking
+ *  external ones by size and hash) and loads the CPU kernels, refusing a CPU
+ *  that lacks a feature they need. On success `*out_artifact` is a new
+ *  artifact the caller owns (release it with attn_artifact_free).
+ *  Thread-safe. */
+attn_status_t attn_artifact_open(const char *path,
+                                 attn_artifact_t **out_artifact);
+
+/** Releases the caller's reference to `artifact`; NULL is allowed. Sessions
+ *  created from it keep it alive until they are freed. Takes ownership. */
+void attn_artifact_free(attn_artifact_t *artifact);
+
+/** The model's configuration, as the artifact states it. */
+typedef struct attn_model_info_t {
+  /** "cogmodel", "gpt2", ...; borrowed from the artifact, NUL-terminated. */
+  const char *model_type;
+  int64_t vocab_size;
+  /** The number of positions: prompt plus generated tokens. */
+  int64_t context_length;
+  /** Generation stops when this token is produced. */
+  int64_t stop_token;
+  /** The token an empty prompt starts from, or -1 when there is none. */
+  int64_t bos_token;
+} attn_model_info_t;
+
+/** Fills `*out_info`; its strings live as long as `artifact`. Does not take
+ *  ownership. Thread-safe. */
+void attn_artifact_model_info(const attn_artifact_t *artifact,
+                              attn_model_info_t *out_info);
+
+/** Tokenizes `text` (`text_length` bytes of UTF-8) with the artifact's
+ *  tokenizer. Writes at most `capacity` ids to `out_tokens` (which may be
+ *  NULL when `capacity` is 0) and always stores the full count in
+ *  `*out_count`: when it exceeds `capacity`, call again with a larger
+ *  buffer. Fails on text the tokenizer cannot encode, naming the character.
+ *  Thread-safe. */
+attn_status_t attn_artifact_tokenize(const attn_artifact_t *artifact,
+                                     const char *text, size_t text_length,
+                                     int32_t *out_tokens, size_t capacity,
+                                     size_t *out_count);
+
+/** The text of `token` (bytes, not NUL-terminated), borrowed from
+ *  `artifact`; decoding a sequence concatenates these. Fails for an id
+ *  outside the vocabulary. Thread-safe. */
+attn_status_t attn_artifact_token_text(const attn_artifact_t *artifact,
+                                       int32_t token, const char **out_text,
+                                       size_t *out_length);
+
+/*===----------------------------------------------------------------------===
+ * Sessions
+ *===----------------------------------------------------------------------===*/
+
+/** One sequence's state on an artifact: its buffers (KV caches included) and
+ *  a pool of threads that run the kernels. Use from one thread at a time. */
+typedef struct attn_session_t attn_session_t;
+
+typedef struct attn_session_options_t {
+  /** Threads that run kernels, the calling thread included; 0 means one per
+   *  hardware thread. */
+  uint32_t threads;
+} attn_session_options_t;
+
+/** Sets `*out_options` to the defaults (threads = 0). */
+void attn_session_options_initialize(attn_session_options_t *out_options);
+
+/** Creates a session on `artifact` (borrowed; the session keeps it alive)
+ *  with `options` (NULL: defaults): allocates its buffers, zeroes the KV
+ *  caches and starts its threads. On success `*out_session` is owned by the
+ *  caller (release it with attn_session_free). Thread-safe. */
+attn_status_t attn_session_create(attn_artifact_t *artifact,
+                                  const attn_session_options_t *options,
+                                  attn_session_t **out_session);
+
+/** Stops the session's threads and releases it; NULL is allowed. Takes
+ *  ownership. */
+void attn_session_free(attn_session_t *session);
+
+/** Zeroes the KV caches, so that the next step starts a new sequence. */
+void attn_session_reset(attn_session_t *session);
+
+/** Runs one step of the program named `program` ("prefill", "decode") on
+ *  the `count` token ids in `tokens` at positions [position, position +
+ *  count). On success `*out_logits` points at the last position's
+ *  vocab_size logits, owned by the session and valid until its next run.
+ *  Fails for an unknown program, a step that does not fit in the context,
+ *  or an id outside the vocabulary. */
+attn_status_t attn_session_run(attn_session_t *session, const char *program,
+                               const int32_t *tokens, int64_t count,
+                               int64_t position, const float **out_logits);
+
+/*===----------------------------------------------------------------------===
+ * Generation
+ *===----------------------------------------------------------------------===*/
+
+/** One generation on a session: a prefill of the prompt, then one sampled
+ *  and decoded token per attn_generator_next call. Use from one thread at a
+ *  time; the session must outlive it and do nothing else meanwhile. */
+typedef struct attn_generator_t attn_generator_t;
+
+typedef struct attn_generate_options_t {
+  /** Tokens to generate at most; 0 runs the prefill only. */
+  int64_t max_new_tokens;
+  /** 0: greedy (ties go to the lowest id). Otherwise the logits are divided
+   *  by it before top-k and top-p. */
+  double temperature;
+  /** Keep the k most likely tokens; 0: off. */
+  int64_t top_k;
+  /** Keep the fewest most likely tokens whose probability reaches p, in
+   *  (0, 1]; 1: off. */
+  double top_p;
+  /** Seeds the mt19937_64 the tokens are drawn with: equal seeds, equal
+   *  tokens. */
+  uint64_t seed;
+  /** Keep the last context_length tokens of a longer prompt instead of
+   *  failing. */
+  bool truncate_prompt;
+} attn_generate_options_t;
+
+/** Sets `*out_options` to the defaults: 32 new tokens, greedy, top-k off,
+ *  top-p off, seed 0, no truncation. */
+void attn_generate_options_initialize(attn_generate_options_t *out_options);
+
+/** Why a generation ended. */
+typedef enum attn_stop_reason_e {
+  /** It has not. */
+  ATTN_STOP_REASON_NONE = 0,
+  /** The model produced its stop token. */
+  ATTN_STOP_REASON_EOS = 1,
+  /** max_new_tokens tokens were generated. */
+  ATTN_STOP_REASON_LENGTH = 2,
+  /** The context is full. */
+  ATTN_STOP_REASON_CONTEXT = 3,
+} attn_stop_reason_t;
+
+/** "none", "eos", "length" or "context"; a static string. Thread-safe. */
+const char *attn_stop_reason_name(attn_stop_reason_t reason);
+
+/** Starts a generation on `session` (borrowed): resets it and runs the
+ *  prefill of the `count` ids in `prompt` with `options` (NULL: defaults).
+ *  An empty prompt becomes the model's bos_token; without one it is an
+ *  error, as is a prompt longer than the context unless truncate_prompt is
+ *  set. On success `*out_generator` is owned by the caller (release it with
+ *  attn_generator_free). */
+attn_status_t attn_generator_start(attn_session_t *session,
+                                   const int32_t *prompt, size_t count,
+                                   const attn_generate_options_t *options,
+                                   attn_generator_t **out_generator);
+
+/** Releases `generator`; NULL is allowed. Takes ownership. */
+void attn_generator_free(attn_generator_t *generator);
+
+/** The ids the prefill ran on (after bos and truncation), borrowed from
+ *  `generator`. */
+void attn_generator_prompt(const attn_generator_t *generator,
+                           const int32_t **out_tokens, size_t *out_count);
+
+/** The last position's vocab_size logits of the latest step, borrowed: the
+ *  prefill's after attn_generator_start, a decode step's after each
+ *  attn_generator_next that reports ATTN_STOP_REASON_NONE. Valid until the
+ *  next attn_generator_next. */
+const float *attn_generator_logits(const attn_generator_t *generator);
+
+/** Samples the next token into `*out_token` (-1 when none was produced) and
+ *  stores in `*out_stop_reason` whether the generation goes on
+ *  (ATTN_STOP_REASON_NONE: the token was decoded, new logits are ready) or
+ *  why it ended; then the token, if any, is the last one (with EOS it is the
+ *  stop token) and later calls produce no more. */
+attn_status_t attn_generator_next(attn_generator_t *generator,
+                                  int32_t *out_token,
+                                  attn_stop_reason_t *out_stop_reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTN_RUNTIME_INCLUDE_ATTN_RUNTIME_H */

@@ -1,0 +1,218 @@
+//===- attnc.cpp - the attn compiler driver -------------------------------===//
+//
+//   attnc MODEL_DIR -o OUT.attn [--target=cpu] [--weights=embed|external]
+//         [--emit=attn|linalg|llvm|artifact] [--fusion=none|softmax]
+//
+// Imports a checkpoint directory, fuses, plans the prefill and decode
+// programs as kernel dispatches, compiles the kernels to native code and
+// writes one artifact that attn-run executes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Artifact/Writer.h"
+#include "compiler/Codegen/CPU.h"
+#include "compiler/Codegen/Plan.h"
+#include "compiler/InitAll.h"
+#include "frontends/Model.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace cl = llvm::cl;
+
+namespace {
+enum class Emit { Attn, Linalg, LLVM, Artifact };
+enum class Fusion { None, Softmax };
+enum class Target { CPU };
+enum class WeightsMode { Embed, External };
+} // namespace
+
+static cl::OptionCategory attncCategory("attnc options");
+
+static cl::opt<std::string> modelDir(cl::Positional, cl::Required,
+                                     cl::desc("<model directory>"),
+                                     cl::cat(attncCategory));
+static cl::opt<std::string> outputPath(
+    "o", cl::Required, cl::value_desc("file"),
+    cl::desc("Output file ('-' for stdout with --emit other than artifact)"),
+    cl::cat(attncCategory));
+static cl::opt<Emit> emit(
+    "emit", cl::init(Emit::Artifact), cl::desc("What to write"),
+    cl::values(clEnumValN(Emit::Attn, "attn", "the imported (and fused) attn IR"),
+               clEnumValN(Emit::Linalg, "linalg",
+                          "the planned kernels lowered to linalg on tensors"),
+               clEnumValN(Emit::LLVM, "llvm",
+                          "the kernels in the LLVM dialect"),
+               clEnumValN(Emit::Artifact, "artifact",
+                          "the artifact that attn-run executes (default)")),
+    cl::cat(attncCategory));
+static cl::opt<Fusion> fusion(
+    "fusion", cl::init(Fusion::Softmax), cl::desc("Attention fusion level"),
+    cl::values(clEnumValN(Fusion::None, "none",
+                          "keep the seed's scale, mask and softmax ops"),
+               clEnumValN(Fusion::Softmax, "softmax",
+                          "fuse scale + causal mask + softmax (default)")),
+    cl::cat(attncCategory));
+static cl::opt<Target> target(
+    "target", cl::init(Target::CPU), cl::desc("Code to generate"),
+    cl::values(clEnumValN(Target::CPU, "cpu", "x86-64 native code (default)")),
+    cl::cat(attncCategory));
+static cl::opt<WeightsMode> weightsMode(
+    "weights", cl::init(WeightsMode::Embed),
+    cl::desc("Where the artifact's weights live"),
+    cl::values(clEnumValN(WeightsMode::Embed, "embed",
+                          "in the artifact, as f32 (default)"),
+               clEnumValN(WeightsMode::External, "external",
+                          "in the checkpoint's model.safetensors, checked by "
+                          "size and hash when loaded")),
+    cl::cat(attncCategory));
+static cl::opt<int64_t> contextLength(
+    "context-length", cl::init(0),
+    cl::desc("Cap the context (KV cache) below the model's own; 0 keeps it"),
+    cl::cat(attncCategory));
+static cl::opt<std::string> cpuName(
+    "cpu", cl::init(CpuTarget().cpu),
+    cl::desc("CPU to compile for (an LLVM CPU name)"), cl::cat(attncCategory));
+static cl::opt<std::string> linkerPath(
+    "linker", cl::init(""),
+    cl::desc("ld.lld used to link the CPU kernels (default: LLVM 22's)"),
+    cl::cat(attncCategory));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "attnc") << message << "\n";
+  return 1;
+}
+
+/// The first ld.lld found: LLVM 22's, then the PATH's.
+static std::string findLinker() {
+  if (!linkerPath.empty())
+    return linkerPath;
+  for (StringRef candidate :
+       {"/usr/lib/llvm-22/bin/ld.lld", "ld.lld-22", "ld.lld"}) {
+    if (llvm::sys::fs::can_execute(candidate))
+      return candidate.str();
+    if (auto found = llvm::sys::findProgramByName(candidate))
+      return *found;
+  }
+  return "";
+}
+
+/// Writes `op` as text to the output.
+static int printToOutput(Operation *op) {
+  std::string error;
+  auto output = openOutputFile(outputPath, &error);
+  if (!output)
+    return fail(outputPath + ": " + error);
+  op->print(output->os());
+  output->os() << "\n";
+  output->keep();
+  return 0;
+}
+
+static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+  PassManager pm(module.getContext());
+  if (failed(applyPassManagerCLOptions(pm)) ||
+      failed(parsePassPipeline(pipeline, pm)))
+    return failure();
+  return pm.run(module);
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions({&attncCategory});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "attnc: compile a model checkpoint directory into an attn artifact\n\n"
+      "  attnc models/cogmodel -o cogmodel.attn\n"
+      "  attnc models/cogmodel --emit=attn -o -\n");
+
+  if (emit == Emit::Artifact && outputPath == "-")
+    return fail("the artifact is binary; give a file name with -o");
+  if (contextLength < 0)
+    return fail("--context-length must be positive");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  ImportOptions importOptions;
+  importOptions.contextLength = contextLength;
+  llvm::Expected<ImportedModel> model =
+      importModel(context, modelDir, importOptions);
+  if (!model)
+    return fail(llvm::toString(model.takeError()));
+  ModuleOp programs = *model->module;
+
+  if (fusion == Fusion::Softmax &&
+      failed(runPipeline(programs,
+                         "attn-fuse-masked-softmax,canonicalize")))
+    return fail("fusion failed");
+  if (emit == Emit::Attn)
+    return printToOutput(programs);
+
+  FailureOr<ModelPlan> plan =
+      buildModelPlan(programs, model->spec.contextLength);
+  if (failed(plan))
+    return fail("cannot plan the model's programs");
+  ModuleOp kernels = *plan->kernels;
+  if (emit == Emit::Linalg) {
+    if (failed(runPipeline(kernels,
+                           "attn-lower-to-linalg,canonicalize,cse")))
+      return fail("lowering the kernels to linalg failed");
+    return printToOutput(kernels);
+  }
+
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return fail("invalid pass manager options");
+  buildCpuKernelPipeline(pm);
+  if (failed(pm.run(kernels)))
+    return fail("lowering the kernels to LLVM failed");
+  if (emit == Emit::LLVM)
+    return printToOutput(kernels);
+
+  std::string linker = findLinker();
+  if (linker.empty())
+    return fail("no ld.lld found; install lld-22 or pass --linker");
+  CpuTarget cpuTarget;
+  cpuTarget.cpu = cpuName;
+  FailureOr<std::string> sharedObject =
+      compileCpuSharedObject(kernels, cpuTarget, linker);
+  if (failed(sharedObject))
+    return fail("compiling the CPU kernels failed");
+
+  ArtifactOptions artifactOptions;
+  artifactOptions.externalWeights = weightsMode == WeightsMode::External;
+  int lastDecile = -1;
+  artifactOptions.progress = [&](uint64_t done, uint64_t total) {
+    // Only large models take long enough to need it.
+    if (total < (64u << 20))
+      return;
+    int decile = static_cast<int>(done * 10 / total);
+    if (decile == lastDecile)
+      return;
+    lastDecile = decile;
+    llvm::errs() << "attnc: packing weights " << decile * 10 << "% ("
+                 << (done >> 20) << " of " << (total >> 20) << " MiB)\n";
+  };
+  if (llvm::Error err = writeArtifact(outputPath, *model, *plan, *sharedObject,
+                                      cpuTarget, artifactOptions))
+    return fail(llvm::toString(std::move(err)));
+  return 0;
+}
