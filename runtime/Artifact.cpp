@@ -630,9 +630,10 @@ Status Artifact::evaluateProgram(const ProgramPlan &program, int64_t S,
       elements = -1;
   if (elements != vocabSize_)
     return makeError(StatusCode::InvalidArtifact,
-                     "%s: at S=%lld, T=%lld, the view has %lld elements but "
-                     "the vocabulary has %lld tokens",
+                     "%s (%s): at S=%lld, T=%lld, the view has %lld elements "
+                     "but the vocabulary has %lld tokens",
                      describeDispatch(program, logitsIndex).c_str(),
+                     describeBuffer(program.logits.buffer).c_str(),
                      (long long)S, (long long)T, (long long)elements,
                      (long long)vocabSize_);
   return Status();

@@ -46,8 +46,16 @@ static std::vector<CpuFeature> knownCpuFeatures() {
 #endif
 }
 
-Status checkCpuFeatures(std::string_view features) {
+std::optional<bool> hostHasCpuFeature(std::string_view name) {
   static const std::vector<CpuFeature> known = knownCpuFeatures();
+  for (const CpuFeature &feature : known)
+    if (feature.name == name)
+      return feature.supported;
+  return std::nullopt;
+}
+
+Status checkCpuFeatures(std::string_view features,
+                        std::optional<bool> (*hasFeature)(std::string_view)) {
   while (!features.empty()) {
     size_t comma = features.find(',');
     std::string_view feature = features.substr(0, comma);
@@ -57,12 +65,11 @@ Status checkCpuFeatures(std::string_view features) {
       continue;
     if (feature.front() == '+')
       feature.remove_prefix(1);
-    for (const CpuFeature &candidate : known)
-      if (candidate.name == feature && !candidate.supported)
-        return makeError(StatusCode::Unsupported,
-                         "the CPU kernels need the CPU feature '%.*s', which "
-                         "this CPU does not have",
-                         (int)feature.size(), feature.data());
+    if (hasFeature(feature) == false)
+      return makeError(StatusCode::Unsupported,
+                       "the CPU kernels need the CPU feature '%.*s', which "
+                       "this CPU does not have",
+                       (int)feature.size(), feature.data());
   }
   return Status();
 }

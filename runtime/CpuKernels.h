@@ -16,15 +16,22 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 namespace attn::runtime {
 
-/// Checks a comma-separated LLVM feature list ("+avx2,+fma,-avx512f") against
-/// the running CPU. Features prefixed with '-' and names this runtime does not
-/// know are ignored. The error names the first missing feature.
-Status checkCpuFeatures(std::string_view features);
+/// Whether the running CPU has the feature LLVM calls `name` ("avx2"), or
+/// nullopt for a name this runtime does not know.
+std::optional<bool> hostHasCpuFeature(std::string_view name);
+
+/// Checks a comma-separated LLVM feature list ("+avx2,+fma,-avx512f") with
+/// `hasFeature`. Features prefixed with '-' and unknown names are ignored.
+/// The error names the first missing feature.
+Status checkCpuFeatures(std::string_view features,
+                        std::optional<bool> (*hasFeature)(std::string_view) =
+                            hostHasCpuFeature);
 
 /// Checks that code for `targetTriple` ("x86_64-unknown-linux-gnu") runs on
 /// this machine's architecture; an empty triple is accepted.

@@ -136,8 +136,13 @@ std::vector<int32_t> parseTokenList(const char *text) {
     item = first == std::string::npos ? "" : item.substr(first, last - first + 1);
     // Ids outside the vocabulary are the runtime's to reject, naming the
     // artifact; here only the syntax matters.
-    tokens.push_back(static_cast<int32_t>(parseInteger(
-        "each id of --tokens", item.c_str(), INT32_MIN, INT32_MAX)));
+    char *end;
+    errno = 0;
+    long long id = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno == ERANGE || id < INT32_MIN ||
+        id > INT32_MAX)
+      throw UsageError{"--tokens: '" + item + "' is not a token id"};
+    tokens.push_back(static_cast<int32_t>(id));
     if (comma == std::string_view::npos)
       return tokens;
     rest.remove_prefix(comma + 1);

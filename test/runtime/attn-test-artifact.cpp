@@ -1,0 +1,58 @@
+//===- attn-test-artifact.cpp - Write the runtime tests' bigram model -----===//
+//
+// attn-test-artifact OUT.attn [--context N] [--external]
+//
+// Writes the tiny bigram model of ArtifactBuilder.h, so that lit tests can
+// run attn-run on a real artifact before the compiler emits them. With
+// --external the weights go to OUT.attn.safetensors next to it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "test/runtime/ArtifactBuilder.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+
+int main(int argc, char **argv) {
+  const char *out = nullptr;
+  int64_t context = 16;
+  bool external = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--context") == 0 && i + 1 < argc)
+      context = std::atoll(argv[++i]);
+    else if (std::strcmp(argv[i], "--external") == 0)
+      external = true;
+    else if (!out && argv[i][0] != '-')
+      out = argv[i];
+    else {
+      std::fprintf(stderr, "usage: attn-test-artifact OUT.attn [--context N] "
+                           "[--external]\n");
+      return 2;
+    }
+  }
+  if (!out) {
+    std::fprintf(stderr, "attn-test-artifact: no output file\n");
+    return 2;
+  }
+  try {
+    attn::test::ArtifactSpec spec = attn::test::bigramModel(context);
+    std::string path = out;
+    if (external) {
+      // Relative to the artifact's directory.
+      std::string name = path.substr(path.rfind('/') + 1) + ".safetensors";
+      spec.externalWeights = name;
+      attn::test::BuiltArtifact built = attn::test::buildArtifact(spec);
+      attn::test::writeFile(path + ".safetensors", built.safetensors);
+      attn::test::writeFile(path, built.artifact);
+    } else {
+      attn::test::writeFile(path, attn::test::buildArtifact(spec).artifact);
+    }
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "attn-test-artifact: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}

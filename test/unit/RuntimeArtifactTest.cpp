@@ -1,0 +1,400 @@
+//===- RuntimeArtifactTest.cpp - The artifact loader's checks -------------===//
+//
+// Every rejection is a real artifact written to disk with one thing wrong,
+// and the test asserts the exact message the user would read.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Artifact.h"
+#include "runtime/CpuKernels.h"
+#include "test/runtime/RuntimeTest.h"
+
+#include <gmock/gmock.h>
+
+using namespace attn::runtime;
+using namespace attn::test;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace {
+
+using ArtifactTest = RuntimeTest;
+
+/// The bigram model's weight segment: two 8x8 f32 tensors, 64-byte aligned.
+constexpr size_t kSegmentSize = 2 * 8 * 8 * 4;
+
+TEST(RuntimeHashTest, Fnv1a64MatchesReferenceValues) {
+  EXPECT_EQ(fnv1a64("", 0), 0xcbf29ce484222325ull);
+  EXPECT_EQ(fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
+  EXPECT_EQ(fnv1a64("foobar", 6), 0x85944171f73967e8ull);
+}
+
+TEST_F(ArtifactTest, LoadsTheBigramModel) {
+  auto artifact = open(bigramModel(16));
+  ASSERT_TRUE(artifact);
+  EXPECT_EQ(artifact->modelType(), "bigram");
+  EXPECT_EQ(artifact->vocabSize(), 8);
+  EXPECT_EQ(artifact->contextLength(), 16);
+  EXPECT_EQ(artifact->stopToken(), 0);
+  EXPECT_EQ(artifact->bosToken(), -1);
+  ASSERT_EQ(artifact->buffers().size(), 5u);
+  // Scratch is sized for S = T = context length; weights by their tensor.
+  EXPECT_EQ(artifact->buffers()[0].elements, 16);
+  EXPECT_EQ(artifact->buffers()[1].elements, 64);
+  EXPECT_EQ(artifact->buffers()[3].elements, 16 * 8);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(artifact->buffers()[1].weight) % 64,
+            0u);
+  ASSERT_NE(artifact->findProgram("decode"), nullptr);
+  EXPECT_EQ(artifact->findProgram("decode")->staticS, 1);
+  EXPECT_EQ(artifact->findProgram("prefill")->bindingCount, 6u);
+  EXPECT_EQ(artifact->findProgram("nope"), nullptr);
+}
+
+TEST_F(ArtifactTest, RejectsAMissingFile) {
+  EXPECT_EQ(openError(path("absent.attn")),
+            path("absent.attn") + ": cannot open: No such file or directory");
+}
+
+TEST_F(ArtifactTest, RejectsATinyFile) {
+  writeFile(path("tiny.attn"), {'A', 'T', 'T'});
+  EXPECT_EQ(openError(path("tiny.attn")),
+            path("tiny.attn") +
+                ": not an attn artifact: the file has only 3 bytes");
+}
+
+TEST_F(ArtifactTest, RejectsAWrongIdentifier) {
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  std::memcpy(&bytes[4], "GGUF", 4);
+  writeFile(path("model.attn"), bytes);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") + ": not an attn artifact: the file "
+                                 "identifier is 'GGUF', expected 'ATTN'");
+}
+
+TEST_F(ArtifactTest, RejectsAnotherVersion) {
+  ArtifactSpec spec = bigramModel();
+  spec.version = 2;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": artifact format version 2 is not "
+                                 "supported (this runtime reads version 1)");
+}
+
+TEST_F(ArtifactTest, RejectsATruncatedFlatBuffer) {
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  bytes.resize((bytes.size() - kSegmentSize) / 2);
+  writeFile(path("model.attn"), bytes);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") + ": the FlatBuffer is corrupt or truncated "
+                                 "(the verifier rejects it)");
+}
+
+TEST_F(ArtifactTest, RejectsATruncatedWeightSegment) {
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  size_t segmentOffset = bytes.size() - kSegmentSize;
+  bytes.pop_back();
+  writeFile(path("model.attn"), bytes);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") +
+                formatString(": the weight segment (offset %zu, %zu bytes) "
+                             "extends past the end of the file (%zu bytes)",
+                             segmentOffset, kSegmentSize, bytes.size()));
+}
+
+TEST_F(ArtifactTest, RejectsABindingBufferIndexOutOfRange) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[0].dispatches[1].bindings[1].buffer = 99;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 1, binding "
+                                 "1: buffer index 99 is out of range (the "
+                                 "artifact has 5 buffers)");
+}
+
+TEST_F(ArtifactTest, RejectsAKernelIndexOutOfRange) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[1].dispatches[0].kernel = 4;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'decode', dispatch 0: kernel "
+                                 "index 4 is out of range (the artifact has "
+                                 "4 kernels)");
+}
+
+TEST_F(ArtifactTest, RejectsAViewOutsideItsBufferAtTheLargestStep) {
+  // x is [S, V]; a view of S + 1 rows fits for S = 1 only.
+  ArtifactSpec spec = bigramModel(16);
+  spec.programs[0].dispatches[0].bindings[2].shape[0] = fb::Affine(1, 0, 1);
+  EXPECT_EQ(openError(spec),
+            path("model.attn") +
+                ": program 'prefill', dispatch 0 (kernel "
+                "'attn_test_embedding'), binding 2 (buffer 'x'): at S=16, "
+                "T=0, the view spans elements [0, 135] but the buffer has "
+                "128");
+}
+
+TEST_F(ArtifactTest, RejectsAViewOutsideItsBufferAtTheLastPosition) {
+  // The history row of a decode step moved one row down: fine until the
+  // step at T = context - 1.
+  ArtifactSpec spec = bigramModel(16, /*history=*/true);
+  spec.programs[1].dispatches[2].bindings[1].offset = fb::Affine(0, 8, 8);
+  EXPECT_EQ(openError(spec),
+            path("model.attn") +
+                ": program 'decode', dispatch 2 (kernel "
+                "'attn_test_copy_rows'), binding 1 (buffer 'history'): at "
+                "S=1, T=15, the view spans elements [128, 135] but the buffer "
+                "has 128");
+}
+
+TEST_F(ArtifactTest, RejectsABindingOfRankFive) {
+  ArtifactSpec spec = bigramModel();
+  BindingSpec &binding = spec.programs[0].dispatches[0].bindings[0];
+  binding.shape.assign(5, fb::Affine(0, 0, 1));
+  binding.strides.assign(5, fb::Affine(0, 0, 1));
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 0, binding "
+                                 "0: rank 5 is not in [1, 4]");
+}
+
+TEST_F(ArtifactTest, RejectsStridesThatDoNotMatchTheShape) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[0].dispatches[1].bindings[2].strides.pop_back();
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 1, binding "
+                                 "2: 2 sizes but 1 strides");
+}
+
+TEST_F(ArtifactTest, RejectsLogitsThatAreNotTheVocabulary) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[0].logits.shape[1] = fb::Affine(0, 0, 4);
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', logits (buffer "
+                                 "'logits'): at S=1, T=0, the view has 4 "
+                                 "elements but the vocabulary has 8 tokens");
+}
+
+TEST_F(ArtifactTest, RejectsLogitsThatAreNotF32) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[0].logits.buffer = 0;
+  spec.programs[0].logits.shape = {fb::Affine(0, 0, 8)};
+  spec.programs[0].logits.strides = {fb::Affine(0, 0, 1)};
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', logits: buffer "
+                                 "'tokens' is i32; logits must be f32");
+}
+
+TEST_F(ArtifactTest, RejectsATokensBufferThatIsNotI32) {
+  ArtifactSpec spec = bigramModel();
+  spec.buffers[0].dtype = fb::DType_f32;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": buffer 'tokens': a Tokens buffer must "
+                                 "be i32 of rank 1, not f32 of rank 1");
+}
+
+TEST_F(ArtifactTest, RejectsAProgramWhoseTokensBufferIsNotTokens) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[1].tokens = 3;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'decode': its tokens buffer, "
+                                 "buffer 'x', is a Scratch buffer, not "
+                                 "Tokens");
+}
+
+TEST_F(ArtifactTest, RejectsAWeightWhoseShapeIsNotItsTensors) {
+  ArtifactSpec spec = bigramModel();
+  spec.buffers[2].shape[1] = fb::Affine(1, 0, 0);
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": buffer 'bigram' has shape [8, S] but "
+                                 "its tensor 'bigram' has shape [8, 8]");
+}
+
+TEST_F(ArtifactTest, RejectsAWeightTensorIndexOutOfRange) {
+  ArtifactSpec spec = bigramModel();
+  spec.buffers[1].tensor = 2;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": buffer 'embed': tensor index 2 is out "
+                                 "of range (the artifact has 2 tensors)");
+}
+
+TEST_F(ArtifactTest, RejectsAStopTokenOutsideTheVocabulary) {
+  ArtifactSpec spec = bigramModel();
+  spec.stopToken = 8;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": config.stop_token 8 is not a token id "
+                                 "in [0, 8)");
+}
+
+TEST_F(ArtifactTest, RejectsATokenizerOfAnotherVocabularySize) {
+  ArtifactSpec spec = bigramModel();
+  spec.vocab.pop_back();
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": the tokenizer has 7 vocabulary entries "
+                                 "but the model has 8 tokens "
+                                 "(config.vocab_size)");
+}
+
+TEST_F(ArtifactTest, RejectsAnArtifactWithoutDecode) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs.pop_back();
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": the artifact has no 'decode' program");
+}
+
+TEST_F(ArtifactTest, RejectsKernelsThatAreNotAnElfFile) {
+  ArtifactSpec spec = bigramModel();
+  std::string text = "#!/bin/sh\necho not a shared object\n";
+  spec.sharedObject.assign(text.begin(), text.end());
+  EXPECT_EQ(openError(spec),
+            path("model.attn") +
+                ": the CPU kernel shared object is not an ELF file");
+}
+
+TEST_F(ArtifactTest, ReportsWhyTheDynamicLoaderRejectsTheKernels) {
+  // An ELF header cut short: the dynamic loader's own error comes through.
+  ArtifactSpec spec = bigramModel();
+  spec.sharedObject.resize(32);
+  std::string message = openError(spec);
+  EXPECT_THAT(message,
+              StartsWith(path("model.attn") + ": cannot load the CPU kernel "
+                                              "shared object: /proc/self/fd/"));
+}
+
+TEST_F(ArtifactTest, RejectsAKernelTheSharedObjectDoesNotExport) {
+  ArtifactSpec spec = bigramModel();
+  spec.kernelNames[1] = "attn_test_missing";
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": kernel 'attn_test_missing' is not "
+                                 "exported by the CPU kernel shared object");
+}
+
+TEST_F(ArtifactTest, RejectsKernelsForAnotherArchitecture) {
+  ArtifactSpec spec = bigramModel();
+  spec.targetTriple = "aarch64-unknown-linux-gnu";
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": the CPU kernels are compiled for "
+                                 "'aarch64-unknown-linux-gnu', but this "
+                                 "machine is x86_64");
+}
+
+TEST_F(ArtifactTest, IgnoresDisabledAndUnknownCpuFeatures) {
+  ArtifactSpec spec = bigramModel();
+  spec.cpuFeatures = "+sse2,-avx512f,+some-future-feature,,+cx16";
+  EXPECT_TRUE(open(spec));
+}
+
+TEST(RuntimeCpuFeaturesTest, NamesTheFirstMissingFeature) {
+  // A CPU with SSE only.
+  auto sseOnly = [](std::string_view name) -> std::optional<bool> {
+    if (name == "unknown-feature")
+      return std::nullopt;
+    return name.substr(0, 3) == "sse";
+  };
+  EXPECT_TRUE(checkCpuFeatures("+sse4.2,+unknown-feature,-avx2", sseOnly).ok());
+  Status status = checkCpuFeatures("+sse4.2,+avx2,+fma", sseOnly);
+  EXPECT_EQ(status.message(), "the CPU kernels need the CPU feature 'avx2', "
+                              "which this CPU does not have");
+  EXPECT_EQ(status.code(), StatusCode::Unsupported);
+}
+
+TEST(RuntimeCpuFeaturesTest, KnowsTheHostsCommonFeatures) {
+  __builtin_cpu_init();
+  EXPECT_EQ(hostHasCpuFeature("avx2"), bool(__builtin_cpu_supports("avx2")));
+  EXPECT_EQ(hostHasCpuFeature("avx512f"),
+            bool(__builtin_cpu_supports("avx512f")));
+  EXPECT_EQ(hostHasCpuFeature("sse4.2"),
+            bool(__builtin_cpu_supports("sse4.2")));
+  EXPECT_EQ(hostHasCpuFeature("no-such-feature"), std::nullopt);
+}
+
+TEST_F(ArtifactTest, LoadsExternalWeightsRelativeToTheArtifact) {
+  ArtifactSpec spec = bigramModel();
+  spec.externalWeights = "weights.safetensors";
+  auto artifact = open(spec);
+  ASSERT_TRUE(artifact);
+  const float *bigram =
+      reinterpret_cast<const float *>(artifact->buffers()[2].weight);
+  for (int32_t i = 0; i < 8; ++i)
+    for (int32_t j = 0; j < 8; ++j)
+      EXPECT_EQ(bigram[i * 8 + j], bigramLogit(i, j));
+}
+
+TEST_F(ArtifactTest, RejectsExternalWeightsOfTheWrongSize) {
+  ArtifactSpec spec = bigramModel();
+  spec.externalWeights = "weights.safetensors";
+  BuiltArtifact built = buildArtifact(spec);
+  size_t expected = built.safetensors.size();
+  built.safetensors.push_back(0);
+  writeFile(path("weights.safetensors"), built.safetensors);
+  writeFile(path("model.attn"), built.artifact);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") + ": external weights '" +
+                path("weights.safetensors") +
+                formatString("': the file has %zu bytes, expected %zu",
+                             expected + 1, expected));
+}
+
+TEST_F(ArtifactTest, RejectsExternalWeightsWithTheWrongHash) {
+  ArtifactSpec spec = bigramModel();
+  spec.externalWeights = "weights.safetensors";
+  BuiltArtifact built = buildArtifact(spec);
+  uint64_t expected =
+      fnv1a64(built.safetensors.data(), built.safetensors.size());
+  built.safetensors.back() ^= 1;
+  uint64_t actual = fnv1a64(built.safetensors.data(), built.safetensors.size());
+  writeFile(path("weights.safetensors"), built.safetensors);
+  writeFile(path("model.attn"), built.artifact);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") + ": external weights '" +
+                path("weights.safetensors") +
+                formatString("': the FNV-1a 64 hash of the file is "
+                             "0x%016llx, expected 0x%016llx",
+                             (unsigned long long)actual,
+                             (unsigned long long)expected));
+}
+
+TEST_F(ArtifactTest, RejectsMissingExternalWeights) {
+  ArtifactSpec spec = bigramModel();
+  spec.externalWeights = "weights.safetensors";
+  writeFile(path("model.attn"), buildArtifact(spec).artifact);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") + ": external weights '" +
+                path("weights.safetensors") +
+                "': cannot open: No such file or directory");
+}
+
+TEST_F(ArtifactTest, TokenizesWithTheBigramVocabulary) {
+  auto artifact = open(bigramModel());
+  ASSERT_TRUE(artifact);
+  std::vector<int32_t> tokens;
+  ASSERT_TRUE(artifact->tokenize("hello abc", tokens).ok());
+  EXPECT_EQ(tokens, (std::vector<int32_t>{6, 1, 2, 3, 4}));
+}
+
+TEST_F(ArtifactTest, ByteLevelBpeIsNotSupportedYetButTheModelLoads) {
+  ArtifactSpec spec = bigramModel();
+  spec.tokenizerKind = fb::TokenizerKind_ByteLevelBPE;
+  auto artifact = open(spec);
+  ASSERT_TRUE(artifact);
+  std::vector<int32_t> tokens;
+  Status status = artifact->tokenize("hello", tokens);
+  EXPECT_EQ(status.message(),
+            path("model.attn") + ": the GPT-2 byte-level BPE tokenizer "
+                                 "(ByteLevelBPE) is not supported yet");
+  EXPECT_EQ(status.code(), StatusCode::Unsupported);
+  std::string_view text;
+  EXPECT_EQ(artifact->tokenText(1, text).code(), StatusCode::Unsupported);
+}
+
+TEST_F(ArtifactTest, SeveralArtifactsLoadTheirOwnKernels) {
+  // Each artifact's kernels come from their own memfd; opening, closing and
+  // reopening must never hand one artifact another's library.
+  std::shared_ptr<const Artifact> first, second, third;
+  ASSERT_TRUE(Artifact::open(write(bigramModel(), "a.attn"), first).ok());
+  ArtifactSpec renamed = bigramModel();
+  renamed.kernelNames = {"attn_test_embedding", "attn_test_matvec"};
+  ASSERT_TRUE(Artifact::open(write(renamed, "b.attn"), second).ok());
+  EXPECT_NE(first->kernel(kMatvec), nullptr);
+  first.reset();
+  ASSERT_TRUE(Artifact::open(write(bigramModel(), "c.attn"), third).ok());
+  EXPECT_NE(third->kernel(kAddRowSums), nullptr);
+  EXPECT_NE(second->kernel(kMatvec), nullptr);
+}
+
+} // namespace
