@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and shows attn at work: the fusion of the
-# seed's scale + causal mask + softmax in one GPT-2 attention block.
+# Installs what is missing, builds, compiles the shipped CogModel checkpoint
+# (models/cogmodel) into an artifact and generates from it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 attn_install_deps
 attn_build >/dev/null
 
-example="$ATTN_ROOT/docs/examples/attention-block.mlir"
-echo "--- attention as the frontend writes it ($example)"
-grep -v '^//' "$example"
-echo
-echo "--- after attn-opt --attn-fuse-masked-softmax"
-"$ATTN_BUILD/bin/attn-opt" "$example" --attn-fuse-masked-softmax
+artifact="$ATTN_BUILD/cogmodel.attn"
+echo "\$ attnc models/cogmodel -o $artifact"
+"$ATTN_BUILD/bin/attnc" "$ATTN_ROOT/models/cogmodel" -o "$artifact"
+for prompt in "minecraft echo" "minecraft upper" "attention echo" "compiler upper"; do
+  echo "\$ attn-run cogmodel.attn --prompt \"$prompt\""
+  "$ATTN_BUILD/bin/attn-run" "$artifact" --prompt "$prompt"
+done
+echo "\$ attn-run cogmodel.attn --prompt \"zebra echo\" --json"
+"$ATTN_BUILD/bin/attn-run" "$artifact" --prompt "zebra echo" --json

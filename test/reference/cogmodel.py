@@ -9,7 +9,7 @@ cache), greedy, stopping at token 0.
                          [--max-len M] [--positional seed|per_position] [--seed S]
         writes a seeded random checkpoint directory (config.json,
         model.safetensors with the seed's state_dict names, vocab.json)
-    cogmodel.py run DIR --tokens 1,2,3 [--max-new-tokens N]
+    cogmodel.py run DIR (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens N]
         prints {"prompt_tokens", "tokens", "stop_reason", "logits"} as JSON,
         the contract of `attn-run --json --logits`
 
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "frontends", "cogmodel"))
 from model import CogModel  # noqa: E402
-from train import write_safetensors  # noqa: E402
+from train import Tokenizer, write_safetensors  # noqa: E402
 
 
 def make(args):
@@ -94,7 +94,11 @@ def read_safetensors(path):
 
 def run(args):
     model, config = load(args.dir)
-    prompt = [int(t) for t in args.tokens.split(",")]
+    if args.prompt is not None:
+        with open(os.path.join(args.dir, "vocab.json")) as f:
+            prompt = Tokenizer(json.load(f)).encode(args.prompt)
+    else:
+        prompt = [int(t) for t in args.tokens.split(",")]
     stop = config.get("stop_token_id", 0)
     context = args.context_length or config["max_len"]
     seq = torch.tensor([prompt])
@@ -136,7 +140,9 @@ def main():
     m.add_argument("--seed", type=int, default=0)
     r = sub.add_parser("run")
     r.add_argument("dir")
-    r.add_argument("--tokens", required=True)
+    given = r.add_mutually_exclusive_group(required=True)
+    given.add_argument("--tokens", help="comma-separated token ids")
+    given.add_argument("--prompt", help="text, tokenized as the training script does")
     r.add_argument("--max-new-tokens", type=int, default=8)
     r.add_argument("--context-length", type=int, default=0)
     args = parser.parse_args()
