@@ -52,4 +52,5 @@ void mlir::attn::registerAllPasses() {
   registerAttnConversionPasses();
   registerAttnTransformsPasses();
   registerCpuPipelines();
+  registerFusionPipelines();
 }

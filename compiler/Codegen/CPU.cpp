@@ -25,7 +25,9 @@ using namespace mlir::attn;
 /// Loops for now: the tiled and vectorized kernels are the performance work.
 static constexpr llvm::StringLiteral kCpuKernelPipeline =
     "attn-lower-to-linalg,canonicalize,cse,"
-    "eliminate-empty-tensors,one-shot-bufferize,buffer-deallocation-pipeline,"
+    "eliminate-empty-tensors,"
+    "one-shot-bufferize{allow-return-allocs-from-loops},"
+    "buffer-deallocation-pipeline,"
     "attn-memref-copy-to-linalg,func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
     "convert-math-to-libm,convert-to-llvm,reconcile-unrealized-casts,"

@@ -32,13 +32,19 @@ def LowerToLinalg : Pass<"attn-lower-to-linalg"> {
     } -> tensor<?x3072xf32>
     ```
 
-    `attn.fused_attention` is lowered by the flash-attention lowering of the
-    fusion work and is left alone here.
+    `attn.fused_attention` becomes an `scf.for` over tiles of `key-tile`
+    keys carrying the running maximum, sum and output of an online softmax
+    (FlashAttention's recurrence), so no [queries, keys] tensor exists.
   }];
+  let options = [
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64",
+           "Keys per tile in the fused attention's online softmax">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -18,6 +18,19 @@ namespace mlir::attn {
 /// attn.masked_softmax.
 void populateFuseMaskedSoftmaxPatterns(RewritePatternSet &patterns);
 
+/// Adds the patterns that fuse qk_scores + (masked) softmax + weighted_sum
+/// into attn.fused_attention.
+void populateFuseAttentionPatterns(RewritePatternSet &patterns);
+
+/// The passes of each `attnc --fusion` level: nothing, the masked softmax,
+/// or flash-style attention.
+enum class FusionLevel { None, Softmax, Flash };
+void buildFusionPipeline(OpPassManager &pm, FusionLevel level);
+
+/// Registers the named pipelines `attn-fusion-softmax` and
+/// `attn-fusion-flash` for attn-opt.
+void registerFusionPipelines();
+
 #define GEN_PASS_REGISTRATION
 #include "compiler/Transforms/Passes.h.inc"
 

@@ -34,4 +34,32 @@ def FuseMaskedSoftmax : Pass<"attn-fuse-masked-softmax"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FuseAttention : Pass<"attn-fuse-attention"> {
+  let summary = "Fuse scores, masked softmax and weighted sum into attn.fused_attention";
+  let description = [{
+    Replaces `weighted_sum(masked_softmax(qk_scores(q, k)), v)` with one
+    `attn.fused_attention` (causal, with the masked softmax's offset, scale
+    and fill), and `weighted_sum(softmax(qk_scores(q, k)) along the key axis,
+    v)` with a non-causal one. Its lowering computes the softmax online over
+    tiles of keys, so the [queries, keys] matrix is never materialized. Run
+    `attn-fuse-masked-softmax` first to fold scales and masks.
+
+    Before:
+    ```mlir
+    %s = attn.qk_scores %q, %k : tensor<12x?x64xf32>, tensor<12x?x64xf32> -> tensor<12x?x?xf32>
+    %p = attn.masked_softmax %s, %off scale(1.250000e-01) fill(-3.4028234663852886E+38) : tensor<12x?x?xf32>
+    %o = attn.weighted_sum %p, %v : tensor<12x?x?xf32>, tensor<12x?x64xf32> -> tensor<12x?x64xf32>
+    ```
+    After:
+    ```mlir
+    %o = attn.fused_attention %q, %k, %v scale(1.250000e-01) causal(%off, -3.4028234663852886E+38)
+        : (tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>, index) -> tensor<12x?x64xf32>
+    ```
+
+    It leaves the chain alone when the scores or probabilities have another
+    user, or when the softmax is not along the key axis.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 #endif // ATTN_COMPILER_TRANSFORMS_PASSES_TD

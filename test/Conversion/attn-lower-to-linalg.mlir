@@ -1,4 +1,11 @@
 // RUN: attn-opt %s -attn-lower-to-linalg -canonicalize -split-input-file | FileCheck %s
+// RUN: attn-opt %s -attn-lower-to-linalg=key-tile=16 -split-input-file | FileCheck --check-prefix=TILE16 %s
+// RUN: not attn-opt %s -attn-lower-to-linalg=key-tile=0 -split-input-file 2>&1 | FileCheck --check-prefix=TILE0 %s
+
+// TILE16-LABEL: func.func @fused_attention_causal
+// TILE16: arith.constant 16 : index
+// TILE16: scf.for
+// TILE0: key-tile must be positive, got 0
 
 // CHECK-DAG: #[[$ROW:.*]] = affine_map<(d0, d1) -> (d0)>
 // CHECK-DAG: #[[$ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
@@ -192,10 +199,49 @@ func.func @kv_cache(%c: tensor<2x16x4xf32>, %r: tensor<2x?x4xf32>, %pos: index, 
 
 // -----
 
-// The flash lowering owns attn.fused_attention; this pass leaves it.
-// CHECK-LABEL: func.func @fused_attention_untouched
-// CHECK: attn.fused_attention
-func.func @fused_attention_untouched(%q: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
-  %o = attn.fused_attention %q, %q, %q scale(1.0) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32>
+// The fused attention is an online softmax over tiles of 64 keys: the loop
+// carries the running max [heads, queries], the running sum and the output;
+// each tile's scores are [heads, queries, <= 64 keys].
+// CHECK-LABEL: func.func @fused_attention_causal
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x?x8xf32>, %[[K:.*]]: tensor<2x?x8xf32>, %[[V:.*]]: tensor<2x?x16xf32>, %[[OFF:.*]]: index)
+// CHECK-DAG: %[[TILE:.*]] = arith.constant 64 : index
+// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[FILL:.*]] = arith.constant -1.000000e+09 : f32
+// CHECK: %[[NKEYS:.*]] = tensor.dim %[[K]], %c1
+// CHECK: %[[LOOP:.*]]:3 = scf.for %[[START:.*]] = %c0 to %[[NKEYS]] step %[[TILE]] iter_args(%[[MAX:.*]] = %{{.*}}, %[[SUM:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<2x?xf32>, tensor<2x?xf32>, tensor<2x?x16xf32>)
+// CHECK: %[[LEFT:.*]] = arith.subi %[[NKEYS]], %[[START]]
+// CHECK: %[[COUNT:.*]] = arith.minsi %[[LEFT]], %[[TILE]]
+// CHECK: %[[KT:.*]] = tensor.extract_slice %[[K]][0, %[[START]], 0] [2, %[[COUNT]], 8] [1, 1, 1]
+// CHECK: %[[VT:.*]] = tensor.extract_slice %[[V]][0, %[[START]], 0] [2, %[[COUNT]], 16] [1, 1, 1]
+// CHECK: linalg.generic {{.*}} ins(%[[Q]], %[[KT]] : tensor<2x?x8xf32>, tensor<2x?x8xf32>) outs(%{{.*}} : tensor<2x?x?xf32>)
+// The causal mask compares absolute key positions start + j.
+// CHECK: arith.addi %[[START]], %{{.*}}
+// CHECK: arith.cmpi ule
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[FILL]]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[VT]] : tensor<2x?x?xf32>, tensor<2x?x16xf32>)
+// CHECK: scf.yield
+// An empty row (l = 0) gives 0, not NaN.
+// CHECK: arith.cmpf oeq
+// CHECK: arith.divf
+// CHECK: arith.select
+// CHECK-NOT: attn.fused_attention
+func.func @fused_attention_causal(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>, %v: tensor<2x?x16xf32>, %off: index) -> tensor<2x?x16xf32> {
+  %o = attn.fused_attention %q, %k, %v scale(1.0) causal(%off, -1.0e9) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x16xf32>, index) -> tensor<2x?x16xf32>
+  return %o : tensor<2x?x16xf32>
+}
+
+// -----
+
+// Without a mask nothing compares positions; the scale multiplies each score.
+// CHECK-LABEL: func.func @fused_attention_plain
+// CHECK-DAG: %[[SCALE:.*]] = arith.constant 5.000000e-01 : f32
+// CHECK: scf.for
+// CHECK-NOT: arith.cmpi
+// CHECK: arith.mulf %{{.*}}, %[[SCALE]]
+// CHECK: scf.yield
+func.func @fused_attention_plain(%q: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
+  %o = attn.fused_attention %q, %q, %q scale(0.5) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32>
   return %o : tensor<2x?x8xf32>
 }

@@ -1,10 +1,11 @@
 //===- attn-test-artifact.cpp - Write the runtime tests' bigram model -----===//
 //
-// attn-test-artifact OUT.attn [--context N] [--external]
+// attn-test-artifact OUT.attn [--context N] [--external] [--token ID TEXT]...
 //
 // Writes the tiny bigram model of ArtifactBuilder.h, so that lit tests can
 // run attn-run on a real artifact before the compiler emits them. With
-// --external the weights go to OUT.attn.safetensors next to it.
+// --external the weights go to OUT.attn.safetensors next to it; --token
+// changes the text of a token.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,21 +16,28 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 int main(int argc, char **argv) {
   const char *out = nullptr;
   int64_t context = 16;
   bool external = false;
+  std::vector<std::string> vocab = attn::test::kBigramVocab;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--context") == 0 && i + 1 < argc)
+    if (std::strcmp(argv[i], "--context") == 0 && i + 1 < argc) {
       context = std::atoll(argv[++i]);
-    else if (std::strcmp(argv[i], "--external") == 0)
+    } else if (std::strcmp(argv[i], "--external") == 0) {
       external = true;
-    else if (!out && argv[i][0] != '-')
+    } else if (std::strcmp(argv[i], "--token") == 0 && i + 2 < argc &&
+               std::atoi(argv[i + 1]) >= 0 &&
+               std::atoi(argv[i + 1]) < (int)vocab.size()) {
+      vocab[std::atoi(argv[i + 1])] = argv[i + 2];
+      i += 2;
+    } else if (!out && argv[i][0] != '-') {
       out = argv[i];
-    else {
+    } else {
       std::fprintf(stderr, "usage: attn-test-artifact OUT.attn [--context N] "
-                           "[--external]\n");
+                           "[--external] [--token ID TEXT]...\n");
       return 2;
     }
   }
@@ -39,6 +47,7 @@ int main(int argc, char **argv) {
   }
   try {
     attn::test::ArtifactSpec spec = attn::test::bigramModel(context);
+    spec.vocab = vocab;
     std::string path = out;
     if (external) {
       // Relative to the artifact's directory.

@@ -12,7 +12,7 @@ using namespace attn::test;
 
 namespace {
 
-using CApiTest = RuntimeTest;
+using RuntimeCApiTest = RuntimeTest;
 
 /// Takes the message of `status` and frees it; "OK" for success.
 std::string consume(attn_status_t status) {
@@ -30,7 +30,7 @@ TEST(RuntimeCApiStatusTest, NullIsOk) {
   attn_generator_free(nullptr);
 }
 
-TEST_F(CApiTest, OpenFailuresCarryACodeAndTheFile) {
+TEST_F(RuntimeCApiTest, OpenFailuresCarryACodeAndTheFile) {
   attn_artifact_t *artifact = nullptr;
   attn_status_t status =
       attn_artifact_open(path("absent.attn").c_str(), &artifact);
@@ -52,7 +52,7 @@ TEST_F(CApiTest, OpenFailuresCarryACodeAndTheFile) {
   attn_status_free(status);
 }
 
-TEST_F(CApiTest, GeneratesTextThroughTheCApi) {
+TEST_F(RuntimeCApiTest, GeneratesTextThroughTheCApi) {
   attn_artifact_t *artifact = nullptr;
   ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
                                        &artifact)),
@@ -138,7 +138,7 @@ TEST_F(CApiTest, GeneratesTextThroughTheCApi) {
   attn_session_free(session);
 }
 
-TEST_F(CApiTest, TokenizeReportsTheUnknownCharacter) {
+TEST_F(RuntimeCApiTest, TokenizeReportsTheUnknownCharacter) {
   attn_artifact_t *artifact = nullptr;
   ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
                                        &artifact)),

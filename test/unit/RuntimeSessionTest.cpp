@@ -45,7 +45,7 @@ std::vector<float> toVector(const float *logits) {
   return std::vector<float>(logits, logits + V);
 }
 
-class SessionTest : public RuntimeTest {
+class RuntimeSessionTest : public RuntimeTest {
 protected:
   std::unique_ptr<Session> createSession(const ArtifactSpec &spec,
                                          unsigned threads = 2) {
@@ -95,7 +95,7 @@ protected:
   }
 };
 
-TEST_F(SessionTest, PrefillLogitsAreTheLastTokensRow) {
+TEST_F(RuntimeSessionTest, PrefillLogitsAreTheLastTokensRow) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   const float *logits;
@@ -104,7 +104,7 @@ TEST_F(SessionTest, PrefillLogitsAreTheLastTokensRow) {
   EXPECT_THAT(toVector(logits), ElementsAreArray(expectedLogits(kA)));
 }
 
-TEST_F(SessionTest, DecodeStepsUseTheirOwnToken) {
+TEST_F(RuntimeSessionTest, DecodeStepsUseTheirOwnToken) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   const float *logits;
@@ -114,7 +114,7 @@ TEST_F(SessionTest, DecodeStepsUseTheirOwnToken) {
   }
 }
 
-TEST_F(SessionTest, EveryThreadCountComputesTheSameLogits) {
+TEST_F(RuntimeSessionTest, EveryThreadCountComputesTheSameLogits) {
   std::vector<int32_t> prompt = {kHello, kSpace, kA, kB, kC, kD, kBang};
   for (unsigned threads : {1u, 2u, 3u, 8u}) {
     auto session = createSession(bigramModel(16, /*history=*/true), threads);
@@ -129,7 +129,7 @@ TEST_F(SessionTest, EveryThreadCountComputesTheSameLogits) {
   }
 }
 
-TEST_F(SessionTest, TheKVCachePersistsAcrossStepsUntilReset) {
+TEST_F(RuntimeSessionTest, TheKVCachePersistsAcrossStepsUntilReset) {
   auto session = createSession(bigramModel(16, /*history=*/true));
   ASSERT_TRUE(session);
   const float *logits;
@@ -157,7 +157,7 @@ TEST_F(SessionTest, TheKVCachePersistsAcrossStepsUntilReset) {
   EXPECT_THAT(toVector(logits), ElementsAreArray(expectedLogits(kC, fresh)));
 }
 
-TEST_F(SessionTest, SessionsOnOneArtifactAreIndependent) {
+TEST_F(RuntimeSessionTest, SessionsOnOneArtifactAreIndependent) {
   std::shared_ptr<const Artifact> artifact =
       open(bigramModel(16, /*history=*/true));
   ASSERT_TRUE(artifact);
@@ -176,7 +176,7 @@ TEST_F(SessionTest, SessionsOnOneArtifactAreIndependent) {
   EXPECT_THAT(toVector(logits), ElementsAreArray(expectedLogits(kB, counts)));
 }
 
-TEST_F(SessionTest, RunRejectsStepsThatDoNotFit) {
+TEST_F(RuntimeSessionTest, RunRejectsStepsThatDoNotFit) {
   auto session = createSession(bigramModel(16));
   ASSERT_TRUE(session);
   std::string file = path("model.attn");
@@ -205,7 +205,7 @@ TEST_F(SessionTest, RunRejectsStepsThatDoNotFit) {
                    "context of 16 tokens");
 }
 
-TEST_F(SessionTest, GreedyGenerationFollowsTheBigramChain) {
+TEST_F(RuntimeSessionTest, GreedyGenerationFollowsTheBigramChain) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   Generated result = generate(*session, {kHello});
@@ -214,7 +214,7 @@ TEST_F(SessionTest, GreedyGenerationFollowsTheBigramChain) {
   EXPECT_EQ(result.reason, StopReason::Eos);
 }
 
-TEST_F(SessionTest, EachStepsLogitsAreExposed) {
+TEST_F(RuntimeSessionTest, EachStepsLogitsAreExposed) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   std::vector<int32_t> prompt = {kC};
@@ -240,7 +240,7 @@ TEST_F(SessionTest, EachStepsLogitsAreExposed) {
   EXPECT_EQ(reason, StopReason::Eos);
 }
 
-TEST_F(SessionTest, GenerationStopsAtMaxNewTokens) {
+TEST_F(RuntimeSessionTest, GenerationStopsAtMaxNewTokens) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   GenerateOptions options;
@@ -250,7 +250,7 @@ TEST_F(SessionTest, GenerationStopsAtMaxNewTokens) {
   EXPECT_EQ(result.reason, StopReason::Length);
 }
 
-TEST_F(SessionTest, ZeroNewTokensRunsThePrefillOnly) {
+TEST_F(RuntimeSessionTest, ZeroNewTokensRunsThePrefillOnly) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   GenerateOptions options;
@@ -268,7 +268,7 @@ TEST_F(SessionTest, ZeroNewTokensRunsThePrefillOnly) {
   EXPECT_EQ(reason, StopReason::Length);
 }
 
-TEST_F(SessionTest, GenerationStopsWhenTheContextIsFull) {
+TEST_F(RuntimeSessionTest, GenerationStopsWhenTheContextIsFull) {
   // "!" follows "!" forever; a context of 4 holds the prompt and 3 decoded
   // tokens, and the logits of the last position still give a 4th.
   auto session = createSession(bigramModel(4));
@@ -278,7 +278,7 @@ TEST_F(SessionTest, GenerationStopsWhenTheContextIsFull) {
   EXPECT_EQ(result.reason, StopReason::Context);
 }
 
-TEST_F(SessionTest, AFullContextPromptStillGeneratesOneToken) {
+TEST_F(RuntimeSessionTest, AFullContextPromptStillGeneratesOneToken) {
   auto session = createSession(bigramModel(4));
   ASSERT_TRUE(session);
   Generated result = generate(*session, {kHello, kSpace, kA, kB});
@@ -286,7 +286,7 @@ TEST_F(SessionTest, AFullContextPromptStillGeneratesOneToken) {
   EXPECT_EQ(result.reason, StopReason::Context);
 }
 
-TEST_F(SessionTest, ALongPromptIsAnErrorUnlessTruncated) {
+TEST_F(RuntimeSessionTest, ALongPromptIsAnErrorUnlessTruncated) {
   auto session = createSession(bigramModel(4));
   ASSERT_TRUE(session);
   std::vector<int32_t> prompt = {kHello, kSpace, kA, kB, kC};
@@ -301,7 +301,7 @@ TEST_F(SessionTest, ALongPromptIsAnErrorUnlessTruncated) {
   EXPECT_EQ(generator->prompt(), (std::vector<int32_t>{kSpace, kA, kB, kC}));
 }
 
-TEST_F(SessionTest, AnEmptyPromptStartsFromTheBosToken) {
+TEST_F(RuntimeSessionTest, AnEmptyPromptStartsFromTheBosToken) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   EXPECT_EQ(startError(*session, {}),
@@ -317,7 +317,7 @@ TEST_F(SessionTest, AnEmptyPromptStartsFromTheBosToken) {
   EXPECT_EQ(generator->prompt(), std::vector<int32_t>{kHello});
 }
 
-TEST_F(SessionTest, PromptIdsOutsideTheVocabularyAreAnError) {
+TEST_F(RuntimeSessionTest, PromptIdsOutsideTheVocabularyAreAnError) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   EXPECT_EQ(startError(*session, {kA, 12}),
@@ -325,7 +325,7 @@ TEST_F(SessionTest, PromptIdsOutsideTheVocabularyAreAnError) {
                 ": token id 12 at index 1 is not in the vocabulary [0, 8)");
 }
 
-TEST_F(SessionTest, GreedyTiesGoToTheLowestId) {
+TEST_F(RuntimeSessionTest, GreedyTiesGoToTheLowestId) {
   // After <stop>, "a" (2) and "c" (4) both have logit 10.
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
@@ -335,7 +335,7 @@ TEST_F(SessionTest, GreedyTiesGoToTheLowestId) {
             std::vector<int32_t>{kA});
 }
 
-TEST_F(SessionTest, SamplingIsReproducibleWithASeed) {
+TEST_F(RuntimeSessionTest, SamplingIsReproducibleWithASeed) {
   auto session = createSession(bigramModel(16));
   ASSERT_TRUE(session);
   GenerateOptions options;
@@ -352,7 +352,7 @@ TEST_F(SessionTest, SamplingIsReproducibleWithASeed) {
   EXPECT_GT(sequences.size(), 1u) << "the seed changes nothing";
 }
 
-TEST_F(SessionTest, TopKOfOneAndATinyTopPAreGreedy) {
+TEST_F(RuntimeSessionTest, TopKOfOneAndATinyTopPAreGreedy) {
   auto session = createSession(bigramModel(16));
   ASSERT_TRUE(session);
   std::vector<int32_t> greedy = generate(*session, {kHello}).tokens;
@@ -366,7 +366,7 @@ TEST_F(SessionTest, TopKOfOneAndATinyTopPAreGreedy) {
   EXPECT_EQ(generate(*session, {kHello}, options).tokens, greedy);
 }
 
-TEST_F(SessionTest, InvalidOptionsAreRejected) {
+TEST_F(RuntimeSessionTest, InvalidOptionsAreRejected) {
   auto session = createSession(bigramModel());
   ASSERT_TRUE(session);
   GenerateOptions options;

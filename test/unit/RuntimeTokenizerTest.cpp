@@ -8,7 +8,7 @@ using namespace attn::test;
 
 namespace {
 
-class TokenizerTest : public RuntimeTest {
+class RuntimeTokenizerTest : public RuntimeTest {
 protected:
   /// Opens the bigram model with `vocab` as its vocabulary.
   void load(std::vector<std::string> vocab = kBigramVocab) {
@@ -48,7 +48,7 @@ protected:
 
 using Ids = std::vector<int32_t>;
 
-TEST_F(TokenizerTest, WholeWordsAndCharacters) {
+TEST_F(RuntimeTokenizerTest, WholeWordsAndCharacters) {
   load();
   EXPECT_EQ(encode("hello"), (Ids{6}));
   EXPECT_EQ(encode("hello abc!"), (Ids{6, 1, 2, 3, 4, 7}));
@@ -56,7 +56,7 @@ TEST_F(TokenizerTest, WholeWordsAndCharacters) {
   EXPECT_EQ(encode("dab"), (Ids{5, 2, 3}));
 }
 
-TEST_F(TokenizerTest, SpacesSeparateWords) {
+TEST_F(RuntimeTokenizerTest, SpacesSeparateWords) {
   load();
   EXPECT_EQ(encode(""), Ids{});
   EXPECT_EQ(encode(" "), (Ids{1}));
@@ -65,21 +65,21 @@ TEST_F(TokenizerTest, SpacesSeparateWords) {
   EXPECT_EQ(encode(" hello "), (Ids{1, 6, 1}));
 }
 
-TEST_F(TokenizerTest, DecodingConcatenatesAndRoundTrips) {
+TEST_F(RuntimeTokenizerTest, DecodingConcatenatesAndRoundTrips) {
   load();
   for (std::string text : {"hello abc", "a  b", " hello !", "", "dcba"})
     EXPECT_EQ(decode(encode(text)), text);
   EXPECT_EQ(decode({0, 6}), "<stop>hello");
 }
 
-TEST_F(TokenizerTest, WithoutASpaceTokenWordsAreJoined) {
+TEST_F(RuntimeTokenizerTest, WithoutASpaceTokenWordsAreJoined) {
   std::vector<std::string> vocab = kBigramVocab;
   vocab[1] = "_";
   load(vocab);
   EXPECT_EQ(encode("a b hello"), (Ids{2, 3, 6}));
 }
 
-TEST_F(TokenizerTest, CharactersAreUtf8CodePoints) {
+TEST_F(RuntimeTokenizerTest, CharactersAreUtf8CodePoints) {
   std::vector<std::string> vocab = kBigramVocab;
   vocab[7] = "\xc3\xa9"; // é
   load(vocab);
@@ -87,7 +87,7 @@ TEST_F(TokenizerTest, CharactersAreUtf8CodePoints) {
   EXPECT_EQ(decode({2, 7}), "a\xc3\xa9");
 }
 
-TEST_F(TokenizerTest, UnknownCharactersAreNamed) {
+TEST_F(RuntimeTokenizerTest, UnknownCharactersAreNamed) {
   load();
   std::string file = path("model.attn");
   EXPECT_EQ(encodeError("hello x"),
@@ -107,7 +107,7 @@ TEST_F(TokenizerTest, UnknownCharactersAreNamed) {
             file + ": cannot tokenize the text: invalid UTF-8 at byte 0");
 }
 
-TEST_F(TokenizerTest, TokenTextNeedsAnIdInTheVocabulary) {
+TEST_F(RuntimeTokenizerTest, TokenTextNeedsAnIdInTheVocabulary) {
   load();
   std::string_view text;
   Status status = artifact_->tokenText(8, text);

@@ -93,6 +93,7 @@ struct Options {
   bool logits = false;
 };
 
+/// The decimal integer `text`, the value of `option`, in [min, max].
 int64_t parseInteger(const char *option, const char *text, int64_t min,
                      int64_t max) {
   char *end;
@@ -110,6 +111,7 @@ int64_t parseInteger(const char *option, const char *text, int64_t min,
   return value;
 }
 
+/// The finite number `text`, the value of `option`.
 double parseNumber(const char *option, const char *text) {
   char *end;
   double value = std::strtod(text, &end);
@@ -149,6 +151,7 @@ std::vector<int32_t> parseTokenList(const char *text) {
   }
 }
 
+/// Parses the command line; throws UsageError. --help prints and exits.
 Options parseOptions(int argc, char **argv) {
   Options options;
   attn_generate_options_initialize(&options.generate);
@@ -317,6 +320,7 @@ void appendJsonString(std::string &out, std::string_view text) {
   out += '"';
 }
 
+/// Appends `ids` as a JSON array.
 void appendJsonIds(std::string &out, const int32_t *ids, size_t count) {
   out += '[';
   for (size_t i = 0; i < count; ++i)
@@ -324,6 +328,8 @@ void appendJsonIds(std::string &out, const int32_t *ids, size_t count) {
   out += ']';
 }
 
+/// Appends `values` as a JSON array of numbers that read back as the same
+/// floats.
 void appendJsonFloats(std::string &out, const std::vector<float> &values) {
   out += '[';
   char number[32];
@@ -341,11 +347,14 @@ void appendJsonFloats(std::string &out, const std::vector<float> &values) {
   out += ']';
 }
 
+/// Writes `text` to stdout at once, so that streamed text shows up as it is
+/// generated.
 void write(std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
 }
 
+/// The text of `token`, borrowed from `artifact`.
 std::string_view tokenText(const attn_artifact_t *artifact, int32_t token) {
   const char *text;
   size_t length;
@@ -353,6 +362,7 @@ std::string_view tokenText(const attn_artifact_t *artifact, int32_t token) {
   return std::string_view(text, length);
 }
 
+/// The token ids of the NUL-terminated `text`.
 std::vector<int32_t> tokenize(const attn_artifact_t *artifact,
                               const char *text) {
   size_t count = 0;
@@ -364,6 +374,7 @@ std::vector<int32_t> tokenize(const attn_artifact_t *artifact,
   return tokens;
 }
 
+/// Runs what `options` ask for; throws RuntimeError.
 int run(const Options &options) {
   Handles handles;
   check(attn_artifact_open(options.artifact.c_str(), &handles.artifact));

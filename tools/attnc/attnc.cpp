@@ -1,7 +1,7 @@
 //===- attnc.cpp - the attn compiler driver -------------------------------===//
 //
 //   attnc MODEL_DIR -o OUT.attn [--target=cpu] [--weights=embed|external]
-//         [--emit=attn|linalg|llvm|artifact] [--fusion=none|softmax]
+//         [--emit=attn|linalg|llvm|artifact] [--fusion=none|softmax|flash]
 //
 // Imports a checkpoint directory, fuses, plans the prefill and decode
 // programs as kernel dispatches, compiles the kernels to native code and
@@ -13,6 +13,7 @@
 #include "compiler/Codegen/CPU.h"
 #include "compiler/Codegen/Plan.h"
 #include "compiler/InitAll.h"
+#include "compiler/Transforms/Passes.h"
 #include "frontends/Model.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -33,7 +34,6 @@ namespace cl = llvm::cl;
 
 namespace {
 enum class Emit { Attn, Linalg, LLVM, Artifact };
-enum class Fusion { None, Softmax };
 enum class Target { CPU };
 enum class WeightsMode { Embed, External };
 } // namespace
@@ -57,12 +57,15 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::Artifact, "artifact",
                           "the artifact that attn-run executes (default)")),
     cl::cat(attncCategory));
-static cl::opt<Fusion> fusion(
-    "fusion", cl::init(Fusion::Softmax), cl::desc("Attention fusion level"),
-    cl::values(clEnumValN(Fusion::None, "none",
+static cl::opt<FusionLevel> fusion(
+    "fusion", cl::init(FusionLevel::Flash), cl::desc("Attention fusion level"),
+    cl::values(clEnumValN(FusionLevel::None, "none",
                           "keep the seed's scale, mask and softmax ops"),
-               clEnumValN(Fusion::Softmax, "softmax",
-                          "fuse scale + causal mask + softmax (default)")),
+               clEnumValN(FusionLevel::Softmax, "softmax",
+                          "fuse scale + causal mask + softmax"),
+               clEnumValN(FusionLevel::Flash, "flash",
+                          "fuse the whole attention; online softmax over key "
+                          "tiles (default)")),
     cl::cat(attncCategory));
 static cl::opt<Target> target(
     "target", cl::init(Target::CPU), cl::desc("Code to generate"),
@@ -159,9 +162,11 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(model.takeError()));
   ModuleOp programs = *model->module;
 
-  if (fusion == Fusion::Softmax &&
-      failed(runPipeline(programs,
-                         "attn-fuse-masked-softmax,canonicalize")))
+  PassManager fusionPm(&context);
+  if (failed(applyPassManagerCLOptions(fusionPm)))
+    return fail("invalid pass manager options");
+  buildFusionPipeline(fusionPm, fusion);
+  if (failed(fusionPm.run(programs)))
     return fail("fusion failed");
   if (emit == Emit::Attn)
     return printToOutput(programs);

@@ -7,6 +7,8 @@
 #ifndef ATTN_COMPILER_CONVERSION_ATTNTOLINALG_ATTNTOLINALG_H
 #define ATTN_COMPILER_CONVERSION_ATTNTOLINALG_ATTNTOLINALG_H
 
+#include <cstdint>
+
 namespace mlir {
 class RewritePatternSet;
 } // namespace mlir
@@ -26,8 +28,13 @@ void populateAttentionOpsToLinalgPatterns(RewritePatternSet &patterns);
 /// attn.kv_cache_write, attn.kv_cache_read.
 void populateKVCacheOpsToLinalgPatterns(RewritePatternSet &patterns);
 
+/// attn.fused_attention, as an online softmax over tiles of `keyTile` keys.
+void populateFusedAttentionToLinalgPatterns(RewritePatternSet &patterns,
+                                            int64_t keyTile);
+
 /// All of the above.
-void populateAttnToLinalgPatterns(RewritePatternSet &patterns);
+void populateAttnToLinalgPatterns(RewritePatternSet &patterns,
+                                  int64_t keyTile);
 
 } // namespace mlir::attn
 

@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -17,8 +18,10 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-void mlir::attn::populateAttnToLinalgPatterns(RewritePatternSet &patterns) {
+void mlir::attn::populateAttnToLinalgPatterns(RewritePatternSet &patterns,
+                                              int64_t keyTile) {
   populateModelOpsToLinalgPatterns(patterns);
+  populateFusedAttentionToLinalgPatterns(patterns, keyTile);
   populateHeadOpsToLinalgPatterns(patterns);
   populateAttentionOpsToLinalgPatterns(patterns);
   populateKVCacheOpsToLinalgPatterns(patterns);
@@ -26,16 +29,22 @@ void mlir::attn::populateAttnToLinalgPatterns(RewritePatternSet &patterns) {
 
 namespace {
 struct LowerToLinalg : public attn::impl::LowerToLinalgBase<LowerToLinalg> {
+  using LowerToLinalgBase::LowerToLinalgBase;
+
   void runOnOperation() override {
+    if (keyTile < 1) {
+      getOperation()->emitError() << "key-tile must be positive, got "
+                                  << static_cast<int64_t>(keyTile);
+      return signalPassFailure();
+    }
     MLIRContext *ctx = &getContext();
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect>();
+                           math::MathDialect, scf::SCFDialect,
+                           tensor::TensorDialect>();
     target.addIllegalDialect<AttnDialect>();
-    // Lowered by the flash-attention lowering, not here.
-    target.addLegalOp<FusedAttentionOp>();
     RewritePatternSet patterns(ctx);
-    populateAttnToLinalgPatterns(patterns);
+    populateAttnToLinalgPatterns(patterns, keyTile);
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();
