@@ -30,3 +30,6 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%reference", os.path.join(config.attn_src_root, "test", "reference")))
 config.substitutions.append(("%models", os.path.join(config.attn_src_root, "models")))
+# MLIR's JIT runner and its C runtime, for tests that execute lowered IR.
+config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
+config.substitutions.append(("%runner_utils", os.path.join(config.llvm_lib_dir, "libmlir_c_runner_utils.so")))
