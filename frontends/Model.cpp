@@ -10,6 +10,22 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+llvm::Expected<std::unique_ptr<Checkpoint>>
+mlir::attn::openModelCheckpoint(llvm::StringRef dir) {
+  for (StringRef name :
+       {"model.safetensors", "pytorch_model.bin", "model.pt", "model.pth"}) {
+    SmallString<256> path(dir);
+    llvm::sys::path::append(path, name);
+    if (llvm::sys::fs::exists(path))
+      return openCheckpoint(path);
+  }
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      "%s: no checkpoint (model.safetensors, pytorch_model.bin, model.pt or "
+      "model.pth)",
+      dir.str().c_str());
+}
+
 llvm::Expected<ImportedModel> mlir::attn::importModel(
     MLIRContext &context, llvm::StringRef dir, const ImportOptions &options) {
   if (!llvm::sys::fs::is_directory(dir))

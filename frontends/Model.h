@@ -52,6 +52,11 @@ struct ImportOptions {
   int64_t contextLength = 0;
 };
 
+/// Opens the weights of a model directory: `model.safetensors`, else a
+/// PyTorch `torch.save` file (`pytorch_model.bin`, `model.pt`, `model.pth`).
+llvm::Expected<std::unique_ptr<Checkpoint>>
+openModelCheckpoint(llvm::StringRef dir);
+
 /// Reads `dir/config.json`, picks the importer by its `model_type`, and
 /// imports the model. Errors name the file and what is wrong.
 llvm::Expected<ImportedModel> importModel(MLIRContext &context,

@@ -277,12 +277,11 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
     return config.error("'stop_token_id' " + llvm::Twine(c.stopToken) +
                         " is outside the vocabulary");
 
-  SmallString<256> weightsPath(dir);
-  llvm::sys::path::append(weightsPath, "model.safetensors");
   llvm::Expected<std::unique_ptr<Checkpoint>> checkpoint =
-      openCheckpoint(weightsPath);
+      openModelCheckpoint(dir);
   if (!checkpoint)
     return checkpoint.takeError();
+  StringRef weightsPath = (*checkpoint)->path();
   std::vector<WeightSpec> weights = expectedWeights(c);
   for (const WeightSpec &w : weights) {
     const TensorInfo *info = (*checkpoint)->lookup(w.name);
