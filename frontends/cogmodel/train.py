@@ -222,7 +222,7 @@ def save_checkpoint(out, model, tok, args, acc, train_info):
 # --------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="checkpoint directory to write")
     ap.add_argument("--layers", type=int, default=4)
@@ -238,7 +238,7 @@ def main():
     ap.add_argument("--emb-std", type=float, default=1.0, help="init std of embed.weight (nn.Embedding default 1.0)")
     ap.add_argument("--loss-on", choices=("answer", "all"), default="answer")
     ap.add_argument("--min-word-len", type=int, default=1)
-    ap.add_argument("--max-word-len", type=int, default=12)
+    ap.add_argument("--max-word-len", type=int, default=16)
     ap.add_argument("--holdout-frac", type=float, default=0.1)
     ap.add_argument("--words", default="/usr/share/dict/words")
     ap.add_argument("--eval-every", type=int, default=1000)
