@@ -10,6 +10,7 @@
 
 #include "frontends/cogmodel/Importer.h"
 
+#include "frontends/ProgramBuilder.h"
 #include "dialects/attn/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,156 +25,77 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-
 struct CogModelConfig {
   int64_t vocabSize, dModel, nLayers, maxLen, contextLength, stopToken;
   bool perPosition;
   double layerNormEps, finalNormEps, maskFill;
 };
-
-/// One expected checkpoint tensor.
-struct WeightSpec {
-  std::string name;
-  SmallVector<int64_t> shape;
-};
-
-class ProgramBuilder {
-public:
-  ProgramBuilder(OpBuilder &b, const CogModelConfig &config,
-                 ArrayRef<WeightSpec> weights)
-      : b(b), loc(b.getUnknownLoc()), config(config), weights(weights) {}
-
-  /// Builds `name` taking S = `staticS` tokens (0: dynamic).
-  func::FuncOp build(StringRef name, int64_t staticS);
-
-private:
-  Value weight(StringRef name) { return weightArgs.lookup(name); }
-  RankedTensorType tensor(ArrayRef<int64_t> shape) {
-    return RankedTensorType::get(shape, b.getF32Type());
-  }
-  Value linear(Value x, const Twine &prefix);
-
-  OpBuilder &b;
-  Location loc;
-  const CogModelConfig &config;
-  ArrayRef<WeightSpec> weights;
-  llvm::StringMap<Value> weightArgs;
-};
-
 } // namespace
 
-Value ProgramBuilder::linear(Value x, const Twine &prefix) {
-  int64_t d = config.dModel;
-  return LinearOp::create(b, loc, tensor({ShapedType::kDynamic, d}), x,
-                          weight((prefix + ".weight").str()),
-                          weight((prefix + ".bias").str()),
-                          WeightLayout::out_in);
+static Value linear(OpBuilder &b, Location loc, const Program &program,
+                    Value x, int64_t out, const Twine &prefix) {
+  return LinearOp::create(
+      b, loc, RankedTensorType::get({ShapedType::kDynamic, out}, b.getF32Type()),
+      x, program.weight((prefix + ".weight").str()),
+      program.weight((prefix + ".bias").str()), WeightLayout::out_in);
 }
 
-func::FuncOp ProgramBuilder::build(StringRef name, int64_t staticS) {
-  int64_t d = config.dModel, L = config.contextLength;
-  int64_t dyn = ShapedType::kDynamic;
-  auto cacheType = tensor({1, L, d});
-  SmallVector<Type> argTypes = {
-      RankedTensorType::get({staticS ? staticS : dyn}, b.getI32Type()),
-      b.getIndexType()};
-  for (const WeightSpec &w : weights)
-    argTypes.push_back(tensor(w.shape));
-  argTypes.append(2 * config.nLayers, cacheType);
-  SmallVector<Type> resultTypes = {tensor({1, config.vocabSize})};
-  resultTypes.append(2 * config.nLayers, cacheType);
-
-  auto func = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(argTypes, resultTypes));
-  Block *entry = func.addEntryBlock();
+/// Builds `name` taking S = `staticS` tokens (0: dynamic).
+static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
+                         const CogModelConfig &config,
+                         ArrayRef<WeightSpec> weights) {
+  Location loc = b.getUnknownLoc();
+  int64_t d = config.dModel;
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(entry);
-  weightArgs.clear();
-  unsigned argIndex = 2;
-  for (const WeightSpec &w : weights) {
-    func.setArgAttr(argIndex, AttnDialect::getWeightAttrName(),
-                    b.getStringAttr(w.name));
-    weightArgs[w.name] = entry->getArgument(argIndex++);
-  }
-  SmallVector<Value> caches;
-  for (int64_t layer = 0; layer < config.nLayers; ++layer)
-    for (StringRef kv : {"k", "v"}) {
-      func.setArgAttr(argIndex, AttnDialect::getKVCacheAttrName(),
-                      b.getStringAttr("layers." + Twine(layer) + "." + kv));
-      caches.push_back(entry->getArgument(argIndex++));
-    }
-
-  Value tokens = entry->getArgument(0), T = entry->getArgument(1);
-  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-  Value S = tensor::DimOp::create(b, loc, tokens, c0);
-  Value x = EmbeddingOp::create(b, loc, tensor({dyn, d}), weight("embed.weight"),
-                                tokens);
+  Program program =
+      createProgram(b, name, staticS, weights, config.nLayers, /*heads=*/1,
+                    config.contextLength, d, config.vocabSize);
+  Value x = EmbeddingOp::create(
+      b, loc, RankedTensorType::get({ShapedType::kDynamic, d}, b.getF32Type()),
+      program.weight("embed.weight"), program.tokens);
 
   // The seed adds pe[:x.size(0)], where x.size(0) is the batch size: with
   // batch 1 every position gets row 0.
-  Value pe = weight("pos_encoder.pe");
+  Value pe = program.weight("pos_encoder.pe");
   Value peRows;
-  SmallVector<OpFoldResult> unit = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                    b.getIndexAttr(1)};
-  if (config.perPosition)
+  if (config.perPosition) {
+    peRows = positionRows(b, loc, program, pe);
+  } else {
+    SmallVector<OpFoldResult> zeros(3, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> ones(3, b.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(d)};
     peRows = tensor::ExtractSliceOp::create(
-        b, loc, tensor({dyn, d}), pe,
-        ArrayRef<OpFoldResult>{T, b.getIndexAttr(0), b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{S, b.getIndexAttr(1), b.getIndexAttr(d)}, unit);
-  else
-    peRows = tensor::ExtractSliceOp::create(
-        b, loc, tensor({1, d}), pe,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
-                               b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
-                               b.getIndexAttr(d)},
-        unit);
+        b, loc, RankedTensorType::get({1, d}, b.getF32Type()), pe, zeros,
+        sizes, ones);
+  }
   x = AddOp::create(b, loc, x, peRows);
 
-  Value length = arith::AddIOp::create(b, loc, T, S);
-  auto headsType = tensor({1, dyn, d});
   SmallVector<Value> newCaches;
   for (int64_t layer = 0; layer < config.nLayers; ++layer) {
     std::string prefix = "layers." + std::to_string(layer);
     std::string attn = prefix + ".self_attn";
-    Value q = SplitHeadsOp::create(b, loc, headsType, linear(x, attn + ".q_layer"));
-    Value k = SplitHeadsOp::create(b, loc, headsType, linear(x, attn + ".k_layer"));
-    Value v = SplitHeadsOp::create(b, loc, headsType, linear(x, attn + ".v_layer"));
-    Value kCache = KVCacheWriteOp::create(b, loc, caches[2 * layer], k, T);
-    Value vCache = KVCacheWriteOp::create(b, loc, caches[2 * layer + 1], v, T);
-    newCaches.append({kCache, vCache});
-    Value keys = KVCacheReadOp::create(b, loc, headsType, kCache, length);
-    Value values = KVCacheReadOp::create(b, loc, headsType, vCache, length);
-    auto scoresType = tensor({1, dyn, dyn});
-    Value scores = QKScoresOp::create(b, loc, scoresType, q, keys);
-    Value masked = CausalMaskOp::create(b, loc, scores, T,
-                                        b.getF64FloatAttr(config.maskFill));
-    Value probs = SoftmaxOp::create(b, loc, masked, b.getI64IntegerAttr(2));
-    Value out = WeightedSumOp::create(b, loc, headsType, probs, values);
-    Value merged = MergeHeadsOp::create(b, loc, tensor({dyn, d}), out);
-    Value normed = LayerNormOp::create(b, loc, merged, weight(prefix + ".norm1.w"),
-                                       weight(prefix + ".norm1.b"),
+    Value q = linear(b, loc, program, x, d, attn + ".q_layer");
+    Value k = linear(b, loc, program, x, d, attn + ".k_layer");
+    Value v = linear(b, loc, program, x, d, attn + ".v_layer");
+    Value out = buildCausalAttention(b, loc, program, layer, q, k, v,
+                                     /*heads=*/1, /*scale=*/1.0,
+                                     config.maskFill, newCaches);
+    Value normed = LayerNormOp::create(b, loc, out,
+                                       program.weight(prefix + ".norm1.w"),
+                                       program.weight(prefix + ".norm1.b"),
                                        config.layerNormEps);
     x = AddOp::create(b, loc, x, normed);
   }
 
-  // Only the last position's logits are needed to generate.
-  Value lastRow = arith::SubIOp::create(b, loc, S, c1);
-  Value last = tensor::ExtractSliceOp::create(
-      b, loc, tensor({1, d}), x,
-      ArrayRef<OpFoldResult>{lastRow, b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(d)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  Value normed = LayerNormOp::create(b, loc, last, weight("norm.weight"),
-                                     weight("norm.bias"), config.finalNormEps);
-  Value logits = LinearOp::create(b, loc, tensor({1, config.vocabSize}), normed,
-                                  weight("decoder.weight"),
-                                  weight("decoder.bias"), WeightLayout::out_in);
-  SmallVector<Value> results = {logits};
-  results.append(newCaches);
-  func::ReturnOp::create(b, loc, results);
-  return func;
+  Value normed = LayerNormOp::create(
+      b, loc, lastRow(b, loc, program, x), program.weight("norm.weight"),
+      program.weight("norm.bias"), config.finalNormEps);
+  Value logits = LinearOp::create(
+      b, loc, RankedTensorType::get({1, config.vocabSize}, b.getF32Type()),
+      normed, program.weight("decoder.weight"), program.weight("decoder.bias"),
+      WeightLayout::out_in);
+  finishProgram(b, program, logits, newCaches);
 }
 
 /// The seed's state_dict for `config`.
@@ -196,13 +118,6 @@ static std::vector<WeightSpec> expectedWeights(const CogModelConfig &config) {
   weights.push_back({"decoder.weight", {v, d}});
   weights.push_back({"decoder.bias", {v}});
   return weights;
-}
-
-static std::string shapeString(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (auto [i, dim] : llvm::enumerate(shape))
-    s += (i ? ", " : "") + std::to_string(dim);
-  return s + "]";
 }
 
 /// Reads vocab.json: {"token": id, ...} with ids dense from 0.
@@ -281,25 +196,9 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
       openModelCheckpoint(dir);
   if (!checkpoint)
     return checkpoint.takeError();
-  StringRef weightsPath = (*checkpoint)->path();
   std::vector<WeightSpec> weights = expectedWeights(c);
-  for (const WeightSpec &w : weights) {
-    const TensorInfo *info = (*checkpoint)->lookup(w.name);
-    auto fail = [&](const Twine &what) {
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     weightsPath + ": tensor '" + w.name +
-                                         "' " + what);
-    };
-    if (!info)
-      return fail("is missing");
-    if (ArrayRef<int64_t>(info->shape) != ArrayRef<int64_t>(w.shape))
-      return fail("has shape " + shapeString(info->shape) + " but config.json "
-                  "implies " + shapeString(w.shape));
-    if (info->dtype != DType::F32 && info->dtype != DType::F16 &&
-        info->dtype != DType::BF16)
-      return fail("has dtype " + getDTypeName(info->dtype) +
-                  "; expected F32, F16 or BF16");
-  }
+  if (llvm::Error err = checkWeights(**checkpoint, weights))
+    return std::move(err);
 
   SmallString<256> vocabPath(dir);
   llvm::sys::path::append(vocabPath, "vocab.json");
@@ -314,9 +213,8 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
   ImportedModel model;
   model.module = ModuleOp::create(b.getUnknownLoc());
   b.setInsertionPointToEnd(model.module->getBody());
-  ProgramBuilder programs(b, c, weights);
-  programs.build("prefill", /*staticS=*/0);
-  programs.build("decode", /*staticS=*/1);
+  buildProgram(b, "prefill", /*staticS=*/0, c, weights);
+  buildProgram(b, "decode", /*staticS=*/1, c, weights);
   if (failed(verify(*model.module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "%s: the imported program does not verify",
