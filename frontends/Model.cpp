@@ -4,6 +4,7 @@
 
 #include "frontends/Config.h"
 #include "frontends/cogmodel/Importer.h"
+#include "frontends/gpt2/Importer.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -42,6 +43,8 @@ llvm::Expected<ImportedModel> mlir::attn::importModel(
     return modelType.takeError();
   if (*modelType == "cogmodel")
     return importCogModel(context, dir, *config, options);
+  if (*modelType == "gpt2")
+    return importGPT2(context, dir, *config, options);
   return config->error("unknown model_type '" + *modelType +
-                       "' (supported: cogmodel)");
+                       "' (supported: cogmodel, gpt2)");
 }

@@ -11,8 +11,7 @@ namespace attn::runtime {
 
 namespace fb = attn::artifact;
 
-/// Where the weight segment and embedded tensors start, and what sessions
-/// align their buffers to.
+/// The alignment of the weight segment and of embedded tensors.
 static constexpr uint64_t kWeightAlignment = 64;
 
 uint64_t fnv1a64(const void *data, size_t size) {
@@ -280,7 +279,8 @@ Status Artifact::mapWeights() {
 }
 
 Status Artifact::readTensors() {
-  if (!root_->tensors())
+  // mapWeights made sure that there are no tensors without weights.
+  if (!root_->tensors() || !root_->weights())
     return Status();
   bool embedded = root_->weights()->location() == fb::WeightsLocation_Embedded;
   const char *region =

@@ -18,8 +18,9 @@ struct CpuFeature {
 };
 } // namespace
 
-/// The features the kernels are likely to be compiled for, by their LLVM
-/// names. __builtin_cpu_supports needs a literal, hence the table.
+/// The features of the x86-64-v2, -v3 and -v4 levels, which kernels are
+/// compiled for, by their LLVM names. __builtin_cpu_supports needs a
+/// literal, hence the table.
 static std::vector<CpuFeature> knownCpuFeatures() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
@@ -35,6 +36,9 @@ static std::vector<CpuFeature> knownCpuFeatures() {
       {"f16c", (bool)__builtin_cpu_supports("f16c")},
       {"bmi", (bool)__builtin_cpu_supports("bmi")},
       {"bmi2", (bool)__builtin_cpu_supports("bmi2")},
+      {"lzcnt", (bool)__builtin_cpu_supports("lzcnt")},
+      {"movbe", (bool)__builtin_cpu_supports("movbe")},
+      {"xsave", (bool)__builtin_cpu_supports("xsave")},
       {"avx512f", (bool)__builtin_cpu_supports("avx512f")},
       {"avx512bw", (bool)__builtin_cpu_supports("avx512bw")},
       {"avx512vl", (bool)__builtin_cpu_supports("avx512vl")},

@@ -6,9 +6,12 @@
 
 namespace attn::runtime {
 
-/// How often a waiting thread polls before it blocks: about 50 us, longer
+/// A waiting thread first polls with a pause between checks, then yields
+/// between checks (so that with more threads than cores the thread it waits
+/// for gets to run), then blocks. Together some tens of microseconds: longer
 /// than the gap between two dispatches of a step.
-static constexpr int kSpinIterations = 2000;
+static constexpr int kPauseIterations = 256;
+static constexpr int kYieldIterations = 256;
 
 static inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -16,12 +19,15 @@ static inline void cpuRelax() {
 #endif
 }
 
-/// Spins until `done()` holds or the spin budget is spent; true if it holds.
+/// Polls until `done()` holds or the budget is spent; true if it holds.
 template <typename Predicate> static bool spinUntil(Predicate done) {
-  for (int i = 0; i < kSpinIterations; ++i) {
+  for (int i = 0; i < kPauseIterations + kYieldIterations; ++i) {
     if (done())
       return true;
-    cpuRelax();
+    if (i < kPauseIterations)
+      cpuRelax();
+    else
+      std::this_thread::yield();
   }
   return done();
 }

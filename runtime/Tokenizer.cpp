@@ -2,6 +2,8 @@
 
 #include "runtime/Tokenizer.h"
 
+#include "runtime/BPETokenizer.h"
+
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -150,9 +152,7 @@ Status Tokenizer::create(const artifact::Tokenizer &description,
     out = std::make_unique<WordsTokenizer>(description);
     return Status();
   case TokenizerKind::TokenizerKind_ByteLevelBPE:
-    return makeError(StatusCode::Unsupported,
-                     "the GPT-2 byte-level BPE tokenizer (ByteLevelBPE) is "
-                     "not supported yet");
+    return createByteLevelBPETokenizer(description, out);
   }
   return makeError(StatusCode::InvalidArtifact, "unknown tokenizer kind %d",
                    (int)description.kind());

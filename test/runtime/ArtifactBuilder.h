@@ -66,6 +66,8 @@ struct ArtifactSpec {
   int64_t bosToken = -1;
   fb::TokenizerKind tokenizerKind = fb::TokenizerKind_Words;
   std::vector<std::string> vocab;
+  /// BPE merges by rank (ByteLevelBPE only).
+  std::vector<std::string> merges;
   std::vector<TensorSpec> tensors;
   /// Put the weights in a safetensors file with this name instead of the
   /// artifact, when not empty.

@@ -366,19 +366,28 @@ TEST_F(RuntimeArtifactTest, TokenizesWithTheBigramVocabulary) {
   EXPECT_EQ(tokens, (std::vector<int32_t>{6, 1, 2, 3, 4}));
 }
 
-TEST_F(RuntimeArtifactTest, ByteLevelBpeIsNotSupportedYetButTheModelLoads) {
+TEST_F(RuntimeArtifactTest, ByteLevelBpeMergesByRank) {
+  // Bytes map to themselves for printable ASCII; " " is "\u0120" (Ġ).
   ArtifactSpec spec = bigramModel();
   spec.tokenizerKind = fb::TokenizerKind_ByteLevelBPE;
+  spec.vocab = {"h", "e", "l", "o", "he", "ll", "hell", "\u0120hello"};
+  spec.merges = {"h e", "l l", "he ll", "hell o"};
   auto artifact = open(spec);
   ASSERT_TRUE(artifact);
   std::vector<int32_t> tokens;
+  // "hello" merges to "hell" + "o" ("hello" is not in the vocabulary, so
+  // the last merge leaves a piece with no token).
   Status status = artifact->tokenize("hello", tokens);
-  EXPECT_EQ(status.message(),
-            path("model.attn") + ": the GPT-2 byte-level BPE tokenizer "
-                                 "(ByteLevelBPE) is not supported yet");
-  EXPECT_EQ(status.code(), StatusCode::Unsupported);
+  EXPECT_EQ(status.code(), StatusCode::InvalidArgument);
+  tokens.clear();
+  ASSERT_TRUE(artifact->tokenize("hell", tokens).ok());
+  EXPECT_EQ(tokens, (std::vector<int32_t>{6}));
+  tokens.clear();
+  ASSERT_TRUE(artifact->tokenize("he", tokens).ok());
+  EXPECT_EQ(tokens, (std::vector<int32_t>{4}));
   std::string_view text;
-  EXPECT_EQ(artifact->tokenText(1, text).code(), StatusCode::Unsupported);
+  ASSERT_TRUE(artifact->tokenText(7, text).ok());
+  EXPECT_EQ(text, " hello");
 }
 
 TEST_F(RuntimeArtifactTest, SeveralArtifactsLoadTheirOwnKernels) {
