@@ -152,6 +152,18 @@ def make(args):
     model = GPT2(cfg)
     with torch.no_grad():
         for name, p in model.named_parameters():
+            if args.init == "hf":
+                # GPT2PreTrainedModel._init_weights: N(0, 0.02), c_proj scaled
+                # by 1/sqrt(2 n_layer), LayerNorms 1 and 0: what a real,
+                # well-conditioned GPT-2 looks like.
+                std = 0.02 / math.sqrt(2 * args.n_layer) if name.endswith("c_proj.weight") else 0.02
+                if "ln_" in name:
+                    p.fill_(1.0 if name.endswith("weight") else 0.0)
+                elif name.endswith(".bias"):
+                    p.zero_()
+                else:
+                    p.normal_(0.0, std)
+                continue
             if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name == "ln_f.weight":
                 p.copy_(1.0 + 0.3 * torch.randn_like(p))
             elif "ln_" in name and name.endswith(".bias"):
@@ -298,6 +310,9 @@ def main():
     m.add_argument("--prefix", action="store_true", help="GPT2LMHeadModel names (transformer.)")
     m.add_argument("--lm-head", action="store_true", help="an explicit lm_head.weight")
     m.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
+    m.add_argument("--init", default="wide", choices=["wide", "hf"],
+                   help="wide: large random norms and weights that expose "
+                        "errors in small models; hf: Hugging Face's initialization")
     m.add_argument("--format", default="safetensors", choices=["safetensors", "bin"])
     m.add_argument("--tokenizer", help="a directory with GPT-2's encoder.json and vocab.bpe "
                                        "(then --vocab must be 50257)")
