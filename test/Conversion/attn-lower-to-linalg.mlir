@@ -24,15 +24,16 @@ func.func @embedding(%t: tensor<10x4xf32>, %ids: tensor<?xi32>) -> tensor<?x4xf3
 // -----
 
 // GPT-2's Conv1D: W is [in, out]; the output starts as the broadcast bias.
-// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
-// CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
-// CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// Loops (s, i, o): the innermost walks rows of W and of the output.
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-LABEL: func.func @linear_in_out
 // CHECK-SAME: (%[[IN:.*]]: tensor<?x8xf32>, %[[WT:.*]]: tensor<8x16xf32>, %[[B:.*]]: tensor<16xf32>)
 // CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<16xf32>)
-// CHECK: linalg.generic {indexing_maps = [#[[$X]], #[[$W]], #[[$O]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[IN]], %[[WT]] : {{.*}}) outs(%[[INIT]] : tensor<?x16xf32>)
-// CHECK: arith.mulf
-// CHECK: arith.addf
+// CHECK: linalg.generic {indexing_maps = [#[[$X]], #[[$W]], #[[$O]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[IN]], %[[WT]] : {{.*}}) outs(%[[INIT]] : tensor<?x16xf32>)
+// CHECK: arith.mulf %{{.*}}, %{{.*}} fastmath<reassoc,contract>
+// CHECK: arith.addf %{{.*}}, %{{.*}} fastmath<reassoc,contract>
 func.func @linear_in_out(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
   %0 = attn.linear %x, %w, %b layout<in_out> : (tensor<?x8xf32>, tensor<8x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
@@ -113,13 +114,15 @@ func.func @heads(%x: tensor<?x768xf32>) -> tensor<?x768xf32> {
 
 // -----
 
+// Scores: loops (h, i, j, d), a dot product along head_dim. Weighted sum:
+// loops (h, i, j, d) with the reduction over j, the innermost loop along
+// rows of v and of the output.
 // CHECK-DAG: #[[$Q:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 // CHECK-DAG: #[[$K:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
 // CHECK-DAG: #[[$S:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
-// CHECK-DAG: #[[$V:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
 // CHECK-LABEL: func.func @scores_and_weighted_sum
 // CHECK: %[[SC:.*]] = linalg.generic {indexing_maps = [#[[$Q]], #[[$K]], #[[$S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-// CHECK: linalg.generic {indexing_maps = [#[[$Q]], #[[$V]], #[[$S]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%[[SC]]
+// CHECK: linalg.generic {indexing_maps = [#[[$S]], #[[$K]], #[[$Q]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%[[SC]]
 func.func @scores_and_weighted_sum(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
   %s = attn.qk_scores %q, %k : tensor<2x?x8xf32>, tensor<2x?x8xf32> -> tensor<2x?x?xf32>
   %o = attn.weighted_sum %s, %k : tensor<2x?x?xf32>, tensor<2x?x8xf32> -> tensor<2x?x8xf32>

@@ -47,7 +47,8 @@ struct QKScoresToLinalg : public OpConversionPattern<QKScoresOp> {
   }
 };
 
-/// Loops (h, i, d, j): out[h, i, d] += p[h, i, j] * v[h, j, d].
+/// Loops (h, i, j, d): out[h, i, d] += p[h, i, j] * v[h, j, d], the
+/// innermost loop along rows of v and of the output.
 struct WeightedSumToLinalg : public OpConversionPattern<WeightedSumOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -61,8 +62,9 @@ struct WeightedSumToLinalg : public OpConversionPattern<WeightedSumOp> {
     Value init = filledTensor(rewriter, loc, op.getType(),
                               {ps[0], ps[1], sizesOf(rewriter, loc, v)[2]}, 0.0);
     rewriter.replaceOp(op, contract(rewriter, loc, init, p,
-                                    projectionMap(ctx, 4, {0, 1, 3}), v,
-                                    projectionMap(ctx, 4, {0, 3, 2})));
+                                    projectionMap(ctx, 4, {0, 1, 2}), v,
+                                    projectionMap(ctx, 4, {0, 2, 3}),
+                                    /*reductionLoop=*/2));
     return success();
   }
 };

@@ -171,10 +171,11 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
               [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
                 return arith::MulFOp::create(nb, nl, args[0], args[1]);
               });
-          // Loops (h, i, e, j): acc[h, i, e] += p[h, i, j] * v[h, j, e].
+          // Loops (h, i, j, e): acc[h, i, e] += p[h, i, j] * v[h, j, e].
           Value newAcc = contract(b, l, rescaled, probs,
-                                  projectionMap(ctx, 4, {0, 1, 3}), vTile,
-                                  projectionMap(ctx, 4, {0, 3, 2}));
+                                  projectionMap(ctx, 4, {0, 1, 2}), vTile,
+                                  projectionMap(ctx, 4, {0, 2, 3}),
+                                  /*reductionLoop=*/2);
           scf::YieldOp::create(b, l, ValueRange{newMax, newSum, newAcc});
         });
 

@@ -69,10 +69,16 @@ struct LinearToLinalg : public OpConversionPattern<LinearOp> {
     else
       init = filledTensor(rewriter, loc, type, sizes, 0.0);
 
-    // Loops (s, o, i): out[s, o] += x[s, i] * W[i, o] (in_out) or W[o, i].
-    Value result = contract(
-        rewriter, loc, init, input, projectionMap(ctx, 3, {0, 2}), weight,
-        inOut ? projectionMap(ctx, 3, {2, 1}) : projectionMap(ctx, 3, {1, 2}));
+    // [in, out] weights: loops (s, i, o), so that the innermost loop walks a
+    // row of W and of the output. [out, in] weights: loops (s, o, i), a dot
+    // product along rows of x and W.
+    Value result =
+        inOut ? contract(rewriter, loc, init, input,
+                         projectionMap(ctx, 3, {0, 1}), weight,
+                         projectionMap(ctx, 3, {1, 2}), /*reductionLoop=*/1)
+              : contract(rewriter, loc, init, input,
+                         projectionMap(ctx, 3, {0, 2}), weight,
+                         projectionMap(ctx, 3, {1, 2}));
     rewriter.replaceOp(op, result);
     return success();
   }

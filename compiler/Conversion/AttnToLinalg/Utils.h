@@ -6,6 +6,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+
 namespace mlir::attn {
 
 /// A scalar constant of float type `type`.
@@ -39,10 +41,13 @@ Value elementwise(
     function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// A contraction over one reduction loop: the loops are the result's axes
-/// followed by the reduced axis, `lhs` and `rhs` are read through their maps,
-/// and the products accumulate into `init`.
-Value contract(OpBuilder &b, Location loc, Value init, Value lhs, AffineMap lhsMap,
-               Value rhs, AffineMap rhsMap);
+/// with the reduced axis inserted at `reductionLoop` (default: innermost),
+/// `lhs` and `rhs` are read through their maps, and the products accumulate
+/// into `init`. Placing the reduction before the last result axis makes the
+/// innermost loop walk contiguous memory when the operands are laid out so.
+Value contract(OpBuilder &b, Location loc, Value init, Value lhs,
+               AffineMap lhsMap, Value rhs, AffineMap rhsMap,
+               std::optional<unsigned> reductionLoop = std::nullopt);
 
 /// Reduces `input` along `axis` with `combine`, starting from `init`;
 /// `transform(b, loc, x, indices)` maps each element before it is combined.
