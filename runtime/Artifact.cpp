@@ -57,8 +57,22 @@ static std::string formatShape(const Vector *shape, Format format) {
 }
 
 static std::string formatDim(int64_t dim) { return std::to_string(dim); }
+/// The Affine at `affine`, or zero when it is absent (a struct field's
+/// default).
+static fb::Affine loadAffine(const fb::Affine *affine) {
+  return affine ? *affine : fb::Affine();
+}
+
+/// Whether the elements of `vector` (absent counts) can be read in place.
+/// FlatBuffers 2.0.8's verifier aligns a vector for its 4-byte length only,
+/// so a corrupt file can misalign a vector of 8-byte values.
+template <typename T>
+static bool elementsAligned(const flatbuffers::Vector<T> *vector) {
+  return !vector || reinterpret_cast<uintptr_t>(vector->Data()) % 8 == 0;
+}
+
 static std::string formatAffineDim(const fb::Affine *dim) {
-  return formatAffine(*dim);
+  return formatAffine(loadAffine(dim));
 }
 
 /// A name from the artifact for messages: "kind 'name'", or "kind #index"
@@ -292,6 +306,11 @@ Status Artifact::readTensors() {
     if (elementSize == 0)
       return makeError(StatusCode::InvalidArtifact, "%s: unknown dtype %d",
                        label.c_str(), (int)tensor->dtype());
+    if (!elementsAligned(tensor->shape()))
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: its shape is misaligned (the FlatBuffer is "
+                       "corrupt)",
+                       label.c_str());
     int64_t elements = 1;
     if (const auto *shape = tensor->shape())
       for (size_t i = 0; i < shape->size(); ++i) {
@@ -357,6 +376,11 @@ Status Artifact::readBuffers() {
                        label.c_str(), (int)plan.dtype);
     const auto *shape = buffer->shape();
     size_t rank = shape ? shape->size() : 0;
+    if (!elementsAligned(shape))
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: its shape is misaligned (the FlatBuffer is "
+                       "corrupt)",
+                       label.c_str());
 
     if (plan.kind == fb::BufferKind_Weight) {
       int32_t index = buffer->tensor();
@@ -376,7 +400,7 @@ Status Artifact::readBuffers() {
       size_t tensorRank = tensor.shape() ? tensor.shape()->size() : 0;
       bool same = rank == tensorRank;
       for (size_t i = 0; same && i < rank; ++i) {
-        const fb::Affine &dim = *shape->Get(i);
+        fb::Affine dim = loadAffine(shape->Get(i));
         same = dim.s() == 0 && dim.t() == 0 &&
                dim.c() == tensor.shape()->Get(i);
       }
@@ -407,16 +431,16 @@ Status Artifact::readBuffers() {
     // Sized for the largest step: S = T = context length.
     plan.elements = 1;
     for (size_t i = 0; i < rank; ++i) {
+      fb::Affine expression = loadAffine(shape->Get(i));
       int64_t dim;
-      if (!evaluateAffine(*shape->Get(i), contextLength_, contextLength_,
-                          dim) ||
+      if (!evaluateAffine(expression, contextLength_, contextLength_, dim) ||
           __builtin_mul_overflow(plan.elements, dim, &plan.elements))
         return makeError(StatusCode::InvalidArtifact,
                          "%s: its size overflows", label.c_str());
       if (dim < 0)
         return makeError(StatusCode::InvalidArtifact,
                          "%s: dimension %zu (%s) is negative at S = T = %lld",
-                         label.c_str(), i, formatAffine(*shape->Get(i)).c_str(),
+                         label.c_str(), i, formatAffine(expression).c_str(),
                          (long long)contextLength_);
     }
     int64_t bytes;
@@ -446,13 +470,18 @@ Status Artifact::readView(const fb::Binding *binding, const std::string &where,
     return makeError(StatusCode::InvalidArtifact,
                      "%s: %zu sizes but %zu strides", where.c_str(), rank,
                      strides);
+  if (!elementsAligned(binding->shape()) ||
+      !elementsAligned(binding->strides()))
+    return makeError(StatusCode::InvalidArtifact,
+                     "%s: its shape or strides are misaligned (the FlatBuffer "
+                     "is corrupt)",
+                     where.c_str());
   view.buffer = binding->buffer();
   view.rank = static_cast<uint32_t>(rank);
-  // An absent struct field reads as its default, zero.
-  view.offset = binding->offset() ? *binding->offset() : fb::Affine();
+  view.offset = loadAffine(binding->offset());
   for (size_t i = 0; i < rank; ++i) {
-    view.sizes[i] = *binding->shape()->Get(i);
-    view.strides[i] = *binding->strides()->Get(i);
+    view.sizes[i] = loadAffine(binding->shape()->Get(i));
+    view.strides[i] = loadAffine(binding->strides()->Get(i));
   }
   return Status();
 }
@@ -515,7 +544,7 @@ Status Artifact::readPrograms() {
                            "artifact has %zu kernels)",
                            where.c_str(), dispatchPlan.kernel,
                            kernelNames_.size());
-        dispatchPlan.work = dispatch->work() ? *dispatch->work() : fb::Affine();
+        dispatchPlan.work = loadAffine(dispatch->work());
         if (const auto *bindings = dispatch->bindings())
           for (const fb::Binding *binding : *bindings) {
             ViewPlan view;

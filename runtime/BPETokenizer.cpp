@@ -7,6 +7,8 @@
 
 #include <array>
 #include <climits>
+#include <functional>
+#include <queue>
 #include <string>
 #include <unordered_map>
 
@@ -169,44 +171,76 @@ Status ByteLevelBPETokenizer::init(const artifact::Tokenizer &description) {
 
 Status ByteLevelBPETokenizer::encodePiece(std::string_view piece,
                                           std::vector<int32_t> &tokens) const {
-  std::vector<int32_t> word;
-  word.reserve(piece.size());
-  for (unsigned char byte : piece)
-    word.push_back(byteSymbol_[byte]);
-  // Merge the lowest-ranked adjacent pair until no pair has a rank.
-  while (word.size() > 1) {
-    int32_t bestRank = INT32_MAX, bestMerged = -1;
-    for (size_t i = 0; i + 1 < word.size(); ++i) {
-      auto it = merges_.find({word[i], word[i + 1]});
-      if (it != merges_.end() && it->second.first < bestRank) {
-        bestRank = it->second.first;
-        bestMerged = it->second.second;
-      }
-    }
-    if (bestMerged < 0)
-      break;
-    std::vector<int32_t> next;
-    next.reserve(word.size());
-    for (size_t i = 0; i < word.size(); ++i) {
-      if (i + 1 < word.size()) {
-        auto it = merges_.find({word[i], word[i + 1]});
-        if (it != merges_.end() && it->second.first == bestRank) {
-          next.push_back(bestMerged);
-          ++i;
-          continue;
-        }
-      }
-      next.push_back(word[i]);
-    }
-    word = std::move(next);
+  // Each round merges every occurrence of the lowest-ranked adjacent pair,
+  // left to right and without overlap, until no pair has a rank (OpenAI's
+  // algorithm). The symbols are a linked list (a merge keeps its left node)
+  // and a min-heap of (rank, left node) finds each round's pairs, so a piece
+  // of n bytes costs O(n log n) rather than a rescan of the word per round:
+  // a prompt that is one long run of letters must not take hours.
+  if (piece.size() > static_cast<size_t>(INT32_MAX))
+    return makeError(StatusCode::InvalidArgument,
+                     "a piece of the text is %zu bytes long, more than %d",
+                     piece.size(), INT32_MAX);
+  const int32_t n = static_cast<int32_t>(piece.size());
+  std::vector<int32_t> symbol(n), prev(n), next(n);
+  for (int32_t i = 0; i < n; ++i) {
+    symbol[i] = byteSymbol_[static_cast<unsigned char>(piece[i])];
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
   }
-  for (int32_t symbol : word) {
-    int32_t token = tokenOf_[symbol];
+  // The merge of node `left` with its successor, or null. A merged-away
+  // node has symbol -1.
+  auto mergeAt = [&](int32_t left) -> const std::pair<int32_t, int32_t> * {
+    if (left < 0 || symbol[left] < 0 || next[left] < 0)
+      return nullptr;
+    auto it = merges_.find({symbol[left], symbol[next[left]]});
+    return it == merges_.end() ? nullptr : &it->second;
+  };
+  using Entry = std::pair<int32_t, int32_t>;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  auto push = [&](int32_t left) {
+    if (const auto *merge = mergeAt(left))
+      heap.push({merge->first, left});
+  };
+  for (int32_t i = 0; i + 1 < n; ++i)
+    push(i);
+  std::vector<int32_t> round, merged;
+  while (!heap.empty()) {
+    // One pair has this rank; its entries come out leftmost first. Stale
+    // entries (a node merged away or changed since) are skipped.
+    int32_t rank = heap.top().first;
+    round.clear();
+    while (!heap.empty() && heap.top().first == rank) {
+      round.push_back(heap.top().second);
+      heap.pop();
+    }
+    merged.clear();
+    for (int32_t left : round) {
+      const auto *merge = mergeAt(left);
+      if (!merge || merge->first != rank)
+        continue;
+      int32_t right = next[left];
+      symbol[left] = merge->second;
+      symbol[right] = -1;
+      next[left] = next[right];
+      if (next[right] >= 0)
+        prev[next[right]] = left;
+      merged.push_back(left);
+    }
+    // A merge never makes a pair of its own rank, so the new pairs wait for
+    // the next rounds.
+    for (int32_t left : merged) {
+      push(prev[left]);
+      push(left);
+    }
+  }
+  for (int32_t i = n > 0 ? 0 : -1; i >= 0; i = next[i]) {
+    int32_t token = tokenOf_[symbol[i]];
     if (token < 0)
       return makeError(StatusCode::InvalidArgument,
                        "the piece '%s' of the text has no token in the "
                        "vocabulary",
-                       symbols_[symbol].c_str());
+                       symbols_[symbol[i]].c_str());
     tokens.push_back(token);
   }
   return Status();

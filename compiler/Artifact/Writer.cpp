@@ -185,6 +185,10 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
   std::string externalPath;
   uint64_t externalSize = 0, externalHash = 0, dataStart = 0;
   if (options.externalWeights) {
+    // The runtime reads external weights as safetensors.
+    if (!checkpoint.path().ends_with(".safetensors"))
+      return error("--weights=external needs a safetensors checkpoint, not " +
+                   checkpoint.path() + "; embed the weights instead");
     auto file = llvm::MemoryBuffer::getFile(checkpoint.path(), false, false);
     if (!file)
       return error("cannot read " + checkpoint.path() + ": " +

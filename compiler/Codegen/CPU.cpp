@@ -24,7 +24,7 @@ using namespace mlir::attn;
 
 /// Loops for now: the tiled and vectorized kernels are the performance work.
 static constexpr llvm::StringLiteral kCpuKernelPipeline =
-    "attn-lower-to-linalg,canonicalize,cse,"
+    "attn-lower-to-linalg,canonicalize,cse,attn-tile-contractions,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{allow-return-allocs-from-loops},"
     "buffer-deallocation-pipeline,"

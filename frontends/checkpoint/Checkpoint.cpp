@@ -2,6 +2,7 @@
 
 #include "frontends/checkpoint/Checkpoint.h"
 
+#include "frontends/checkpoint/PyTorch.h"
 #include "frontends/checkpoint/Safetensors.h"
 
 #include "llvm/ADT/StringSwitch.h"
@@ -99,13 +100,16 @@ mlir::attn::mapCheckpointFile(StringRef path) {
 namespace {
 /// The checkpoint formats, told apart by content. To add a reader, add its
 /// format here, recognize it in detectFormat and create it in openCheckpoint.
-enum class Format { Safetensors, PyTorchZip };
+enum class Format { Safetensors, PyTorchZip, PyTorchLegacy };
 } // namespace
 
 static Format detectFormat(StringRef contents) {
   // torch.save has written zip archives since PyTorch 1.6.
   if (contents.starts_with("PK\x03\x04"))
     return Format::PyTorchZip;
+  // Before, it wrote pickles back to back, the first one a magic number.
+  if (isLegacyTorchSave(contents))
+    return Format::PyTorchLegacy;
   // Safetensors has no magic number; its reader says why a file is not one.
   return Format::Safetensors;
 }
@@ -119,9 +123,11 @@ mlir::attn::openCheckpoint(StringRef path) {
   case Format::Safetensors:
     return SafetensorsCheckpoint::create(std::move(*buffer));
   case Format::PyTorchZip:
+    return PyTorchCheckpoint::create(std::move(*buffer));
+  case Format::PyTorchLegacy:
     return createStringError(
-        path + ": PyTorch checkpoints are not supported yet (zip archive "
-               "written by torch.save); convert it to safetensors");
+        path + ": legacy torch.save format is not supported; re-save with "
+               "torch >= 1.6");
   }
   llvm_unreachable("unknown checkpoint format");
 }

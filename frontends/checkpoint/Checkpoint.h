@@ -1,8 +1,8 @@
 //===- Checkpoint.h - format-independent view of a weights file -*- C++ -*-===//
 //
 // The importers read weights through this interface only, so that a model
-// stored as safetensors or (later) as a PyTorch `torch.save` file imports the
-// same way. A checkpoint owns the (memory-mapped) file; every TensorInfo
+// stored as safetensors or as a PyTorch `torch.save` file imports the same
+// way. A checkpoint owns the (memory-mapped) file; every TensorInfo
 // points into it and lives as long as the Checkpoint.
 //
 // This library links libLLVM.so only, never MLIR: tools that just inspect
@@ -62,7 +62,9 @@ struct TensorInfo {
 
 /// A checkpoint file opened for reading. Implementations validate the whole
 /// file when they are created, so a Checkpoint that exists is consistent: its
-/// tensors have distinct names and non-overlapping data inside the file.
+/// tensors have distinct names and data inside the file. In a safetensors
+/// file no two tensors' data overlap; in a torch.save file tensors may share
+/// a storage (tied weights), so their bytes may be the same or overlap.
 class Checkpoint {
 public:
   virtual ~Checkpoint();
@@ -83,9 +85,10 @@ llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 mapCheckpointFile(llvm::StringRef path);
 
 /// Opens the checkpoint at `path`, choosing the reader from the file's
-/// content rather than its name: safetensors, or a PyTorch zip archive (not
-/// supported yet, reported as such). Every error is one line that starts
-/// with `path`.
+/// content rather than its name: a zip archive is read as a torch.save file
+/// (PyTorch.h, which never executes the pickle), a legacy (PyTorch < 1.6)
+/// torch.save file is refused, and anything else is read as safetensors.
+/// Every error is one line that starts with `path`.
 llvm::Expected<std::unique_ptr<Checkpoint>>
 openCheckpoint(llvm::StringRef path);
 

@@ -198,9 +198,9 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
     return fail("not a zip archive: " + Twine(fileSize) +
                 " bytes, fewer than an end of central directory record");
   std::optional<uint64_t> end;
-  uint64_t lowest =
-      fileSize - kEndSize > kMaxCommentSize ? fileSize - kEndSize - kMaxCommentSize
-                                            : 0;
+  uint64_t lowest = fileSize - kEndSize > kMaxCommentSize
+                        ? fileSize - kEndSize - kMaxCommentSize
+                        : 0;
   for (uint64_t at = fileSize - kEndSize;; --at) {
     if (read32(file, at) == kEndSignature &&
         at + kEndSize + read16(file, at + 20) == fileSize) {
@@ -239,8 +239,9 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
     if (recordSize < kZip64EndSize - 12 || recordSize > fileSize ||
         !fits(record, recordSize + 12, locator))
       return fail("ZIP64 end of central directory record claims " +
-                  Twine(recordSize) + " bytes, which do not fit before its "
-                                      "locator");
+                  Twine(recordSize) +
+                  " bytes, which do not fit before its "
+                  "locator");
     uint64_t disk64 = read32(file, record + 16);
     uint64_t directoryDisk64 = read32(file, record + 20);
     uint64_t entriesOnDisk64 = read64(file, record + 24);
@@ -302,18 +303,22 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
     uint64_t nameSize = read16(file, at + 28);
     uint64_t extraSize = read16(file, at + 30);
     uint64_t commentSize = read16(file, at + 32);
-    uint64_t headerSize = kCentralHeaderSize + nameSize + extraSize + commentSize;
+    uint64_t headerSize =
+        kCentralHeaderSize + nameSize + extraSize + commentSize;
     if (!fits(at, headerSize, directoryEnd))
       return fail("central directory entry " + Twine(i) + " at offset " +
                   Twine(at) + " extends beyond the central directory");
     StringRef name = file.substr(at + kCentralHeaderSize, nameSize);
-    StringRef extra = file.substr(at + kCentralHeaderSize + nameSize, extraSize);
+    StringRef extra =
+        file.substr(at + kCentralHeaderSize + nameSize, extraSize);
     at += headerSize;
 
     std::string entry = "zip entry " + quote(name);
     if (std::optional<StringRef> reason = checkName(name))
       return fail(entry + " is not a safe relative path (it has " + *reason +
                   ")");
+    if (!archive.index.try_emplace(name, archive.entryList.size()).second)
+      return fail(entry + " occurs more than once");
     if (flags & kFlagEncrypted)
       return fail(entry + " is encrypted");
     if (flags & ~kAllowedFlags)
@@ -416,8 +421,6 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
     }
 
     records.push_back({local, recordEnd, archive.entryList.size()});
-    if (!archive.index.try_emplace(name, archive.entryList.size()).second)
-      return fail(entry + " occurs more than once");
     ZipEntry zipEntry;
     zipEntry.name = name.str();
     zipEntry.data = ArrayRef<uint8_t>(
