@@ -5,6 +5,7 @@
 #include "dialects/attn/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Verifier.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -151,4 +152,21 @@ Value mlir::attn::positionRows(OpBuilder &b, Location loc, Program &program,
   sizes[rank - 1] = b.getIndexAttr(d);
   return tensor::ExtractSliceOp::create(b, loc, f32Tensor(b, {kDynamic, d}),
                                         table, offsets, sizes, strides);
+}
+
+llvm::Expected<OwningOpRef<ModuleOp>> mlir::attn::buildPrograms(
+    MLIRContext &context, llvm::StringRef dir,
+    llvm::function_ref<void(OpBuilder &, StringRef, int64_t)> build) {
+  context.loadDialect<AttnDialect, arith::ArithDialect, func::FuncDialect,
+                      tensor::TensorDialect>();
+  OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
+  b.setInsertionPointToEnd(module->getBody());
+  build(b, "prefill", /*staticS=*/0);
+  build(b, "decode", /*staticS=*/1);
+  if (failed(verify(*module)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "%s: the imported program does not verify",
+                                   dir.str().c_str());
+  return module;
 }

@@ -19,6 +19,8 @@
 #include "frontends/checkpoint/Checkpoint.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <string>
@@ -76,6 +78,13 @@ Value lastRow(OpBuilder &b, Location loc, Program &program, Value hidden);
 /// The rows [T, T + S) of a position table `table` ([positions, ..., D],
 /// unit axes between) as [S, D].
 Value positionRows(OpBuilder &b, Location loc, Program &program, Value table);
+
+/// Builds the module of an import: `build(b, name, staticS)` is called for
+/// "prefill" (S dynamic) and "decode" (S = 1) with the builder at the end of
+/// the module. Fails, naming `dir`, if the result does not verify.
+llvm::Expected<OwningOpRef<ModuleOp>> buildPrograms(
+    MLIRContext &context, llvm::StringRef dir,
+    llvm::function_ref<void(OpBuilder &, StringRef, int64_t)> build);
 
 /// "[768, 2304]".
 std::string shapeString(ArrayRef<int64_t> shape);

@@ -207,18 +207,14 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
   if (!vocab)
     return vocab.takeError();
 
-  context.loadDialect<AttnDialect, arith::ArithDialect, func::FuncDialect,
-                      tensor::TensorDialect>();
-  OpBuilder b(&context);
   ImportedModel model;
-  model.module = ModuleOp::create(b.getUnknownLoc());
-  b.setInsertionPointToEnd(model.module->getBody());
-  buildProgram(b, "prefill", /*staticS=*/0, c, weights);
-  buildProgram(b, "decode", /*staticS=*/1, c, weights);
-  if (failed(verify(*model.module)))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s: the imported program does not verify",
-                                   dir.str().c_str());
+  llvm::Expected<OwningOpRef<ModuleOp>> module = buildPrograms(
+      context, dir, [&](OpBuilder &b, StringRef name, int64_t staticS) {
+        buildProgram(b, name, staticS, c, weights);
+      });
+  if (!module)
+    return module.takeError();
+  model.module = std::move(*module);
 
   model.checkpoint = std::move(*checkpoint);
   ModelSpec &spec = model.spec;

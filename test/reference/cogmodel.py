@@ -28,6 +28,9 @@ sys.path.insert(0, os.path.join(ROOT, "frontends", "cogmodel"))
 from model import CogModel  # noqa: E402
 from train import Tokenizer, write_safetensors  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate import greedy, print_json  # noqa: E402
+
 
 def make(args):
     torch.manual_seed(args.seed)
@@ -99,30 +102,10 @@ def run(args):
             prompt = Tokenizer(json.load(f)).encode(args.prompt)
     else:
         prompt = [int(t) for t in args.tokens.split(",")]
-    stop = config.get("stop_token_id", 0)
-    context = args.context_length or config["max_len"]
-    seq = torch.tensor([prompt])
-    generated, logits_per_step, reason = [], [], "length"
-    with torch.no_grad():
-        while True:
-            logits = model(seq)[0, -1]
-            logits_per_step.append([float(v) for v in logits])
-            if args.max_new_tokens == 0:
-                break
-            token = int(torch.argmax(logits))
-            generated.append(token)
-            if token == stop:
-                reason = "eos"
-                break
-            if len(generated) == args.max_new_tokens:
-                break
-            if seq.size(1) + 1 > context:
-                reason = "context"
-                break
-            seq = torch.cat([seq, torch.tensor([[token]])], dim=1)
-    json.dump({"prompt_tokens": prompt, "tokens": generated,
-               "stop_reason": reason, "logits": logits_per_step}, sys.stdout)
-    sys.stdout.write("\n")
+    result = greedy(lambda seq: model(seq)[0, -1], prompt,
+                    config.get("stop_token_id", 0),
+                    args.context_length or config["max_len"], args.max_new_tokens)
+    print_json(result)
 
 
 def main():

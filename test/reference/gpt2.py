@@ -32,6 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "frontends", "cogmodel"))
 from train import write_safetensors  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from generate import greedy, print_json  # noqa: E402
+
 
 class Conv1D(nn.Module):
     def __init__(self, nf, nx):
@@ -268,30 +271,10 @@ def read_safetensors(path):
 def run(args):
     model, cfg = load(args.dir)
     prompt = [int(t) for t in args.tokens.split(",")]
-    eos = cfg.get("eos_token_id", 50256)
-    context = cfg["n_positions"]
-    seq = torch.tensor([prompt])
-    generated, steps, reason = [], [], "length"
-    with torch.no_grad():
-        while True:
-            logits = model(seq)[0, -1]
-            steps.append([float(v) for v in logits])
-            if args.max_new_tokens == 0:
-                break
-            token = int(torch.argmax(logits))
-            generated.append(token)
-            if token == eos:
-                reason = "eos"
-                break
-            if len(generated) == args.max_new_tokens:
-                break
-            if seq.size(1) + 1 > context:
-                reason = "context"
-                break
-            seq = torch.cat([seq, torch.tensor([[token]])], dim=1)
-    json.dump({"prompt_tokens": prompt, "tokens": generated, "stop_reason": reason,
-               "logits": steps}, sys.stdout)
-    sys.stdout.write("\n")
+    result = greedy(lambda seq: model(seq)[0, -1], prompt,
+                    cfg.get("eos_token_id", 50256), cfg["n_positions"],
+                    args.max_new_tokens)
+    print_json(result)
 
 
 def main():
