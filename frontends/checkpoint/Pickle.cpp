@@ -2,6 +2,7 @@
 
 #include "frontends/checkpoint/Pickle.h"
 
+#include "frontends/checkpoint/Messages.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -101,19 +102,6 @@ static StringRef getOpcodeName(uint8_t op) {
   }
 }
 
-/// Returns `s` in single quotes, escaped so that an error stays on one line
-/// and cut short so that a hostile file cannot make it huge.
-static std::string quote(StringRef s) {
-  std::string result;
-  raw_string_ostream os(result);
-  os << '\'';
-  os.write_escaped(s.size() > 100 ? s.take_front(100) : s);
-  if (s.size() > 100)
-    os << "...";
-  os << '\'';
-  return result;
-}
-
 namespace {
 /// An allowed global.
 struct AllowedGlobal {
@@ -161,7 +149,7 @@ std::string mlir::attn::pickle::describe(const Object &object) {
   case Object::Kind::Float:
     return "a float";
   case Object::Kind::String:
-    return "string " + quote(object.string);
+    return "string " + quoteForMessage(object.string);
   case Object::Kind::Tuple:
     return "a tuple of " + std::to_string(object.items.size());
   case Object::Kind::List:
@@ -337,7 +325,7 @@ Expected<Object *> Machine::resolveGlobal(StringRef module,
     object->dtype = allowed.dtype;
     return object;
   }
-  return fail("global " + quote((module + "." + name).str()) +
+  return fail("global " + quoteForMessage((module + "." + name).str()) +
               " is not allowed in a checkpoint");
 }
 
@@ -454,7 +442,7 @@ Expected<Object *> Machine::loadStorage(Object *pid) {
   if (!inserted) {
     Object *storage = it->second;
     if (storage->dtype != dtype || storage->integer != numel)
-      return fail("storage " + quote(key) + " is loaded as " +
+      return fail("storage " + quoteForMessage(key) + " is loaded as " +
                   Twine(storage->integer) + " elements of " +
                   getDTypeName(storage->dtype) + " and as " + Twine(numel) +
                   " elements of " + getDTypeName(dtype));

@@ -2,6 +2,7 @@
 
 #include "frontends/checkpoint/PyTorch.h"
 
+#include "frontends/checkpoint/Messages.h"
 #include "frontends/checkpoint/Pickle.h"
 #include "frontends/checkpoint/Zip.h"
 
@@ -14,18 +15,6 @@
 using namespace llvm;
 using namespace mlir::attn;
 using pickle::Object;
-
-/// Returns `s` in single quotes, escaped so that an error stays on one line.
-static std::string quote(StringRef s) {
-  std::string result;
-  raw_string_ostream os(result);
-  os << '\'';
-  os.write_escaped(s.size() > 200 ? s.take_front(200) : s);
-  if (s.size() > 200)
-    os << "...";
-  os << '\'';
-  return result;
-}
 
 /// Renders a shape or strides as "[768, 2304]".
 static std::string renderList(ArrayRef<int64_t> values) {
@@ -64,7 +53,7 @@ static Expected<Entries> getEntries(StringRef path, const Object &dict,
                                pickle::describe(key) + ", not a string");
     if (!seen.try_emplace(key.string, true).second)
       return createStringError(path + ": " + what + " has key " +
-                               quote(key.string) + " more than once");
+                               quoteForMessage(key.string) + " more than once");
     entries.push_back({key.string, dict.items[i + 1]});
   }
   return entries;
@@ -83,7 +72,7 @@ static Error notATensor(StringRef path, const Entries &entries,
   const auto *bad = find_if(entries, [](const auto &entry) {
     return entry.second->kind != Object::Kind::Tensor;
   });
-  return createStringError(path + ": " + what + " entry " + quote(bad->first) +
+  return createStringError(path + ": " + what + " entry " + quoteForMessage(bad->first) +
                            " is " + pickle::describe(*bad->second) +
                            ", not a tensor");
 }
@@ -105,7 +94,7 @@ static Expected<Entries> findStateDict(StringRef path, const Object &root) {
         *entries, [&](const auto &entry) { return entry.first == wrapper; });
     if (it == entries->end() || it->second->kind != Object::Kind::Dict)
       continue;
-    std::string what = "the state_dict under " + quote(wrapper);
+    std::string what = "the state_dict under " + quoteForMessage(wrapper);
     Expected<Entries> inner = getEntries(path, *it->second, what);
     if (!inner)
       return inner.takeError();
@@ -120,7 +109,7 @@ static Expected<Entries> findStateDict(StringRef path, const Object &root) {
 static Expected<TensorInfo> makeTensor(StringRef path, StringRef archive,
                                        const ZipArchive &zip, StringRef name,
                                        const pickle::Tensor &tensor) {
-  std::string prefix = (path + ": tensor " + quote(name) + ": ").str();
+  std::string prefix = (path + ": tensor " + quoteForMessage(name) + ": ").str();
   auto fail = [&](const Twine &message) {
     return createStringError(prefix + message);
   };
@@ -131,12 +120,12 @@ static Expected<TensorInfo> makeTensor(StringRef path, StringRef archive,
   std::string entryName = (archive + "/data/" + storage.string).str();
   const ZipEntry *entry = zip.lookup(entryName);
   if (!entry)
-    return fail("its storage " + quote(entryName) +
+    return fail("its storage " + quoteForMessage(entryName) +
                 " is missing from the archive");
   int64_t storageBytes;
   if (MulOverflow(storage.integer, elementSize, storageBytes) ||
       uint64_t(storageBytes) != entry->data.size())
-    return fail("its storage " + quote(entryName) + " holds " +
+    return fail("its storage " + quoteForMessage(entryName) + " holds " +
                 Twine(entry->data.size()) + " bytes, but data.pkl says " +
                 Twine(storage.integer) + " elements of " + getDTypeName(dtype));
 
@@ -166,7 +155,7 @@ static Expected<TensorInfo> makeTensor(StringRef path, StringRef archive,
       numElements > storage.integer - tensor.storageOffset)
     return fail("elements [" + Twine(tensor.storageOffset) + ", " +
                 Twine(tensor.storageOffset) + " + " + Twine(numElements) +
-                ") lie outside its storage " + quote(entryName) + " of " +
+                ") lie outside its storage " + quoteForMessage(entryName) + " of " +
                 Twine(storage.integer) + " elements");
 
   uint64_t begin = uint64_t(tensor.storageOffset) * elementSize;
@@ -210,7 +199,7 @@ PyTorchCheckpoint::create(std::unique_ptr<MemoryBuffer> buffer) {
   // first wrote to; its reader insists on that too.
   StringRef first = zip->entries().front().name;
   if (!first.contains('/'))
-    return fail("zip entry " + quote(first) +
+    return fail("zip entry " + quoteForMessage(first) +
                 " is not in a folder (not a torch.save file)");
   StringRef archive = first.take_until([](char c) { return c == '/'; });
   std::string folder = (archive + "/").str();
@@ -218,8 +207,8 @@ PyTorchCheckpoint::create(std::unique_ptr<MemoryBuffer> buffer) {
   for (const ZipEntry &entry : zip->entries()) {
     StringRef name = entry.name;
     if (!name.starts_with(folder))
-      return fail("zip entry " + quote(name) + " is outside the folder " +
-                  quote(folder) + " of the other entries");
+      return fail("zip entry " + quoteForMessage(name) + " is outside the folder " +
+                  quoteForMessage(folder) + " of the other entries");
     StringRef inner = name.drop_front(folder.size());
     if (inner == "constants.pkl" || inner.starts_with("code/"))
       return fail("a TorchScript archive (torch.jit.save), not a torch.save "
@@ -239,12 +228,12 @@ PyTorchCheckpoint::create(std::unique_ptr<MemoryBuffer> buffer) {
       return fail("big-endian checkpoints (byteorder 'big') are not "
                   "supported; re-save it on a little-endian machine");
     if (order != "little")
-      return fail("byteorder is " + quote(order) + ", not 'little'");
+      return fail("byteorder is " + quoteForMessage(order) + ", not 'little'");
   }
 
   const ZipEntry *pkl = zip->lookup(folder + "data.pkl");
   if (!pkl)
-    return fail("no " + quote(folder + "data.pkl") +
+    return fail("no " + quoteForMessage(folder + "data.pkl") +
                 " in the zip archive (not a torch.save file)");
   StringRef pklData(reinterpret_cast<const char *>(pkl->data.data()),
                     pkl->data.size());

@@ -2,6 +2,7 @@
 
 #include "frontends/checkpoint/Safetensors.h"
 
+#include "frontends/checkpoint/Messages.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Endian.h"
@@ -22,16 +23,6 @@ static constexpr uint64_t kMaxHeaderSize = 100'000'000;
 /// Size of the little-endian header size that starts the file.
 static constexpr uint64_t kSizeFieldBytes = 8;
 
-/// Returns `s` in single quotes, escaped so that an error stays on one line.
-static std::string quote(StringRef s) {
-  std::string result;
-  raw_string_ostream os(result);
-  os << '\'';
-  os.write_escaped(s);
-  os << '\'';
-  return result;
-}
-
 /// Renders a JSON value compactly for an error message, cut short so that a
 /// hostile header cannot make the message huge.
 static std::string render(const json::Value &value) {
@@ -50,11 +41,6 @@ static std::string renderShape(ArrayRef<uint64_t> dims) {
   interleaveComma(dims, os);
   os << ']';
   return result;
-}
-
-/// Renders a byte range as "[begin, end)".
-static std::string renderRange(uint64_t begin, uint64_t end) {
-  return ("[" + Twine(begin) + ", " + Twine(end) + ")").str();
 }
 
 /// Decodes a JSON string literal, quotes included, from the header.
@@ -144,7 +130,7 @@ static Expected<Entry> parseEntry(StringRef path, uint64_t dataStart,
                                   StringRef name,
                                   const json::Value &value,
                                   ArrayRef<uint8_t> data) {
-  std::string prefix = (path + ": tensor " + quote(name) + ": ").str();
+  std::string prefix = (path + ": tensor " + quoteForMessage(name) + ": ").str();
   auto fail = [&](const Twine &message) {
     return createStringError(prefix + message);
   };
@@ -167,7 +153,7 @@ static Expected<Entry> parseEntry(StringRef path, uint64_t dataStart,
     return badField("dtype", dtypeValue, "a string");
   std::optional<DType> dtype = parseDType(*dtypeName);
   if (!dtype)
-    return fail("unknown dtype " + quote(*dtypeName));
+    return fail("unknown dtype " + quoteForMessage(*dtypeName));
 
   // Dimensions are read as uint64 so that one beyond int64 is reported as an
   // overflow rather than as a malformed shape.
@@ -197,7 +183,7 @@ static Expected<Entry> parseEntry(StringRef path, uint64_t dataStart,
     return badField("data_offsets", offsetsValue,
                     "a list of two non-negative integers");
   uint64_t begin = (*offsets)[0], end = (*offsets)[1];
-  std::string range = renderRange(begin, end);
+  std::string range = renderByteRange(begin, end);
   if (begin > end)
     return fail("data_offsets " + range + " have begin > end");
   if (end - begin != uint64_t(numBytes))
@@ -224,7 +210,7 @@ parseMetadata(StringRef path, const json::Value &value) {
   for (const auto &[key, item] : *object) {
     std::optional<StringRef> text = item.getAsString();
     if (!text)
-      return createStringError(path + ": __metadata__ value of " + quote(key) +
+      return createStringError(path + ": __metadata__ value of " + quoteForMessage(key) +
                                " is " + render(item) + ", not a string");
     metadata.emplace(key.str(), text->str());
   }
@@ -278,12 +264,12 @@ SafetensorsCheckpoint::create(std::unique_ptr<MemoryBuffer> buffer) {
     return fail("header is not a JSON object");
   if (std::optional<DuplicateKey> duplicate = findDuplicateKey(headerText)) {
     if (duplicate->entry.empty())
-      return fail("tensor name " + quote(duplicate->key) +
+      return fail("tensor name " + quoteForMessage(duplicate->key) +
                   " occurs more than once");
     std::string where = duplicate->entry == "__metadata__"
                             ? duplicate->entry
-                            : "tensor " + quote(duplicate->entry);
-    return fail(where + ": key " + quote(duplicate->key) +
+                            : "tensor " + quoteForMessage(duplicate->entry);
+    return fail(where + ": key " + quoteForMessage(duplicate->key) +
                 " occurs more than once");
   }
 
@@ -327,10 +313,10 @@ SafetensorsCheckpoint::create(std::unique_ptr<MemoryBuffer> buffer) {
     if (entry.begin == entry.end)
       continue;
     if (previous && entry.begin < previous->end)
-      return fail("tensors " + quote(previous->info.name) + " " +
-                  renderRange(previous->begin, previous->end) + " and " +
-                  quote(entry.info.name) + " " +
-                  renderRange(entry.begin, entry.end) + " overlap");
+      return fail("tensors " + quoteForMessage(previous->info.name) + " " +
+                  renderByteRange(previous->begin, previous->end) + " and " +
+                  quoteForMessage(entry.info.name) + " " +
+                  renderByteRange(entry.begin, entry.end) + " overlap");
     previous = &entry;
   }
 

@@ -2,6 +2,7 @@
 
 #include "frontends/checkpoint/Zip.h"
 
+#include "frontends/checkpoint/Messages.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CRC.h"
@@ -44,23 +45,6 @@ static constexpr uint16_t kAllowedFlags = 0x0002 | 0x0004 | 0x0008 | 0x0800;
 /// extra field instead.
 static constexpr uint16_t kSaturated16 = 0xffff;
 static constexpr uint32_t kSaturated32 = 0xffffffff;
-
-/// Returns `s` in single quotes, escaped so that an error stays on one line.
-static std::string quote(StringRef s) {
-  std::string result;
-  raw_string_ostream os(result);
-  os << '\'';
-  os.write_escaped(s.size() > 200 ? s.take_front(200) : s);
-  if (s.size() > 200)
-    os << "...";
-  os << '\'';
-  return result;
-}
-
-/// Renders a byte range as "[begin, end)".
-static std::string renderRange(uint64_t begin, uint64_t end) {
-  return ("[" + Twine(begin) + ", " + Twine(end) + ")").str();
-}
 
 /// Returns whether [offset, offset + size) lies within [0, limit).
 static bool fits(uint64_t offset, uint64_t size, uint64_t limit) {
@@ -276,7 +260,7 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
                 " entries, more than the limit of " + Twine(kMaxZipEntries));
   if (!fits(directoryOffset, directorySize, directoryLimit))
     return fail("central directory " +
-                renderRange(directoryOffset, directoryOffset + directorySize) +
+                renderByteRange(directoryOffset, directoryOffset + directorySize) +
                 " extends beyond its end at offset " + Twine(directoryLimit) +
                 " (truncated file?)");
   if (entryCount * kCentralHeaderSize > directorySize)
@@ -313,7 +297,7 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
         file.substr(at + kCentralHeaderSize + nameSize, extraSize);
     at += headerSize;
 
-    std::string entry = "zip entry " + quote(name);
+    std::string entry = "zip entry " + quoteForMessage(name);
     if (std::optional<StringRef> reason = checkName(name))
       return fail(entry + " is not a safe relative path (it has " + *reason +
                   ")");
@@ -363,7 +347,7 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
                   utohexstr(flags) + ", method " + Twine(method) + ")");
     StringRef localName = file.substr(local + kLocalHeaderSize, localNameSize);
     if (localName != name)
-      return fail(entry + ": local header names it " + quote(localName));
+      return fail(entry + ": local header names it " + quoteForMessage(localName));
     StringRef localExtra =
         file.substr(local + kLocalHeaderSize + localNameSize, localExtraSize);
     if (Error error = applyZip64(localExtra, localSizes, /*hasOffset=*/false))
@@ -384,7 +368,7 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
 
     if (!fits(dataBegin, sizes.compressed, directoryOffset))
       return fail(entry + ": data " +
-                  renderRange(dataBegin, dataBegin + sizes.compressed) +
+                  renderByteRange(dataBegin, dataBegin + sizes.compressed) +
                   " extends beyond the entries, which end at offset " +
                   Twine(directoryOffset) + " (truncated file?)");
     uint64_t recordEnd = dataBegin + sizes.compressed;
@@ -443,10 +427,10 @@ Expected<ZipArchive> ZipArchive::read(StringRef path, StringRef file) {
     const Record &previous = records[i - 1], &record = records[i];
     if (record.begin < previous.end)
       return fail("zip entries " +
-                  quote(archive.entryList[previous.entry].name) + " " +
-                  renderRange(previous.begin, previous.end) + " and " +
-                  quote(archive.entryList[record.entry].name) + " " +
-                  renderRange(record.begin, record.end) + " overlap");
+                  quoteForMessage(archive.entryList[previous.entry].name) + " " +
+                  renderByteRange(previous.begin, previous.end) + " and " +
+                  quoteForMessage(archive.entryList[record.entry].name) + " " +
+                  renderByteRange(record.begin, record.end) + " overlap");
   }
   return std::move(archive);
 }
@@ -462,7 +446,7 @@ Error ZipArchive::checkCrc(const ZipEntry &entry) const {
     return Error::success();
   std::string message;
   raw_string_ostream os(message);
-  os << path << ": zip entry " << quote(entry.name) << " has CRC-32 "
+  os << path << ": zip entry " << quoteForMessage(entry.name) << " has CRC-32 "
      << format_hex(actual, 10) << " but the central directory records "
      << format_hex(entry.crc32, 10) << " (corrupt file?)";
   return createStringError(message);
