@@ -50,6 +50,10 @@ struct ImportOptions {
   /// Caps the context (and so the KV cache and scratch sizes); 0 keeps the
   /// model's own.
   int64_t contextLength = 0;
+  /// How the matrices that matmuls and embeddings read are stored; the
+  /// computation stays f32. f16/bf16 halve the bytes a decode step reads.
+  enum class MatrixType { F32, F16, BF16 };
+  MatrixType matrixType = MatrixType::F32;
 };
 
 /// Opens the weights of a model directory: `model.safetensors`, else a

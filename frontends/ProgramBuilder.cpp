@@ -50,14 +50,21 @@ Program mlir::attn::createProgram(OpBuilder &b, StringRef name,
                                   ArrayRef<WeightSpec> weights,
                                   int64_t numLayers, int64_t heads,
                                   int64_t context, int64_t headDim,
-                                  int64_t vocab) {
+                                  int64_t vocab,
+                                  ImportOptions::MatrixType matrixType) {
   Location loc = b.getUnknownLoc();
+  Type matrixElement = b.getF32Type();
+  if (matrixType == ImportOptions::MatrixType::F16)
+    matrixElement = b.getF16Type();
+  else if (matrixType == ImportOptions::MatrixType::BF16)
+    matrixElement = b.getBF16Type();
   auto cacheType = f32Tensor(b, {heads, context, headDim});
   SmallVector<Type> argTypes = {
       RankedTensorType::get({staticS ? staticS : kDynamic}, b.getI32Type()),
       b.getIndexType()};
   for (const WeightSpec &w : weights)
-    argTypes.push_back(f32Tensor(b, w.shape));
+    argTypes.push_back(RankedTensorType::get(
+        w.shape, w.matrix ? matrixElement : b.getF32Type()));
   argTypes.append(2 * numLayers, cacheType);
   SmallVector<Type> resultTypes = {f32Tensor(b, {1, vocab})};
   resultTypes.append(2 * numLayers, cacheType);

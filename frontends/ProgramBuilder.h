@@ -16,6 +16,7 @@
 #ifndef ATTN_FRONTENDS_PROGRAMBUILDER_H
 #define ATTN_FRONTENDS_PROGRAMBUILDER_H
 
+#include "frontends/Model.h"
 #include "frontends/checkpoint/Checkpoint.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -31,6 +32,8 @@ namespace mlir::attn {
 struct WeightSpec {
   std::string name;
   SmallVector<int64_t> shape;
+  /// Read by matmuls or embeddings, so storable in a narrower float type.
+  bool matrix = false;
 };
 
 /// Checks that `checkpoint` holds every weight with its shape and a float
@@ -52,11 +55,12 @@ struct Program {
 };
 
 /// Creates the function `name` with the signature above; caches are
-/// [heads, context, head_dim] f32 per layer, logits [1, vocab].
+/// [heads, context, head_dim] f32 per layer, logits [1, vocab]. Matrix
+/// weights get the element type `matrixType` asks for, the rest f32.
 Program createProgram(OpBuilder &b, StringRef name, int64_t staticS,
                       ArrayRef<WeightSpec> weights, int64_t numLayers,
                       int64_t heads, int64_t context, int64_t headDim,
-                      int64_t vocab);
+                      int64_t vocab, ImportOptions::MatrixType matrixType);
 
 /// Returns the logits and the updated caches from `program`.
 void finishProgram(OpBuilder &b, Program &program, Value logits,

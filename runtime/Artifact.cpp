@@ -2,6 +2,7 @@
 
 #include "runtime/Artifact.h"
 
+#include <algorithm>
 #include <cctype>
 #include <climits>
 #include <cstdarg>
@@ -121,7 +122,27 @@ Status Artifact::error(StatusCode code, const char *format, ...) const {
 }
 
 Status Artifact::annotate(Status status) const {
-  return std::move(status).withPrefix(path_ + ": ");
+  if (status.ok())
+    return status;
+  status = std::move(status).withPrefix(path_ + ": ");
+  // Names and paths in messages come from the artifact: a control character
+  // in one must not break the message's single line.
+  const std::string &message = status.message();
+  auto isControl = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(message.begin(), message.end(), isControl))
+    return status;
+  std::string escaped;
+  for (unsigned char c : message) {
+    if (c == '\n')
+      escaped += "\\n";
+    else if (c == '\t')
+      escaped += "\\t";
+    else if (isControl(c))
+      escaped += formatString("\\x%02x", c);
+    else
+      escaped += static_cast<char>(c);
+  }
+  return Status(status.code(), std::move(escaped));
 }
 
 Status Artifact::verify() {
@@ -411,10 +432,12 @@ Status Artifact::readBuffers() {
                          formatShape(shape, formatAffineDim).c_str(),
                          tensorLabel.c_str(),
                          formatShape(tensor.shape(), formatDim).c_str());
-      if (plan.dtype != fb::DType_f32)
+      // Kernels read f32 weights, or f16/bf16 ones that they widen.
+      if (plan.dtype != fb::DType_f32 && plan.dtype != fb::DType_f16 &&
+          plan.dtype != fb::DType_bf16)
         return makeError(StatusCode::Unsupported,
-                         "%s: weights of dtype %s are not supported yet (only "
-                         "f32)",
+                         "%s: weights of dtype %s are not supported (f32, "
+                         "f16 or bf16)",
                          label.c_str(), dtypeName(plan.dtype));
       plan.elements = tensors_[index].elements;
       plan.weight = tensors_[index].data;

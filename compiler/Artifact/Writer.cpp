@@ -9,6 +9,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
+
 using namespace mlir;
 using namespace mlir::attn;
 namespace fb = ::attn::artifact;
@@ -26,6 +28,55 @@ uint64_t mlir::attn::fnv1a64(ArrayRef<uint8_t> bytes) {
     hash *= 0x100000001b3ULL;
   }
   return hash;
+}
+
+/// f32 -> bf16 or IEEE half, rounding to nearest even (what torch's .to()
+/// does), so that a reference that rounds its weights the same way computes
+/// with exactly our weights.
+static std::vector<uint16_t> narrowFloats(ArrayRef<float> values, bool bf16) {
+  std::vector<uint16_t> out(values.size());
+  for (auto [i, value] : llvm::enumerate(values)) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    if (bf16) {
+      if ((bits & 0x7fffffff) > 0x7f800000) {
+        out[i] = static_cast<uint16_t>((bits >> 16) | 0x40); // quiet NaN
+        continue;
+      }
+      out[i] = static_cast<uint16_t>((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+      continue;
+    }
+    uint32_t sign = (bits >> 16) & 0x8000;
+    uint32_t magnitude = bits & 0x7fffffff;
+    if (magnitude > 0x7f800000) { // NaN
+      out[i] = static_cast<uint16_t>(sign | 0x7e00);
+    } else if (magnitude >= 0x477ff000) { // rounds past 65504: infinity
+      out[i] = static_cast<uint16_t>(sign | 0x7c00);
+    } else if (magnitude < 0x38800000) { // below 2^-14: subnormal or zero
+      // value = significand * 2^(E - 150) = k * 2^-24, k = significand >>
+      // (126 - E), rounded to nearest even.
+      int shift = 126 - static_cast<int>(magnitude >> 23);
+      if (shift > 24) {
+        out[i] = static_cast<uint16_t>(sign);
+        continue;
+      }
+      uint32_t significand = (magnitude & 0x7fffff) | 0x800000;
+      uint32_t result = significand >> shift;
+      uint32_t remainder = significand & ((1u << shift) - 1);
+      uint32_t halfway = 1u << (shift - 1);
+      if (remainder > halfway || (remainder == halfway && (result & 1)))
+        ++result;
+      out[i] = static_cast<uint16_t>(sign | result);
+    } else {
+      uint32_t rebased = magnitude - ((127 - 15) << 23);
+      uint32_t result = rebased >> 13;
+      uint32_t remainder = rebased & 0x1fff;
+      if (remainder > 0x1000 || (remainder == 0x1000 && (result & 1)))
+        ++result;
+      out[i] = static_cast<uint16_t>(sign | result);
+    }
+  }
+  return out;
 }
 
 static fb::DType toDType(Type type) {
@@ -60,6 +111,8 @@ namespace {
 /// Where one weight lives in the segment or the external file.
 struct PlacedTensor {
   const TensorInfo *info;
+  /// The element type the plan reads it as (f32, f16 or bf16).
+  Type elementType;
   uint64_t offset;
   uint64_t size;
 };
@@ -109,7 +162,8 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   for (const PlacedTensor &t : tensors) {
     std::vector<int64_t> shape(t.info->shape.begin(), t.info->shape.end());
     tensorTable.push_back(fb::CreateTensorDirect(
-        fbb, t.info->name.c_str(), fb::DType_f32, &shape, t.offset, t.size));
+        fbb, t.info->name.c_str(), toDType(t.elementType), &shape, t.offset,
+        t.size));
   }
   auto weights = fb::CreateWeightsDirect(
       fbb,
@@ -215,17 +269,21 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
     if (!info)
       return error("the plan binds '" + buffer.name +
                    "', which the checkpoint lacks");
-    uint64_t size = info->getNumElements() * sizeof(float);
+    uint64_t size = info->getNumElements() *
+                    (buffer.elementType.getIntOrFloatBitWidth() / 8);
     if (options.externalWeights) {
-      if (info->dtype != DType::F32)
-        return error("external weights must be F32; '" + info->name +
-                     "' in " + checkpoint.path() + " is " +
-                     getDTypeName(info->dtype));
-      tensors.push_back({info, info->fileOffset - dataStart, size});
+      if (info->dtype != DType::F32 || !buffer.elementType.isF32())
+        return error("external weights are read in place, as F32; '" +
+                     info->name + "' in " + checkpoint.path() + " is " +
+                     getDTypeName(info->dtype) +
+                     (buffer.elementType.isF32() ? ""
+                                                 : " and is to be narrowed"));
+      tensors.push_back(
+          {info, buffer.elementType, info->fileOffset - dataStart, size});
       continue;
     }
     segmentSize = alignTo64(segmentSize);
-    tensors.push_back({info, segmentSize, size});
+    tensors.push_back({info, buffer.elementType, segmentSize, size});
     segmentSize += size;
   }
 
@@ -259,7 +317,13 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
           llvm::sys::fs::remove(temporary);
           return values.takeError();
         }
-        os.write(reinterpret_cast<const char *>(values->data()), t.size);
+        if (t.elementType.isF32()) {
+          os.write(reinterpret_cast<const char *>(values->data()), t.size);
+        } else {
+          std::vector<uint16_t> narrow =
+              narrowFloats(*values, t.elementType.isBF16());
+          os.write(reinterpret_cast<const char *>(narrow.data()), t.size);
+        }
         written = t.offset + t.size;
         if (options.progress)
           options.progress(written, segmentSize);

@@ -61,6 +61,21 @@ static LogicalResult verifyFill(Operation *op, double fill) {
   return success();
 }
 
+/// A weight of `weight`'s element type may feed computation in `compute`'s:
+/// the same type, or a narrower float (f16, bf16) widened as it is read.
+static LogicalResult verifyStorageType(Operation *op, StringRef name,
+                                       Value weight, Value compute) {
+  Type stored = getElementTypeOrSelf(weight);
+  Type computed = getElementTypeOrSelf(compute);
+  if (stored == computed ||
+      (isa<Float16Type, BFloat16Type>(stored) && computed.isF32()))
+    return success();
+  return op->emitOpError() << "'" << name << "' elements of type " << stored
+                           << " cannot feed " << computed
+                           << " computation (only the same type, or f16/bf16 "
+                              "into f32)";
+}
+
 static LogicalResult verifyFiniteScale(Operation *op, double scale) {
   if (!std::isfinite(scale))
     return op->emitOpError() << "scale must be finite, got " << scale;
@@ -82,7 +97,7 @@ LogicalResult EmbeddingOp::verify() {
       failed(verifySameSize(*this, "dim", {"table", table, 1},
                             {"result", result, 1})))
     return failure();
-  return success();
+  return verifyStorageType(*this, "table", table, result);
 }
 
 std::pair<int64_t, int64_t> LinearOp::getInOutSizes() {
@@ -106,15 +121,16 @@ LogicalResult LinearOp::verify() {
                             {"result", result, 0})) ||
       failed(verifySameSize(*this, "in features", {"input", input, 1}, wIn)) ||
       failed(verifySameSize(*this, "out features", wOut,
-                            {"result", result, 1})))
+                            {"result", result, 1})) ||
+      failed(verifyStorageType(*this, "weight", weight, input)))
     return failure();
   if (Value bias = getBias()) {
     if (failed(verifyRank(*this, "bias", bias, 1, "[out]")) ||
         failed(verifySameSize(*this, "out features", {"bias", bias, 0}, wOut)))
       return failure();
-    if (getElementTypeOrSelf(bias) != getElementTypeOrSelf(weight))
+    if (getElementTypeOrSelf(bias) != getElementTypeOrSelf(input))
       return emitOpError() << "'bias' element type " << bias.getType()
-                           << " does not match 'weight' " << weight.getType();
+                           << " does not match 'input' " << input.getType();
   }
   return success();
 }

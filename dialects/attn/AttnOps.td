@@ -25,14 +25,14 @@ class Attn_Op<string mnemonic, list<Trait> traits = []>
 // Model ops
 //===----------------------------------------------------------------------===//
 
-def Attn_EmbeddingOp : Attn_Op<"embedding",
-    [AllElementTypesMatch<["table", "result"]>]> {
+def Attn_EmbeddingOp : Attn_Op<"embedding", []> {
   let summary = "gathers rows of an embedding table";
   let description = [{
     `result[i, :] = table[ids[i], :]`. Used for token embeddings (`wte`) and
     for learned or precomputed position embeddings (`wpe`, CogModel's `pe`).
     Ids outside `[0, rows)` are undefined behaviour; the runtime validates
-    token ids before a dispatch.
+    token ids before a dispatch. The table may be stored in a narrower float
+    type than the result (f16 or bf16 weights, computed in f32).
 
     ```mlir
     %x = attn.embedding %wte[%ids] : (tensor<50257x768xf32>, tensor<?xi32>) -> tensor<?x768xf32>
@@ -47,13 +47,16 @@ def Attn_EmbeddingOp : Attn_Op<"embedding",
 }
 
 def Attn_LinearOp : Attn_Op<"linear",
-    [AllElementTypesMatch<["input", "weight", "result"]>]> {
+    [AllElementTypesMatch<["input", "result"]>]> {
   let summary = "affine map x·W + b over the last axis";
   let description = [{
     `result[s, o] = sum_i input[s, i] * W[i, o] + bias[o]`. The `layout`
     attribute says how `weight` is stored: `in_out` is `[in, out]` (GPT-2's
     Conv1D), `out_in` is `[out, in]` (torch `nn.Linear`). The bias is
-    optional.
+    optional and has the input's type; the weight may be stored in a
+    narrower float type (f16 or bf16, widened as it is read): decoding reads
+    every weight once per token, so halving their bytes nearly halves its
+    time.
 
     ```mlir
     %qkv = attn.linear %h, %w, %b layout<in_out>

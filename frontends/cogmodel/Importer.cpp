@@ -43,13 +43,14 @@ static Value linear(OpBuilder &b, Location loc, const Program &program,
 /// Builds `name` taking S = `staticS` tokens (0: dynamic).
 static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
                          const CogModelConfig &config,
-                         ArrayRef<WeightSpec> weights) {
+                         ArrayRef<WeightSpec> weights,
+                         ImportOptions::MatrixType matrixType) {
   Location loc = b.getUnknownLoc();
   int64_t d = config.dModel;
   OpBuilder::InsertionGuard guard(b);
   Program program =
       createProgram(b, name, staticS, weights, config.nLayers, /*heads=*/1,
-                    config.contextLength, d, config.vocabSize);
+                    config.contextLength, d, config.vocabSize, matrixType);
   Value x = EmbeddingOp::create(
       b, loc, RankedTensorType::get({ShapedType::kDynamic, d}, b.getF32Type()),
       program.weight("embed.weight"), program.tokens);
@@ -101,13 +102,13 @@ static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
 /// The seed's state_dict for `config`.
 static std::vector<WeightSpec> expectedWeights(const CogModelConfig &config) {
   int64_t v = config.vocabSize, d = config.dModel;
-  std::vector<WeightSpec> weights = {{"embed.weight", {v, d}},
+  std::vector<WeightSpec> weights = {{"embed.weight", {v, d}, /*matrix=*/true},
                                      {"pos_encoder.pe", {config.maxLen, 1, d}}};
   for (int64_t layer = 0; layer < config.nLayers; ++layer) {
     std::string prefix = "layers." + std::to_string(layer);
     for (StringRef proj : {"q_layer", "k_layer", "v_layer"}) {
       std::string p = prefix + ".self_attn." + proj.str();
-      weights.push_back({p + ".weight", {d, d}});
+      weights.push_back({p + ".weight", {d, d}, /*matrix=*/true});
       weights.push_back({p + ".bias", {d}});
     }
     weights.push_back({prefix + ".norm1.w", {d}});
@@ -115,7 +116,7 @@ static std::vector<WeightSpec> expectedWeights(const CogModelConfig &config) {
   }
   weights.push_back({"norm.weight", {d}});
   weights.push_back({"norm.bias", {d}});
-  weights.push_back({"decoder.weight", {v, d}});
+  weights.push_back({"decoder.weight", {v, d}, /*matrix=*/true});
   weights.push_back({"decoder.bias", {v}});
   return weights;
 }
@@ -210,7 +211,7 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
   ImportedModel model;
   llvm::Expected<OwningOpRef<ModuleOp>> module = buildPrograms(
       context, dir, [&](OpBuilder &b, StringRef name, int64_t staticS) {
-        buildProgram(b, name, staticS, c, weights);
+        buildProgram(b, name, staticS, c, weights, options.matrixType);
       });
   if (!module)
     return module.takeError();

@@ -69,13 +69,14 @@ static Value columns(OpBuilder &b, Location loc, Value x, int64_t index,
 }
 
 static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
-                         const GPT2Config &c, ArrayRef<WeightSpec> weights) {
+                         const GPT2Config &c, ArrayRef<WeightSpec> weights,
+                         ImportOptions::MatrixType matrixType) {
   Location loc = b.getUnknownLoc();
   int64_t d = c.nEmbd, headDim = d / c.nHead;
   OpBuilder::InsertionGuard guard(b);
   Program program = createProgram(b, name, staticS, weights, c.nLayer,
                                   c.nHead, c.contextLength, headDim,
-                                  c.vocabSize);
+                                  c.vocabSize, matrixType);
   const std::string &p = c.prefix;
   Value x = EmbeddingOp::create(b, loc, rows(b, d), program.weight(p + "wte.weight"),
                                 program.tokens);
@@ -117,13 +118,15 @@ static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
 static std::vector<WeightSpec> expectedWeights(const GPT2Config &c) {
   int64_t d = c.nEmbd;
   const std::string &p = c.prefix;
-  std::vector<WeightSpec> weights = {{p + "wte.weight", {c.vocabSize, d}},
+  std::vector<WeightSpec> weights = {{p + "wte.weight", {c.vocabSize, d}, true},
                                      {p + "wpe.weight", {c.nPositions, d}}};
   for (int64_t layer = 0; layer < c.nLayer; ++layer) {
     std::string h = p + "h." + std::to_string(layer);
     auto add = [&](const std::string &name, ArrayRef<int64_t> weight,
                    int64_t bias) {
-      weights.push_back({name + ".weight", SmallVector<int64_t>(weight)});
+      // LayerNorm vectors stay f32; the Conv1D matrices may be narrowed.
+      weights.push_back(
+          {name + ".weight", SmallVector<int64_t>(weight), weight.size() == 2});
       weights.push_back({name + ".bias", {bias}});
     };
     add(h + ".ln_1", {d}, d);
@@ -136,7 +139,7 @@ static std::vector<WeightSpec> expectedWeights(const GPT2Config &c) {
   weights.push_back({p + "ln_f.weight", {d}});
   weights.push_back({p + "ln_f.bias", {d}});
   if (c.lmHead != p + "wte.weight")
-    weights.push_back({c.lmHead, {c.vocabSize, d}});
+    weights.push_back({c.lmHead, {c.vocabSize, d}, /*matrix=*/true});
   return weights;
 }
 
@@ -276,7 +279,7 @@ mlir::attn::importGPT2(MLIRContext &context, StringRef dir,
 
   llvm::Expected<OwningOpRef<ModuleOp>> module = buildPrograms(
       context, dir, [&](OpBuilder &b, StringRef name, int64_t staticS) {
-        buildProgram(b, name, staticS, c, weights);
+        buildProgram(b, name, staticS, c, weights, options.matrixType);
       });
   if (!module)
     return module.takeError();

@@ -41,6 +41,21 @@ func.func @linear_in_out(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<1
 
 // -----
 
+// Weights stored in f16/bf16 are widened where they are read.
+// CHECK-LABEL: func.func @narrow_weights
+// CHECK: tensor.extract %{{.*}} : tensor<10x8xbf16>
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<8x4xf16>)
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: arith.mulf
+func.func @narrow_weights(%t: tensor<10x8xbf16>, %ids: tensor<?xi32>, %w: tensor<8x4xf16>) -> tensor<?x4xf32> {
+  %x = attn.embedding %t[%ids] : (tensor<10x8xbf16>, tensor<?xi32>) -> tensor<?x8xf32>
+  %y = attn.linear %x, %w layout<in_out> : (tensor<?x8xf32>, tensor<8x4xf16>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 // torch.nn.Linear: W is [out, in]; no bias starts from zeros.
 // CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
 // CHECK-LABEL: func.func @linear_out_in

@@ -268,8 +268,22 @@ def read_safetensors(path):
     return tensors
 
 
+MATRIX_SUFFIXES = (".c_attn.weight", ".c_proj.weight", ".c_fc.weight")
+
+
+def narrow_matrices(model, dtype):
+    """Rounds the weights attnc --weight-type narrows (the matmul and
+    embedding matrices), so that the reference computes with exactly them."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in ("wte.weight", "lm_head") or name.endswith(MATRIX_SUFFIXES):
+                p.copy_(p.to(dtype).float())
+
+
 def run(args):
     model, cfg = load(args.dir)
+    if args.matrix_type != "f32":
+        narrow_matrices(model, {"f16": torch.float16, "bf16": torch.bfloat16}[args.matrix_type])
     prompt = [int(t) for t in args.tokens.split(",")]
     result = greedy(lambda seq: model(seq)[0, -1], prompt,
                     cfg.get("eos_token_id", 50256), cfg["n_positions"],
@@ -303,6 +317,8 @@ def main():
     r.add_argument("dir")
     r.add_argument("--tokens", required=True)
     r.add_argument("--max-new-tokens", type=int, default=8)
+    r.add_argument("--matrix-type", default="f32", choices=["f32", "f16", "bf16"],
+                   help="round the matrices as attnc --weight-type does")
     args = parser.parse_args()
     make(args) if args.command == "make" else run(args)
 

@@ -80,6 +80,17 @@ static cl::opt<WeightsMode> weightsMode(
                           "in the checkpoint's model.safetensors, checked by "
                           "size and hash when loaded")),
     cl::cat(attncCategory));
+static cl::opt<ImportOptions::MatrixType> matrixType(
+    "weight-type", cl::init(ImportOptions::MatrixType::F32),
+    cl::desc("How the matmul and embedding matrices are stored (the "
+             "computation stays f32)"),
+    cl::values(clEnumValN(ImportOptions::MatrixType::F32, "f32",
+                          "as in the checkpoint, widened to f32 (default)"),
+               clEnumValN(ImportOptions::MatrixType::F16, "f16",
+                          "IEEE half: half the bytes per decode step"),
+               clEnumValN(ImportOptions::MatrixType::BF16, "bf16",
+                          "bfloat16: half the bytes, f32's range")),
+    cl::cat(attncCategory));
 static cl::opt<int64_t> contextLength(
     "context-length", cl::init(0),
     cl::desc("Cap the context (KV cache) below the model's own; 0 keeps it"),
@@ -156,6 +167,7 @@ int main(int argc, char **argv) {
 
   ImportOptions importOptions;
   importOptions.contextLength = contextLength;
+  importOptions.matrixType = matrixType;
   llvm::Expected<ImportedModel> model =
       importModel(context, modelDir, importOptions);
   if (!model)

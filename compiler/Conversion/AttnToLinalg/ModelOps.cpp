@@ -36,7 +36,12 @@ struct EmbeddingToLinalg : public OpConversionPattern<EmbeddingOp> {
           if (!row.getType().isIndex())
             row = arith::IndexCastOp::create(b, l, b.getIndexType(), row);
           Value col = linalg::IndexOp::create(b, l, 1);
-          return tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+          Value element =
+              tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
+          Type resultElement = op.getType().getElementType();
+          if (element.getType() == resultElement)
+            return element;
+          return arith::ExtFOp::create(b, l, resultElement, element);
         });
     rewriter.replaceOp(op, result);
     return success();

@@ -105,8 +105,15 @@ Value mlir::attn::contract(OpBuilder &b, Location loc, Value init, Value lhs,
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{type}, ValueRange{lhs, rhs}, ValueRange{init}, maps,
       iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value product =
-            arith::MulFOp::create(nb, nloc, args[0], args[1], fastMath);
+        // Weights stored narrower (f16, bf16) are widened as they are read.
+        Type accType = args[2].getType();
+        auto widen = [&](Value v) -> Value {
+          return v.getType() == accType
+                     ? v
+                     : arith::ExtFOp::create(nb, nloc, accType, v).getResult();
+        };
+        Value product = arith::MulFOp::create(nb, nloc, widen(args[0]),
+                                              widen(args[1]), fastMath);
         Value sum = arith::AddFOp::create(nb, nloc, args[2], product, fastMath);
         linalg::YieldOp::create(nb, nloc, sum);
       });

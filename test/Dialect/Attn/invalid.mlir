@@ -81,7 +81,7 @@ func.func @linear_bias_size(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor
 // -----
 
 func.func @linear_bias_type(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf16>) {
-  // expected-error @+1 {{'bias' element type 'tensor<4xf16>' does not match 'weight' 'tensor<8x4xf32>'}}
+  // expected-error @+1 {{'bias' element type 'tensor<4xf16>' does not match 'input' 'tensor<?x8xf32>'}}
   %0 = attn.linear %x, %w, %b layout<in_out> : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<4xf16>) -> tensor<?x4xf32>
   return
 }
@@ -89,7 +89,7 @@ func.func @linear_bias_type(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor
 // -----
 
 func.func @linear_element_types(%x: tensor<?x8xf16>, %w: tensor<8x4xf32>) {
-  // expected-error @+1 {{failed to verify that all of {input, weight, result} have same element type}}
+  // expected-error @+1 {{failed to verify that all of {input, result} have same element type}}
   %0 = attn.linear %x, %w layout<in_out> : (tensor<?x8xf16>, tensor<8x4xf32>) -> tensor<?x4xf32>
   return
 }
@@ -423,5 +423,21 @@ func.func @add_rank(%x: tensor<?x8xf32>, %y: tensor<8xf32>) {
 func.func @add_shape(%x: tensor<?x8xf32>, %y: tensor<2x4xf32>) {
   // expected-error @+1 {{axis 1 of 'lhs' (8) does not match axis 1 of 'rhs' (4)}}
   %0 = attn.add %x, %y : tensor<?x8xf32>, tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_wider_weight(%x: tensor<?x8xf16>, %w: tensor<8x4xf32>) {
+  // expected-error @+1 {{'weight' elements of type 'f32' cannot feed 'f16' computation (only the same type, or f16/bf16 into f32)}}
+  %0 = attn.linear %x, %w layout<in_out> : (tensor<?x8xf16>, tensor<8x4xf32>) -> tensor<?x4xf16>
+  return
+}
+
+// -----
+
+func.func @embedding_integer_table(%t: tensor<10x4xf64>, %ids: tensor<?xi32>) {
+  // expected-error @+1 {{'table' elements of type 'f64' cannot feed 'f32' computation}}
+  %0 = attn.embedding %t[%ids] : (tensor<10x4xf64>, tensor<?xi32>) -> tensor<?x4xf32>
   return
 }

@@ -70,6 +70,16 @@ func.func @kv_cache(%cache: tensor<12x1024x64xf32>, %k: tensor<12x?x64xf32>,
   return %r : tensor<12x?x64xf32>
 }
 
+// Weights stored in f16 or bf16 feed f32 computation.
+// CHECK-LABEL: func.func @narrow_weights
+// CHECK: attn.embedding %{{.*}}[%{{.*}}] : (tensor<10x8xbf16>, tensor<?xi32>) -> tensor<?x8xf32>
+// CHECK: attn.linear %{{.*}}, %{{.*}}, %{{.*}} layout<in_out> : (tensor<?x8xf32>, tensor<8x4xf16>, tensor<4xf32>) -> tensor<?x4xf32>
+func.func @narrow_weights(%t: tensor<10x8xbf16>, %ids: tensor<?xi32>, %w: tensor<8x4xf16>, %b: tensor<4xf32>) -> tensor<?x4xf32> {
+  %x = attn.embedding %t[%ids] : (tensor<10x8xbf16>, tensor<?xi32>) -> tensor<?x8xf32>
+  %y = attn.linear %x, %w, %b layout<in_out> : (tensor<?x8xf32>, tensor<8x4xf16>, tensor<4xf32>) -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
 // CHECK-LABEL: func.func @low_precision
 func.func @low_precision(%x: tensor<4x8xf16>, %y: tensor<2x4x4xbf16>) -> (tensor<4x8xf16>, tensor<2x4x4xbf16>) {
   // CHECK: attn.gelu %{{.*}} : tensor<4x8xf16>
