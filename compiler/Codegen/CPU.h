@@ -16,8 +16,9 @@ struct CpuTarget {
   /// x86-64-v3 is AVX2 + FMA: every x86-64 server and laptop of the last
   /// decade, and what our machines have at least.
   std::string cpu = "x86-64-v3";
-  /// LLVM feature names the runtime must find on the CPU that loads the code.
-  std::string features = "+avx,+avx2,+fma,+f16c";
+  /// LLVM feature names the runtime must find on the CPU that loads the code:
+  /// the whole x86-64-v3 level, which -O3 code may use.
+  std::string features = "+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe";
 };
 
 /// Adds the passes that take the planner's kernel functions from attn on
