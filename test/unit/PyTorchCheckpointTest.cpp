@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "test/unit/CheckpointTestBase.h"
 #include "frontends/checkpoint/Checkpoint.h"
 #include "frontends/checkpoint/Pickle.h"
 #include "frontends/checkpoint/PyTorch.h"
@@ -343,22 +344,8 @@ std::string stateDictPickle(ArrayRef<TestTensor> tensors) {
   return p.stop().out;
 }
 
-class PyTorchCheckpointTest : public ::testing::Test {
+class PyTorchCheckpointTest : public CheckpointTestBase {
 protected:
-  void SetUp() override {
-    ASSERT_FALSE(sys::fs::createUniqueDirectory("attn-pytorch", dir));
-  }
-  void TearDown() override { sys::fs::remove_directories(dir); }
-
-  std::string writeFile(StringRef fileName, StringRef contents) {
-    SmallString<128> path(dir);
-    sys::path::append(path, fileName);
-    std::error_code ec;
-    raw_fd_ostream os(path, ec);
-    EXPECT_FALSE(ec) << ec.message();
-    os << contents;
-    return std::string(path);
-  }
 
   /// The members of a torch.save archive "archive/": data.pkl, the storages
   /// and version.
@@ -382,22 +369,6 @@ protected:
                      buildZip(torchMembers(pickle, storages), torchStyle));
   }
 
-  /// Checks that opening `path` fails with one line naming the file and
-  /// containing `phrase`.
-  ::testing::AssertionResult openFails(StringRef path, StringRef phrase) {
-    Expected<std::unique_ptr<Checkpoint>> checkpoint = openCheckpoint(path);
-    if (checkpoint)
-      return ::testing::AssertionFailure() << path.str() << " opened";
-    std::string message = toString(checkpoint.takeError());
-    if (!StringRef(message).starts_with(path) ||
-        !StringRef(message).contains(phrase) ||
-        StringRef(message).contains('\n'))
-      return ::testing::AssertionFailure()
-             << "message '" << message << "' is not one line starting with '"
-             << path.str() << "' and containing '" << phrase.str() << "'";
-    return ::testing::AssertionSuccess();
-  }
-
   /// Checks that a file holding `pickle` (and one float storage "0" of 4
   /// elements) fails with `phrase`.
   ::testing::AssertionResult pickleFails(StringRef pickle, StringRef phrase) {
@@ -406,7 +377,6 @@ protected:
         phrase);
   }
 
-  SmallString<128> dir;
 };
 
 //===----------------------------------------------------------------------===//

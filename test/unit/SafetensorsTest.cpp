@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "test/unit/CheckpointTestBase.h"
 #include "frontends/checkpoint/Safetensors.h"
 #include "frontends/checkpoint/Checkpoint.h"
 
@@ -51,24 +52,8 @@ std::string u16Bytes(ArrayRef<uint16_t> values) {
   return bytes;
 }
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public CheckpointTestBase {
 protected:
-  void SetUp() override {
-    ASSERT_FALSE(sys::fs::createUniqueDirectory("attn-safetensors", dir));
-  }
-  void TearDown() override { sys::fs::remove_directories(dir); }
-
-  /// Writes `contents` to `fileName` in the temporary directory and returns
-  /// its path.
-  std::string writeFile(StringRef fileName, StringRef contents) {
-    SmallString<128> path(dir);
-    sys::path::append(path, fileName);
-    std::error_code ec;
-    raw_fd_ostream os(path, ec);
-    EXPECT_FALSE(ec) << ec.message();
-    os << contents;
-    return std::string(path);
-  }
 
   /// Writes a file made of the 8-byte size of `header`, `header`, and `data`.
   std::string writeRaw(StringRef fileName, StringRef header,
@@ -103,22 +88,6 @@ protected:
     return writeRaw(fileName, header, data);
   }
 
-  /// Checks that opening `path` fails with one line naming the file and
-  /// containing `phrase`.
-  ::testing::AssertionResult openFails(StringRef path, StringRef phrase) {
-    Expected<std::unique_ptr<Checkpoint>> checkpoint = openCheckpoint(path);
-    if (checkpoint)
-      return ::testing::AssertionFailure() << path.str() << " opened";
-    std::string message = toString(checkpoint.takeError());
-    if (!StringRef(message).starts_with(path) ||
-        !StringRef(message).contains(phrase) ||
-        StringRef(message).contains('\n'))
-      return ::testing::AssertionFailure()
-             << "message '" << message << "' is not one line starting with '"
-             << path.str() << "' and containing '" << phrase.str() << "'";
-    return ::testing::AssertionSuccess();
-  }
-
   /// Writes `header` (and `dataSize` zero bytes) to `fileName` and checks
   /// that opening it fails with `phrase`.
   ::testing::AssertionResult headerFails(StringRef fileName, StringRef header,
@@ -128,7 +97,6 @@ protected:
                      phrase);
   }
 
-  SmallString<128> dir;
 };
 
 TEST_F(SafetensorsTest, RoundTrip) {
