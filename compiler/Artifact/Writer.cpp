@@ -9,6 +9,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <cstring>
 
 using namespace mlir;
@@ -33,6 +34,20 @@ uint64_t mlir::attn::fnv1a64(ArrayRef<uint8_t> bytes) {
 /// f32 -> bf16 or IEEE half, rounding to nearest even (what torch's .to()
 /// does), so that a reference that rounds its weights the same way computes
 /// with exactly our weights.
+/// The [cols, rows] row-major transpose of the [rows, cols] `values`. Blocks
+/// of 64x64 keep both sides' cache lines in use.
+static std::vector<float> transposed(ArrayRef<float> values, int64_t rows,
+                                     int64_t cols) {
+  constexpr int64_t kBlock = 64;
+  std::vector<float> out(values.size());
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (int64_t c0 = 0; c0 < cols; c0 += kBlock)
+      for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + kBlock); ++c)
+          out[c * rows + r] = values[r * cols + c];
+  return out;
+}
+
 static std::vector<uint16_t> narrowFloats(ArrayRef<float> values, bool bf16) {
   std::vector<uint16_t> out(values.size());
   for (auto [i, value] : llvm::enumerate(values)) {
@@ -115,6 +130,8 @@ struct PlacedTensor {
   Type elementType;
   uint64_t offset;
   uint64_t size;
+  /// Stored with its two axes swapped.
+  bool transposed;
 };
 } // namespace
 
@@ -161,9 +178,11 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   std::vector<flatbuffers::Offset<fb::Tensor>> tensorTable;
   for (const PlacedTensor &t : tensors) {
     std::vector<int64_t> shape(t.info->shape.begin(), t.info->shape.end());
+    if (t.transposed)
+      std::reverse(shape.begin(), shape.end());
     tensorTable.push_back(fb::CreateTensorDirect(
         fbb, t.info->name.c_str(), toDType(t.elementType), &shape, t.offset,
-        t.size));
+        t.size, t.transposed));
   }
   auto weights = fb::CreateWeightsDirect(
       fbb,
@@ -278,12 +297,22 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
                      getDTypeName(info->dtype) +
                      (buffer.elementType.isF32() ? ""
                                                  : " and is to be narrowed"));
-      tensors.push_back(
-          {info, buffer.elementType, info->fileOffset - dataStart, size});
+      if (buffer.transposed)
+        return error("external weights are read in place; '" + info->name +
+                     "' is to be transposed (run attn-transpose-weights "
+                     "only for embedded weights)");
+      tensors.push_back({info, buffer.elementType,
+                         info->fileOffset - dataStart, size, false});
       continue;
     }
     segmentSize = alignTo64(segmentSize);
-    tensors.push_back({info, buffer.elementType, segmentSize, size});
+    if (buffer.transposed &&
+        (info->shape.size() != 2 || buffer.shape.size() != 2 ||
+         info->shape[0] != buffer.shape[1] || info->shape[1] != buffer.shape[0]))
+      return error("'" + info->name + "' in " + checkpoint.path() +
+                   " is not the transpose of the plan's weight");
+    tensors.push_back(
+        {info, buffer.elementType, segmentSize, size, buffer.transposed});
     segmentSize += size;
   }
 
@@ -317,6 +346,8 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
           llvm::sys::fs::remove(temporary);
           return values.takeError();
         }
+        if (t.transposed)
+          *values = transposed(*values, t.info->shape[0], t.info->shape[1]);
         if (t.elementType.isF32()) {
           os.write(reinterpret_cast<const char *>(values->data()), t.size);
         } else {

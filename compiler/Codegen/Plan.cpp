@@ -124,7 +124,7 @@ private:
   FailureOr<ViewPlan> getView(Value v, Operation *user);
 
   unsigned getOrCreateBuffer(StringRef name, BufferKind kind, Type elementType,
-                             ArrayRef<int64_t> shape);
+                             ArrayRef<int64_t> shape, bool transposed = false);
   unsigned allocateScratch(RankedTensorType type, ArrayRef<Affine> sizes,
                            size_t opIndex);
   ViewPlan wholeView(unsigned buffer, ArrayRef<Affine> sizes) const;
@@ -184,11 +184,11 @@ FailureOr<ViewPlan> Planner::getView(Value v, Operation *user) {
 
 unsigned Planner::getOrCreateBuffer(StringRef name, BufferKind kind,
                                     Type elementType,
-                                    ArrayRef<int64_t> shape) {
+                                    ArrayRef<int64_t> shape, bool transposed) {
   auto [it, inserted] = buffersByName.try_emplace(name, plan.buffers.size());
   if (inserted)
-    plan.buffers.push_back(
-        {name.str(), kind, elementType, SmallVector<int64_t>(shape)});
+    plan.buffers.push_back({name.str(), kind, elementType,
+                            SmallVector<int64_t>(shape), transposed});
   return it->second;
 }
 
@@ -260,10 +260,19 @@ LogicalResult Planner::planArgument(func::FuncOp func, BlockArgument arg,
     sizes.push_back(Affine::constant(size));
   if (auto name = func.getArgAttrOfType<StringAttr>(
           index, AttnDialect::getWeightAttrName())) {
-    views[arg] = wholeView(getOrCreateBuffer(name, BufferKind::Weight,
-                                             type.getElementType(),
-                                             type.getShape()),
-                           sizes);
+    bool transposed = static_cast<bool>(
+        func.getArgAttr(index, AttnDialect::getTransposedAttrName()));
+    unsigned buffer =
+        getOrCreateBuffer(name, BufferKind::Weight, type.getElementType(),
+                          type.getShape(), transposed);
+    // The artifact stores one tensor per name for every program.
+    const BufferPlan &weight = plan.buffers[buffer];
+    if (weight.shape != ArrayRef<int64_t>(type.getShape()) ||
+        weight.elementType != type.getElementType() ||
+        weight.transposed != transposed)
+      return fail("disagrees in type or 'attn.transposed' with the same "
+                  "weight in an earlier program");
+    views[arg] = wholeView(buffer, sizes);
     return success();
   }
   if (auto name = func.getArgAttrOfType<StringAttr>(

@@ -50,6 +50,9 @@ struct BufferPlan {
   Type elementType;
   /// Allocation sizes: constants for every kind.
   SmallVector<int64_t> shape;
+  /// Weight only: `shape` is the checkpoint tensor's with its two axes
+  /// swapped (attn.transposed), and the artifact stores it so.
+  bool transposed = false;
 };
 
 /// A strided view of a buffer, in elements.

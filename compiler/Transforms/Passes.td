@@ -62,4 +62,36 @@ def FuseAttention : Pass<"attn-fuse-attention"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def TransposeWeights : Pass<"attn-transpose-weights", "::mlir::ModuleOp"> {
+  let summary = "Store [in, out] linear weights as [out, in]";
+  let description = [{
+    A linear op splits its work across threads by output features. With an
+    `[in, out]` weight (GPT-2's Conv1D) a thread's features are a narrow
+    column band of every weight row: short strided reads that defeat the
+    hardware prefetchers, so a one-token decode on two cores ran no faster
+    than on one. Stored `[out, in]`, a thread's features are one contiguous
+    block of memory and each feature a contiguous dot product.
+
+    For every weight (by its `attn.weight` name, across all functions) whose
+    every use is the weight of an `attn.linear` with `layout<in_out>`, the
+    pass swaps the argument's two axes, marks it `attn.transposed` (the
+    artifact writer then stores the checkpoint tensor transposed), and flips
+    those linears to `layout<out_in>`. Weights with any other use stay as
+    they are. Run it only when the artifact embeds its weights: external
+    weights are read in place, in the checkpoint's layout.
+
+    Before:
+    ```mlir
+    func.func @decode(..., %w: tensor<768x2304xf32> {attn.weight = "h.0.attn.c_attn.weight"}) {
+      %y = attn.linear %x, %w, %b layout<in_out> : (tensor<1x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>) -> tensor<1x2304xf32>
+    ```
+    After:
+    ```mlir
+    func.func @decode(..., %w: tensor<2304x768xf32> {attn.transposed, attn.weight = "h.0.attn.c_attn.weight"}) {
+      %y = attn.linear %x, %w, %b layout<out_in> : (tensor<1x768xf32>, tensor<2304x768xf32>, tensor<2304xf32>) -> tensor<1x2304xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 #endif // ATTN_COMPILER_TRANSFORMS_PASSES_TD

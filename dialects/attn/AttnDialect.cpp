@@ -4,6 +4,7 @@
 
 #include "dialects/attn/AttnOps.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -31,6 +32,22 @@ LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
                                                     unsigned argIndex,
                                                     NamedAttribute attribute) {
   StringRef attrName = attribute.getName().getValue();
+  if (attrName == getTransposedAttrName()) {
+    if (!isa<UnitAttr>(attribute.getValue()))
+      return op->emitError() << "'" << attrName << "' of argument #"
+                             << argIndex << " must be a unit attribute";
+    Region &region = op->getRegion(regionIndex);
+    if (region.empty() || argIndex >= region.getNumArguments())
+      return success();
+    auto type = dyn_cast<RankedTensorType>(
+        region.getArgument(argIndex).getType());
+    auto funcOp = dyn_cast<FunctionOpInterface>(op);
+    if (!type || type.getRank() != 2 ||
+        (funcOp && !funcOp.getArgAttr(argIndex, getWeightAttrName())))
+      return op->emitError() << "'" << attrName << "' argument #" << argIndex
+                             << " must be a 2-D 'attn.weight' tensor";
+    return success();
+  }
   if (attrName != getWeightAttrName() && attrName != getKVCacheAttrName())
     return op->emitError() << "unknown attn argument attribute '" << attrName
                            << "'";

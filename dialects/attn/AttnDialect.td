@@ -26,7 +26,10 @@ def Attn_Dialect : Dialect {
     Weights are not constants: they enter functions as arguments carrying an
     `attn.weight` argument attribute with their checkpoint name, which the
     artifact's tensor table binds at run time. KV caches are arguments marked
-    `attn.kv_cache` with a name; the runtime keeps them across steps.
+    `attn.kv_cache` with a name; the runtime keeps them across steps. A 2-D
+    weight may also carry `attn.transposed` (set by `attn-transpose-weights`):
+    the argument is the checkpoint tensor with its two axes swapped, and the
+    artifact stores it so.
 
     ```mlir
     func.func @prefill(%ids: tensor<?xi32>,
@@ -44,6 +47,11 @@ def Attn_Dialect : Dialect {
     /// The argument attribute that marks a KV cache argument and names it.
     static constexpr ::llvm::StringLiteral getKVCacheAttrName() {
       return ::llvm::StringLiteral("attn.kv_cache");
+    }
+    /// The unit argument attribute that marks a 2-D weight argument as the
+    /// transpose of its checkpoint tensor.
+    static constexpr ::llvm::StringLiteral getTransposedAttrName() {
+      return ::llvm::StringLiteral("attn.transposed");
     }
   }];
 }

@@ -115,7 +115,7 @@ def seeds_artifact(out, work, tools):
         "--d-model", "8", "--layers", "1", "--max-len", "4", "--vocab-chars", "ab",
         "--words", "echo")
     run(f"{tools}/attnc", f"{work}/cogattn", "-o", f"{out}/cogmodel.attn")
-    run(f"{tools}/attnc", f"{work}/cogattn", "--weight-type=bf16", "--fusion=none",
+    run(f"{tools}/attnc", f"{work}/cogattn", "--weight-dtype=bf16", "--fusion=none",
         "-o", f"{out}/cogmodel-bf16.attn")
 
 

@@ -272,7 +272,7 @@ MATRIX_SUFFIXES = (".c_attn.weight", ".c_proj.weight", ".c_fc.weight")
 
 
 def narrow_matrices(model, dtype):
-    """Rounds the weights attnc --weight-type narrows (the matmul and
+    """Rounds the weights attnc --weight-dtype narrows (the matmul and
     embedding matrices), so that the reference computes with exactly them."""
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -318,7 +318,7 @@ def main():
     r.add_argument("--tokens", required=True)
     r.add_argument("--max-new-tokens", type=int, default=8)
     r.add_argument("--matrix-type", default="f32", choices=["f32", "f16", "bf16"],
-                   help="round the matrices as attnc --weight-type does")
+                   help="round the matrices as attnc --weight-dtype does")
     args = parser.parse_args()
     make(args) if args.command == "make" else run(args)
 

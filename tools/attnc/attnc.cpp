@@ -81,7 +81,7 @@ static cl::opt<WeightsMode> weightsMode(
                           "size and hash when loaded")),
     cl::cat(attncCategory));
 static cl::opt<ImportOptions::MatrixType> matrixType(
-    "weight-type", cl::init(ImportOptions::MatrixType::F32),
+    "weight-dtype", cl::init(ImportOptions::MatrixType::F32),
     cl::desc("How the matmul and embedding matrices are stored (the "
              "computation stays f32)"),
     cl::values(clEnumValN(ImportOptions::MatrixType::F32, "f32",
@@ -178,6 +178,9 @@ int main(int argc, char **argv) {
   if (failed(applyPassManagerCLOptions(fusionPm)))
     return fail("invalid pass manager options");
   buildFusionPipeline(fusionPm, fusion);
+  // External weights are read in place, in the checkpoint's layout.
+  if (weightsMode == WeightsMode::Embed)
+    fusionPm.addPass(createTransposeWeights());
   if (failed(fusionPm.run(programs)))
     return fail("fusion failed");
   if (emit == Emit::Attn)

@@ -398,6 +398,27 @@ func.func @weight_not_tensor(%x: tensor<4xf32>, %w: index {attn.weight = "h.0.ln
 
 // -----
 
+// expected-error @+1 {{'attn.transposed' of argument #0 must be a unit attribute}}
+func.func @transposed_not_unit(%w: tensor<4x2xf32> {attn.weight = "w", attn.transposed = 1}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.transposed' argument #0 must be a 2-D 'attn.weight' tensor}}
+func.func @transposed_not_2d(%w: tensor<4xf32> {attn.weight = "w", attn.transposed}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.transposed' argument #0 must be a 2-D 'attn.weight' tensor}}
+func.func @transposed_not_weight(%w: tensor<4x2xf32> {attn.transposed}) {
+  return
+}
+
+// -----
+
 // expected-error @+1 {{unknown attn argument attribute 'attn.weigth'}}
 func.func @weight_typo(%w: tensor<4xf32> {attn.weigth = "wte.weight"}) {
   return
