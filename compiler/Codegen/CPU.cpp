@@ -11,7 +11,10 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Program.h"
@@ -22,22 +25,71 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-/// Loops for now: the tiled and vectorized kernels are the performance work.
-static constexpr llvm::StringLiteral kCpuKernelPipeline =
+/// Before and after the register tiling of contractions, whose tile size
+/// depends on the target.
+static constexpr llvm::StringLiteral kCpuKernelPipelineHead =
     "attn-lower-to-linalg,canonicalize,cse,attn-tile-contractions,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{allow-return-allocs-from-loops},"
-    "buffer-deallocation-pipeline,"
-    "attn-memref-copy-to-linalg,func.func(convert-linalg-to-loops),"
+    "buffer-deallocation-pipeline,attn-memref-copy-to-linalg";
+static constexpr llvm::StringLiteral kCpuKernelPipelineTail =
+    "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
     "convert-math-to-libm,convert-to-llvm,reconcile-unrealized-casts,"
     "canonicalize,cse";
 
-void mlir::attn::buildCpuKernelPipeline(OpPassManager &pm) {
+void mlir::attn::buildCpuKernelPipeline(OpPassManager &pm,
+                                        const CpuTarget &target) {
+  // A tile's accumulators, one load of X and the tile's loads of W must fit
+  // the vector registers: 32 with AVX-512 (4x4: 16 + 1 + 4), 16 with AVX2
+  // (4x3: 12 + 1 + 3); a spill in the k loop costs more than the tile gains.
+  int64_t columns = target.hasFeature("avx512f") ? 4 : 3;
+  std::string pipeline =
+      (kCpuKernelPipelineHead +
+       ",attn-register-tile-contractions{row-tile=4 column-tile=" +
+       std::to_string(columns) + "}," + kCpuKernelPipelineTail)
+          .str();
   // The string is ours and fixed: failing to parse it is a bug.
-  LogicalResult parsed = parsePassPipeline(kCpuKernelPipeline, pm);
+  LogicalResult parsed = parsePassPipeline(pipeline, pm);
   assert(succeeded(parsed) && "invalid CPU kernel pipeline");
   (void)parsed;
+}
+
+llvm::Expected<CpuTarget> CpuTarget::get(StringRef cpu) {
+  CpuTarget target;
+  std::string error;
+  llvm::Triple triple(target.triple);
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86TargetMC();
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
+  target.cpu = cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu.str();
+  // Asked first of a generic CPU, since creating the subtarget of an
+  // unknown one prints a warning of LLVM's own.
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      llvmTarget->createMCSubtargetInfo(triple, "x86-64", ""));
+  if (!info || !info->isCPUStringValid(target.cpu))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "unknown CPU '" + target.cpu + "' (an LLVM CPU name, or native)");
+  info.reset(llvmTarget->createMCSubtargetInfo(triple, target.cpu, ""));
+  // Every feature the CPU name enables, ISA extensions and tuning flags
+  // alike; the runtime checks those it can detect.
+  SmallVector<std::string> features;
+  for (const llvm::SubtargetFeatureKV &feature :
+       info->getAllProcessorFeatures())
+    if (info->getFeatureBits().test(feature.Value))
+      features.push_back(std::string("+") + feature.Key);
+  target.features = llvm::join(features, ",");
+  return target;
+}
+
+bool CpuTarget::hasFeature(StringRef name) const {
+  SmallVector<StringRef> list;
+  StringRef(features).split(list, ',');
+  return llvm::is_contained(list, ("+" + name).str());
 }
 
 void mlir::attn::registerCpuPipelines() {
@@ -45,7 +97,7 @@ void mlir::attn::registerCpuPipelines() {
   PassPipelineRegistration<>(
       "attn-cpu-kernels-to-llvm",
       "Lower planned kernel functions from attn on tensors to the LLVM dialect",
-      [](OpPassManager &pm) { buildCpuKernelPipeline(pm); });
+      [](OpPassManager &pm) { buildCpuKernelPipeline(pm, CpuTarget()); });
 }
 
 /// Writes `bytes` to a new temporary file named like `model`.

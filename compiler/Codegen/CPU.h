@@ -5,6 +5,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Error.h"
 
 #include <string>
 
@@ -17,15 +18,24 @@ struct CpuTarget {
   /// decade, and what our machines have at least.
   std::string cpu = "x86-64-v3";
   /// LLVM feature names the runtime must find on the CPU that loads the code:
-  /// the whole x86-64-v3 level, which -O3 code may use.
+  /// every feature `cpu` implies, which -O3 code may use.
   std::string features = "+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe";
+
+  /// The target for the LLVM CPU name `cpu`, or for this machine's CPU when
+  /// `cpu` is "native", with the features that CPU implies. Fails for a CPU
+  /// name LLVM does not know.
+  static llvm::Expected<CpuTarget> get(StringRef cpu);
+
+  /// Whether the code may use the LLVM feature `name` ("avx512f").
+  bool hasFeature(StringRef name) const;
 };
 
 /// Adds the passes that take the planner's kernel functions from attn on
 /// tensors to the LLVM dialect: attn-lower-to-linalg, one-shot
-/// bufferization, deallocation, loops, and the conversions to LLVM. Also
-/// registered for attn-opt as the pipeline `attn-cpu-kernels-to-llvm`.
-void buildCpuKernelPipeline(OpPassManager &pm);
+/// bufferization, deallocation, register tiles sized for `target`'s vector
+/// registers, loops, and the conversions to LLVM. Also registered for
+/// attn-opt as the pipeline `attn-cpu-kernels-to-llvm` (default target).
+void buildCpuKernelPipeline(OpPassManager &pm, const CpuTarget &target = {});
 
 /// Registers the named pipelines of this file with the global registry.
 void registerCpuPipelines();

@@ -57,4 +57,56 @@ def TileContractions : Pass<"attn-tile-contractions"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
+  let summary = "Compute matmul output tiles in registers across the k loop";
+  let description = [{
+    A linear with a `[out, in]` weight lowers to loops (s, o, k): one dot
+    product per output element, two loads per multiply-add, and each row of
+    X and W reloaded for every output. This pass splits the output into
+    `row-tile` x `column-tile` tiles and computes each tile in one k loop
+    whose accumulators are loop-carried scalars: each loaded element of X is
+    used `column-tile` times and each of W `row-tile` times. LLVM's loop
+    vectorizer turns the k loop into vector loads and as many vector
+    accumulators as the tile has elements, summed once at the end (the
+    body's `reassoc` fast-math flag allows it). Rows and columns past the
+    last full tile keep the original loops (a one-token decode: all of it).
+
+    It matches `linalg.generic` on memrefs with maps (s, k), (o, k) ->
+    (s, o), iterators (parallel, parallel, reduction), and inputs whose rows
+    are contiguous; the body (multiply-add, with a widening of f16/bf16
+    weights) is cloned per tile element.
+
+    Before:
+    ```mlir
+    linalg.generic {indexing_maps = [(s, o, k) -> (s, k), (s, o, k) -> (o, k), (s, o, k) -> (s, o)],
+                    iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%x, %w : memref<?x768xf32, strided<[768, 1]>>, memref<2304x768xf32, strided<[768, 1]>>)
+        outs(%c : memref<?x2304xf32, strided<[2304, 1]>>) { ... }
+    ```
+    After (row-tile 4, column-tile 4):
+    ```mlir
+    scf.for %s0 = %c0 to %fullRows step %c4 {
+      scf.for %o0 = %c0 to %fullCols step %c4 {
+        %acc0 = memref.load %c[%s0, %o0] ...      // 16 accumulators
+        %r:16 = scf.for %k = %c0 to %c768 step %c1 iter_args(%a0 = %acc0, ...) {
+          %x0 = memref.load %x[%s0, %k] ...       // 4 + 4 loads, 16 multiply-adds
+        }
+        memref.store %r#0, %c[%s0, %o0] ...
+      }
+      linalg.generic ... // columns [fullCols, cols) of these rows
+    }
+    linalg.generic ...   // rows [fullRows, rows)
+    ```
+  }];
+  let options = [
+    Option<"rowTile", "row-tile", "int64_t", /*default=*/"4",
+           "Output rows per register tile">,
+    Option<"columnTile", "column-tile", "int64_t", /*default=*/"4",
+           "Output columns per register tile">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // ATTN_COMPILER_CODEGEN_PASSES_TD

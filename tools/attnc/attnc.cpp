@@ -97,7 +97,10 @@ static cl::opt<int64_t> contextLength(
     cl::cat(attncCategory));
 static cl::opt<std::string> cpuName(
     "cpu", cl::init(CpuTarget().cpu),
-    cl::desc("CPU to compile for (an LLVM CPU name)"), cl::cat(attncCategory));
+    cl::desc("CPU to compile for: an LLVM CPU name (default x86-64-v3, AVX2 "
+             "+ FMA), or native for this machine's (AVX-512 where it has "
+             "it); the runtime refuses a CPU without its features"),
+    cl::cat(attncCategory));
 static cl::opt<std::string> linkerPath(
     "linker", cl::init(""),
     cl::desc("ld.lld used to link the CPU kernels (default: LLVM 22's)"),
@@ -165,6 +168,10 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
+  llvm::Expected<CpuTarget> cpuTarget = CpuTarget::get(cpuName);
+  if (!cpuTarget)
+    return fail("--cpu: " + llvm::toString(cpuTarget.takeError()));
+
   ImportOptions importOptions;
   importOptions.contextLength = contextLength;
   importOptions.matrixType = matrixType;
@@ -201,7 +208,7 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("invalid pass manager options");
-  buildCpuKernelPipeline(pm);
+  buildCpuKernelPipeline(pm, *cpuTarget);
   if (failed(pm.run(kernels)))
     return fail("lowering the kernels to LLVM failed");
   if (emit == Emit::LLVM)
@@ -210,10 +217,8 @@ int main(int argc, char **argv) {
   std::string linker = findLinker();
   if (linker.empty())
     return fail("no ld.lld found; install lld-22 or pass --linker");
-  CpuTarget cpuTarget;
-  cpuTarget.cpu = cpuName;
   FailureOr<std::string> sharedObject =
-      compileCpuSharedObject(kernels, cpuTarget, linker);
+      compileCpuSharedObject(kernels, *cpuTarget, linker);
   if (failed(sharedObject))
     return fail("compiling the CPU kernels failed");
 
@@ -232,7 +237,7 @@ int main(int argc, char **argv) {
                  << (done >> 20) << " of " << (total >> 20) << " MiB)\n";
   };
   if (llvm::Error err = writeArtifact(outputPath, *model, *plan, *sharedObject,
-                                      cpuTarget, artifactOptions))
+                                      *cpuTarget, artifactOptions))
     return fail(llvm::toString(std::move(err)));
   return 0;
 }

@@ -1,0 +1,182 @@
+//===- RegisterTileContractions.cpp - matmul tiles held in registers ------===//
+
+#include "compiler/Codegen/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_REGISTERTILECONTRACTIONS
+#include "compiler/Codegen/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+/// C[s, o] += f(X[s, k], W[o, k]) on memrefs: loops (s, o, k), the rows of X
+/// and W contiguous along k, one combining op yielded from the body.
+static bool isDotContraction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumLoops() != 3)
+    return false;
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  if (iterators[0] != utils::IteratorType::parallel ||
+      iterators[1] != utils::IteratorType::parallel ||
+      iterators[2] != utils::IteratorType::reduction)
+    return false;
+  MLIRContext *ctx = op.getContext();
+  AffineExpr s, o, k;
+  bindDims(ctx, s, o, k);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[0] != AffineMap::get(3, 0, {s, k}, ctx) ||
+      maps[1] != AffineMap::get(3, 0, {o, k}, ctx) ||
+      maps[2] != AffineMap::get(3, 0, {s, o}, ctx))
+    return false;
+  // Contiguous rows, so that the k loop vectorizes into plain vector loads.
+  for (Value operand : op.getDpsInputs()) {
+    auto type = cast<MemRefType>(operand.getType());
+    int64_t offset;
+    SmallVector<int64_t> strides;
+    if (failed(type.getStridesAndOffset(strides, offset)) || strides[1] != 1)
+      return false;
+  }
+  return true;
+}
+
+namespace {
+struct RegisterTileContractions
+    : public attn::impl::RegisterTileContractionsBase<
+          RegisterTileContractions> {
+  using RegisterTileContractionsBase::RegisterTileContractionsBase;
+
+  void runOnOperation() override {
+    if (rowTile < 1 || columnTile < 1) {
+      getOperation()->emitError()
+          << "row-tile and column-tile must be positive, got "
+          << static_cast<int64_t>(rowTile) << " and "
+          << static_cast<int64_t>(columnTile);
+      return signalPassFailure();
+    }
+    SmallVector<linalg::GenericOp> candidates;
+    getOperation()->walk([&](linalg::GenericOp op) {
+      if (isDotContraction(op))
+        candidates.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : candidates)
+      tile(rewriter, op);
+  }
+
+  /// The generic computing rows [rowBegin, rowEnd) and columns
+  /// [colBegin, colEnd) of `op`'s output: `op` itself on subviews.
+  void cloneOnRange(OpBuilder &b, Location loc, linalg::GenericOp op,
+                    Value rowBegin, Value rowEnd, Value colBegin,
+                    Value colEnd) const {
+    Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+    Value c = op.getDpsInits()[0];
+    // Constants stay attributes, so that the views keep static unit inner
+    // strides (and sizes where known): what lets the loops vectorize.
+    OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+    OpFoldResult depth = memref::getMixedSize(b, loc, x, 1);
+    OpFoldResult rows = getAsOpFoldResult(
+        arith::SubIOp::create(b, loc, rowEnd, rowBegin).getResult());
+    OpFoldResult cols = getAsOpFoldResult(
+        arith::SubIOp::create(b, loc, colEnd, colBegin).getResult());
+    auto view = [&](Value source, OpFoldResult first, OpFoldResult second,
+                    OpFoldResult firstSize, OpFoldResult secondSize) -> Value {
+      return memref::SubViewOp::create(b, loc, source, {first, second},
+                                       {firstSize, secondSize}, {one, one});
+    };
+    IRMapping mapping;
+    mapping.map(x, view(x, getAsOpFoldResult(rowBegin), zero, rows, depth));
+    mapping.map(w, view(w, getAsOpFoldResult(colBegin), zero, cols, depth));
+    mapping.map(c, view(c, getAsOpFoldResult(rowBegin),
+                        getAsOpFoldResult(colBegin), rows, cols));
+    b.clone(*op, mapping);
+  }
+
+  void tile(IRRewriter &rewriter, linalg::GenericOp op) const {
+    Location loc = op.getLoc();
+    rewriter.setInsertionPoint(op);
+    OpBuilder &b = rewriter;
+    Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+    Value c = op.getDpsInits()[0];
+    auto index = [&](int64_t v) -> Value {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value zero = index(0), one = index(1);
+    Value rows = memref::DimOp::create(b, loc, c, 0);
+    Value cols = memref::DimOp::create(b, loc, c, 1);
+    Value depth = memref::DimOp::create(b, loc, x, 1);
+    Value rowStep = index(rowTile), colStep = index(columnTile);
+    // The largest multiples of the tile sizes; the rest runs as before.
+    Value fullRows = arith::SubIOp::create(
+        b, loc, rows, arith::RemUIOp::create(b, loc, rows, rowStep));
+    Value fullCols = arith::SubIOp::create(
+        b, loc, cols, arith::RemUIOp::create(b, loc, cols, colStep));
+
+    Block &body = op.getRegion().front();
+    auto yield = cast<linalg::YieldOp>(body.getTerminator());
+    auto rowLoop = scf::ForOp::create(b, loc, zero, fullRows, rowStep);
+    b.setInsertionPointToStart(rowLoop.getBody());
+    Value s0 = rowLoop.getInductionVar();
+    auto colLoop = scf::ForOp::create(b, loc, zero, fullCols, colStep);
+    b.setInsertionPointToStart(colLoop.getBody());
+    Value o0 = colLoop.getInductionVar();
+
+    // Rows s0 + i and columns o0 + j of the tile.
+    SmallVector<Value> rowIndex, colIndex;
+    for (int64_t i = 0; i < rowTile; ++i)
+      rowIndex.push_back(arith::AddIOp::create(b, loc, s0, index(i)));
+    for (int64_t j = 0; j < columnTile; ++j)
+      colIndex.push_back(arith::AddIOp::create(b, loc, o0, index(j)));
+
+    // The tile's accumulators are loop-carried scalars, not memory: LLVM
+    // then keeps each in a vector register across the k loop and
+    // vectorizes the loop as rowTile * columnTile independent reductions.
+    SmallVector<Value> initial;
+    for (Value s : rowIndex)
+      for (Value o : colIndex)
+        initial.push_back(memref::LoadOp::create(b, loc, c, ValueRange{s, o}));
+    auto kLoop = scf::ForOp::create(
+        b, loc, zero, depth, one, initial,
+        [&](OpBuilder &nb, Location l, Value kv, ValueRange accs) {
+          SmallVector<Value> xs, ws;
+          for (Value s : rowIndex)
+            xs.push_back(memref::LoadOp::create(nb, l, x, ValueRange{s, kv}));
+          for (Value o : colIndex)
+            ws.push_back(memref::LoadOp::create(nb, l, w, ValueRange{o, kv}));
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < rowTile; ++i)
+            for (int64_t j = 0; j < columnTile; ++j) {
+              IRMapping mapping;
+              mapping.map(body.getArgument(0), xs[i]);
+              mapping.map(body.getArgument(1), ws[j]);
+              mapping.map(body.getArgument(2), accs[i * columnTile + j]);
+              for (Operation &inner : body.without_terminator())
+                nb.clone(inner, mapping);
+              next.push_back(mapping.lookup(yield.getOperand(0)));
+            }
+          scf::YieldOp::create(nb, l, next);
+        });
+    for (int64_t i = 0; i < rowTile; ++i)
+      for (int64_t j = 0; j < columnTile; ++j)
+        memref::StoreOp::create(b, loc, kLoop.getResult(i * columnTile + j), c,
+                                ValueRange{rowIndex[i], colIndex[j]});
+
+    // Columns past the last full tile, for this block of rows.
+    b.setInsertionPointAfter(colLoop);
+    cloneOnRange(b, loc, op, s0,
+                 arith::AddIOp::create(b, loc, s0, rowStep), fullCols, cols);
+    // Rows past the last full tile, every column.
+    b.setInsertionPointAfter(rowLoop);
+    cloneOnRange(b, loc, op, fullRows, rows, zero, cols);
+    rewriter.eraseOp(op);
+  }
+};
+} // namespace
