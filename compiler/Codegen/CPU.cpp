@@ -33,9 +33,9 @@ static constexpr llvm::StringLiteral kCpuKernelPipelineHead =
     "one-shot-bufferize{allow-return-allocs-from-loops},"
     "buffer-deallocation-pipeline,attn-memref-copy-to-linalg";
 static constexpr llvm::StringLiteral kCpuKernelPipelineTail =
-    "func.func(convert-linalg-to-loops),"
+    "func.func(convert-linalg-to-loops),attn-approximate-math,"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-    "convert-math-to-libm,convert-to-llvm,reconcile-unrealized-casts,"
+    "convert-math-to-llvm,convert-math-to-libm,convert-to-llvm,reconcile-unrealized-casts,"
     "canonicalize,cse";
 
 void mlir::attn::buildCpuKernelPipeline(OpPassManager &pm,
