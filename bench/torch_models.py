@@ -76,6 +76,52 @@ class GPT2Cached:
         return last @ self.head.t()
 
 
+class CogModelCached:
+    """CogModel (the seed's per-position model) with a KV cache: the seed's
+    arithmetic (single head, no 1/sqrt(d) scale, -1e9 mask fill, LayerNorm
+    after attention) on the checkpoint's weights."""
+
+    def __init__(self, directory):
+        with open(os.path.join(directory, "config.json")) as f:
+            self.cfg = json.load(f)
+        if self.cfg.get("positional") != "per_position":
+            sys.exit(f"{directory}: the benchmark runs per_position CogModels")
+        import gpt2 as ref  # test/reference/gpt2.py reads safetensors
+        self.s = {k: v.float() for k, v in
+                  ref.read_safetensors(os.path.join(directory, "model.safetensors")).items()}
+        self.pe = self.s["pos_encoder.pe"][:, 0, :]
+        self.eps = self.cfg.get("layer_norm_eps", 1e-6)
+        self.final_eps = self.cfg.get("final_norm_eps", 1e-5)
+        self.reset()
+
+    def reset(self):
+        self.cache = [None] * self.cfg["n_layers"]
+
+    def step(self, ids, past):
+        s = self.s
+        x = s["embed.weight"][ids] + self.pe[past:past + ids.numel()]
+        for i in range(self.cfg["n_layers"]):
+            p = f"layers.{i}."
+            q = F.linear(x, s[p + "self_attn.q_layer.weight"], s[p + "self_attn.q_layer.bias"])
+            k = F.linear(x, s[p + "self_attn.k_layer.weight"], s[p + "self_attn.k_layer.bias"])
+            v = F.linear(x, s[p + "self_attn.v_layer.weight"], s[p + "self_attn.v_layer.bias"])
+            if self.cache[i] is not None:
+                k = torch.cat([self.cache[i][0], k])
+                v = torch.cat([self.cache[i][1], v])
+            self.cache[i] = (k, v)
+            a = q @ k.t()
+            if ids.numel() > 1:
+                n, m = ids.numel(), k.size(0)
+                a = a.masked_fill(~torch.ones(n, m, dtype=torch.bool).tril(m - n), -1e9)
+            o = torch.softmax(a, dim=-1) @ v
+            mean = o.mean(dim=-1, keepdim=True)
+            std = (o.var(dim=-1, keepdim=True, unbiased=False) + self.eps).sqrt()
+            x = x + (o - mean) / std * s[p + "norm1.w"] + s[p + "norm1.b"]
+        last = F.layer_norm(x[-1:], (x.size(1),), s["norm.weight"], s["norm.bias"],
+                            self.final_eps)
+        return F.linear(last, s["decoder.weight"], s["decoder.bias"])
+
+
 def median(values):
     values = sorted(values)
     n = len(values)
@@ -91,7 +137,9 @@ def main():
     parser.add_argument("--decode", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    model = GPT2Cached(args.dir)
+    with open(os.path.join(args.dir, "config.json")) as f:
+        model_type = json.load(f).get("model_type")
+    model = CogModelCached(args.dir) if model_type == "cogmodel" else GPT2Cached(args.dir)
     vocab = model.cfg["vocab_size"]
 
     def tokens(n):

@@ -94,8 +94,10 @@ def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
     used `column-tile` times and each of W `row-tile` times. LLVM's loop
     vectorizer turns the k loop into vector loads and as many vector
     accumulators as the tile has elements, summed once at the end (the
-    body's `reassoc` fast-math flag allows it). Rows and columns past the
-    last full tile keep the original loops (a one-token decode: all of it).
+    body's `reassoc` fast-math flag allows it). The rows past the last full
+    tile (all of a one-token decode) run in 1 x `remainder-column-tile`
+    tiles: one load of x per several weight rows, and several weight streams
+    in flight. Columns past the last full tile keep the original loops.
 
     It matches `linalg.generic` on memrefs with maps (s, k), (o, k) ->
     (s, o), iterators (parallel, parallel, reduction), and inputs whose rows
@@ -129,6 +131,10 @@ def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
            "Output rows per register tile">,
     Option<"columnTile", "column-tile", "int64_t", /*default=*/"4",
            "Output columns per register tile">,
+    Option<"rowRemainderColumnTile", "remainder-column-tile", "int64_t",
+           /*default=*/"8",
+           "Output columns per 1-row tile for the rows past the last full "
+           "tile">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",

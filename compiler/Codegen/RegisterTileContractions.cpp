@@ -55,11 +55,13 @@ struct RegisterTileContractions
   using RegisterTileContractionsBase::RegisterTileContractionsBase;
 
   void runOnOperation() override {
-    if (rowTile < 1 || columnTile < 1) {
+    if (rowTile < 1 || columnTile < 1 || rowRemainderColumnTile < 1) {
       getOperation()->emitError()
-          << "row-tile and column-tile must be positive, got "
-          << static_cast<int64_t>(rowTile) << " and "
-          << static_cast<int64_t>(columnTile);
+          << "row-tile, column-tile and remainder-column-tile must be "
+             "positive, got "
+          << static_cast<int64_t>(rowTile) << ", "
+          << static_cast<int64_t>(columnTile) << " and "
+          << static_cast<int64_t>(rowRemainderColumnTile);
       return signalPassFailure();
     }
     SmallVector<linalg::GenericOp> candidates;
@@ -100,29 +102,28 @@ struct RegisterTileContractions
     b.clone(*op, mapping);
   }
 
-  void tile(IRRewriter &rewriter, linalg::GenericOp op) const {
-    Location loc = op.getLoc();
-    rewriter.setInsertionPoint(op);
-    OpBuilder &b = rewriter;
+  /// Rows [rowBegin, rowEnd) (a multiple of `rows`) of `op`'s output in
+  /// `rows` x `cols` tiles, and the columns past the last full tile with
+  /// `op` itself.
+  void emitTiles(OpBuilder &b, Location loc, linalg::GenericOp op,
+                 Value rowBegin, Value rowEnd, int64_t rows,
+                 int64_t cols) const {
     Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
     Value c = op.getDpsInits()[0];
     auto index = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(b, loc, v);
     };
     Value zero = index(0), one = index(1);
-    Value rows = memref::DimOp::create(b, loc, c, 0);
-    Value cols = memref::DimOp::create(b, loc, c, 1);
+    Value columns = memref::DimOp::create(b, loc, c, 1);
     Value depth = memref::DimOp::create(b, loc, x, 1);
-    Value rowStep = index(rowTile), colStep = index(columnTile);
-    // The largest multiples of the tile sizes; the rest runs as before.
-    Value fullRows = arith::SubIOp::create(
-        b, loc, rows, arith::RemUIOp::create(b, loc, rows, rowStep));
+    Value rowStep = index(rows), colStep = index(cols);
     Value fullCols = arith::SubIOp::create(
-        b, loc, cols, arith::RemUIOp::create(b, loc, cols, colStep));
+        b, loc, columns, arith::RemUIOp::create(b, loc, columns, colStep));
 
     Block &body = op.getRegion().front();
     auto yield = cast<linalg::YieldOp>(body.getTerminator());
-    auto rowLoop = scf::ForOp::create(b, loc, zero, fullRows, rowStep);
+    OpBuilder::InsertionGuard guard(b);
+    auto rowLoop = scf::ForOp::create(b, loc, rowBegin, rowEnd, rowStep);
     b.setInsertionPointToStart(rowLoop.getBody());
     Value s0 = rowLoop.getInductionVar();
     auto colLoop = scf::ForOp::create(b, loc, zero, fullCols, colStep);
@@ -131,14 +132,14 @@ struct RegisterTileContractions
 
     // Rows s0 + i and columns o0 + j of the tile.
     SmallVector<Value> rowIndex, colIndex;
-    for (int64_t i = 0; i < rowTile; ++i)
+    for (int64_t i = 0; i < rows; ++i)
       rowIndex.push_back(arith::AddIOp::create(b, loc, s0, index(i)));
-    for (int64_t j = 0; j < columnTile; ++j)
+    for (int64_t j = 0; j < cols; ++j)
       colIndex.push_back(arith::AddIOp::create(b, loc, o0, index(j)));
 
     // The tile's accumulators are loop-carried scalars, not memory: LLVM
     // then keeps each in a vector register across the k loop and
-    // vectorizes the loop as rowTile * columnTile independent reductions.
+    // vectorizes the loop as rows * cols independent reductions.
     SmallVector<Value> initial;
     for (Value s : rowIndex)
       for (Value o : colIndex)
@@ -152,30 +153,44 @@ struct RegisterTileContractions
           for (Value o : colIndex)
             ws.push_back(memref::LoadOp::create(nb, l, w, ValueRange{o, kv}));
           SmallVector<Value> next;
-          for (int64_t i = 0; i < rowTile; ++i)
-            for (int64_t j = 0; j < columnTile; ++j) {
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) {
               IRMapping mapping;
               mapping.map(body.getArgument(0), xs[i]);
               mapping.map(body.getArgument(1), ws[j]);
-              mapping.map(body.getArgument(2), accs[i * columnTile + j]);
+              mapping.map(body.getArgument(2), accs[i * cols + j]);
               for (Operation &inner : body.without_terminator())
                 nb.clone(inner, mapping);
               next.push_back(mapping.lookup(yield.getOperand(0)));
             }
           scf::YieldOp::create(nb, l, next);
         });
-    for (int64_t i = 0; i < rowTile; ++i)
-      for (int64_t j = 0; j < columnTile; ++j)
-        memref::StoreOp::create(b, loc, kLoop.getResult(i * columnTile + j), c,
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        memref::StoreOp::create(b, loc, kLoop.getResult(i * cols + j), c,
                                 ValueRange{rowIndex[i], colIndex[j]});
 
-    // Columns past the last full tile, for this block of rows.
     b.setInsertionPointAfter(colLoop);
-    cloneOnRange(b, loc, op, s0,
-                 arith::AddIOp::create(b, loc, s0, rowStep), fullCols, cols);
-    // Rows past the last full tile, every column.
-    b.setInsertionPointAfter(rowLoop);
-    cloneOnRange(b, loc, op, fullRows, rows, zero, cols);
+    cloneOnRange(b, loc, op, s0, arith::AddIOp::create(b, loc, s0, rowStep),
+                 fullCols, columns);
+  }
+
+  void tile(IRRewriter &rewriter, linalg::GenericOp op) const {
+    Location loc = op.getLoc();
+    rewriter.setInsertionPoint(op);
+    Value c = op.getDpsInits()[0];
+    Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value rows = memref::DimOp::create(rewriter, loc, c, 0);
+    Value fullRows = arith::SubIOp::create(
+        rewriter, loc, rows,
+        arith::RemUIOp::create(
+            rewriter, loc, rows,
+            arith::ConstantIndexOp::create(rewriter, loc, rowTile)));
+    emitTiles(rewriter, loc, op, zero, fullRows, rowTile, columnTile);
+    // The rows past the last full tile (all of a one-token decode), one at
+    // a time: a wider row of tiles, so that each load of x serves several
+    // weight rows and several weight streams are in flight at once.
+    emitTiles(rewriter, loc, op, fullRows, rows, 1, rowRemainderColumnTile);
     rewriter.eraseOp(op);
   }
 };

@@ -27,11 +27,17 @@
 // CHECK: memref.subview %[[X]][%[[S0]], 0] [%{{.*}}, 768] [1, 1]
 // CHECK: memref.subview %[[W]][%{{.*}}, 0] [%{{.*}}, 768] [1, 1] : memref<2304x768xf32, strided<[768, 1]>> to memref<?x768xf32, strided<[768, 1], offset: ?>>
 // CHECK: linalg.generic
-// CHECK: memref.subview %[[X]][%[[FULL]], 0]
+// The rows past the last full tile, one at a time, in 1x8 tiles.
+// CHECK: scf.for %[[R:.*]] = %[[FULL]] to %[[ROWS]] step %c1
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-8: memref.store
+// CHECK: memref.subview %[[X]][%[[R]], 0] [%{{.*}}, 768] [1, 1]
 // CHECK: linalg.generic
+// CHECK-NOT: linalg.generic
 // TILE23-LABEL: func.func @linear
 // TILE23: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32)
-// ZERO: row-tile and column-tile must be positive, got 4 and 0
+// ZERO: row-tile, column-tile and remainder-column-tile must be positive, got 4, 0 and 8
 func.func @linear(%x: memref<?x768xf32, strided<[768, 1]>>, %w: memref<2304x768xf32, strided<[768, 1]>>, %c: memref<?x2304xf32, strided<[2304, 1]>>) {
   linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x, %w : memref<?x768xf32, strided<[768, 1]>>, memref<2304x768xf32, strided<[768, 1]>>) outs(%c : memref<?x2304xf32, strided<[2304, 1]>>) {
