@@ -219,19 +219,29 @@ func.func @kv_cache(%c: tensor<2x16x4xf32>, %r: tensor<2x?x4xf32>, %pos: index, 
 
 // The fused attention is an online softmax over tiles of 64 keys: the loop
 // carries the running max [heads, queries], the running sum and the output;
-// each tile's scores are [heads, queries, <= 64 keys].
+// each tile's scores are [heads, queries, <= 64 keys]. Causal: queries go in
+// tiles of 64 too, and a query tile visits only the keys up to its last
+// query's position, min(keys, off + q0 + rows).
 // CHECK-LABEL: func.func @fused_attention_causal
 // CHECK-SAME: (%[[Q:.*]]: tensor<2x?x8xf32>, %[[K:.*]]: tensor<2x?x8xf32>, %[[V:.*]]: tensor<2x?x16xf32>, %[[OFF:.*]]: index)
 // CHECK-DAG: %[[TILE:.*]] = arith.constant 64 : index
 // CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[FILL:.*]] = arith.constant -1.000000e+09 : f32
-// CHECK: %[[NKEYS:.*]] = tensor.dim %[[K]], %c1
+// CHECK: %[[ALLKEYS:.*]] = tensor.dim %[[K]], %c1
+// CHECK: %[[NQ:.*]] = tensor.dim %[[Q]], %c1
+// CHECK: %[[QLOOP:.*]] = scf.for %[[Q0:.*]] = %c0 to %[[NQ]] step %[[TILE]] iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x?x16xf32>)
+// CHECK: %[[QLEFT:.*]] = arith.subi %[[NQ]], %[[Q0]]
+// CHECK: %[[ROWS:.*]] = arith.minsi %[[QLEFT]], %[[TILE]]
+// CHECK: %[[QT:.*]] = tensor.extract_slice %[[Q]][0, %[[Q0]], 0] [2, %[[ROWS]], 8] [1, 1, 1]
+// CHECK: %[[TOFF:.*]] = arith.addi %[[OFF]], %[[Q0]]
+// CHECK: %[[LAST:.*]] = arith.addi %[[TOFF]], %[[ROWS]]
+// CHECK: %[[NKEYS:.*]] = arith.minsi %[[ALLKEYS]], %[[LAST]]
 // CHECK: %[[LOOP:.*]]:3 = scf.for %[[START:.*]] = %c0 to %[[NKEYS]] step %[[TILE]] iter_args(%[[MAX:.*]] = %{{.*}}, %[[SUM:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<2x?xf32>, tensor<2x?xf32>, tensor<2x?x16xf32>)
 // CHECK: %[[LEFT:.*]] = arith.subi %[[NKEYS]], %[[START]]
 // CHECK: %[[COUNT:.*]] = arith.minsi %[[LEFT]], %[[TILE]]
 // CHECK: %[[KT:.*]] = tensor.extract_slice %[[K]][0, %[[START]], 0] [2, %[[COUNT]], 8] [1, 1, 1]
 // CHECK: %[[VT:.*]] = tensor.extract_slice %[[V]][0, %[[START]], 0] [2, %[[COUNT]], 16] [1, 1, 1]
-// CHECK: linalg.generic {{.*}} ins(%[[Q]], %[[KT]] : tensor<2x?x8xf32>, tensor<2x?x8xf32>) outs(%{{.*}} : tensor<2x?x?xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[QT]], %[[KT]] : tensor<2x?x8xf32>, tensor<2x?x8xf32>) outs(%{{.*}} : tensor<2x?x?xf32>)
 // The causal mask compares absolute key positions start + j.
 // CHECK: arith.addi %[[START]], %{{.*}}
 // CHECK: arith.cmpi ule
@@ -244,6 +254,7 @@ func.func @kv_cache(%c: tensor<2x16x4xf32>, %r: tensor<2x?x4xf32>, %pos: index, 
 // CHECK: arith.cmpf oeq
 // CHECK: arith.divf
 // CHECK: arith.select
+// CHECK: tensor.insert_slice %{{.*}} into %[[OUT]][0, %[[Q0]], 0]
 // CHECK-NOT: attn.fused_attention
 func.func @fused_attention_causal(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>, %v: tensor<2x?x16xf32>, %off: index) -> tensor<2x?x16xf32> {
   %o = attn.fused_attention %q, %k, %v scale(1.0) causal(%off, -1.0e9) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x16xf32>, index) -> tensor<2x?x16xf32>

@@ -38,7 +38,7 @@ static Value finiteOrZero(OpBuilder &b, Location loc, Value max) {
 }
 
 /// `source` restricted to [start, start + count) along axis 1.
-static Value keyTile(OpBuilder &b, Location loc, Value source, Value start,
+static Value sliceAxis1(OpBuilder &b, Location loc, Value source, Value start,
                      Value count) {
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, source);
   sizes[1] = count;
@@ -58,16 +58,70 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
   matchAndRewrite(FusedAttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    RankedTensorType resultType = op.getType();
-    Type elementType = resultType.getElementType();
-    Value q = adaptor.getQuery(), k = adaptor.getKey(), v = adaptor.getValue();
+    Value q = adaptor.getQuery(), k = adaptor.getKey();
     Value offset = adaptor.getQueryOffset();
+    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    Value numKeys = tensor::DimOp::create(rewriter, loc, k, c1);
+    if (!op.getFill()) {
+      rewriter.replaceOp(op, attend(rewriter, loc, op, adaptor, q, offset,
+                                    numKeys, op.getType()));
+      return success();
+    }
+    // Causal: queries in tiles of keyTileSize, each visiting only the keys
+    // up to its last query's position (offset + q0 + rows - 1): a prefill
+    // skips the tiles above the diagonal, half of the work.
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value tile = arith::ConstantIndexOp::create(rewriter, loc, keyTileSize);
+    Value numQueries = tensor::DimOp::create(rewriter, loc, q, c1);
+    RankedTensorType resultType = op.getType();
+    SmallVector<OpFoldResult> qSizes = sizesOf(rewriter, loc, q);
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc,
+        ArrayRef<OpFoldResult>{qSizes[0], qSizes[1],
+                               sizesOf(rewriter, loc, adaptor.getValue())[2]},
+        resultType.getElementType());
+    auto loop = scf::ForOp::create(
+        rewriter, loc, c0, numQueries, tile, ValueRange{init},
+        [&](OpBuilder &b, Location l, Value q0, ValueRange carried) {
+          Value rows = arith::MinSIOp::create(
+              b, l, tile, arith::SubIOp::create(b, l, numQueries, q0));
+          Value qTile = sliceAxis1(b, l, q, q0, rows);
+          Value tileOffset = arith::AddIOp::create(b, l, offset, q0);
+          Value visible = arith::MinSIOp::create(
+              b, l, numKeys, arith::AddIOp::create(b, l, tileOffset, rows));
+          auto tileType = RankedTensorType::get(
+              {resultType.getDimSize(0), ShapedType::kDynamic,
+               resultType.getDimSize(2)},
+              resultType.getElementType());
+          Value out = attend(b, l, op, adaptor, qTile, tileOffset, visible,
+                             tileType);
+          SmallVector<OpFoldResult> outSizes = sizesOf(b, l, out);
+          OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+          Value result = tensor::InsertSliceOp::create(
+              b, l, out, carried[0], ArrayRef<OpFoldResult>{zero, q0, zero},
+              outSizes, ArrayRef<OpFoldResult>{one, one, one});
+          scf::YieldOp::create(b, l, result);
+        });
+    // tensor.empty typed its sizes from values; the op's type may know more.
+    Value result = loop.getResult(0);
+    if (result.getType() != resultType)
+      result = tensor::CastOp::create(rewriter, loc, resultType, result);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+
+  /// The online softmax of queries `q` (rows at absolute positions offset,
+  /// offset + 1, ...) over the first `numKeys` keys, as `resultType`.
+  Value attend(OpBuilder &rewriter, Location loc, FusedAttentionOp op,
+               OpAdaptor adaptor, Value q, Value offset, Value numKeys,
+               RankedTensorType resultType) const {
+    MLIRContext *ctx = rewriter.getContext();
+    Type elementType = resultType.getElementType();
+    Value k = adaptor.getKey(), v = adaptor.getValue();
     double scale = op.getScale().convertToDouble();
     std::optional<double> fill;
     if (std::optional<APFloat> f = op.getFill())
       fill = f->convertToDouble();
-
     SmallVector<OpFoldResult> qSizes = sizesOf(rewriter, loc, q);
     SmallVector<OpFoldResult> outSizes = {qSizes[0], qSizes[1],
                                           sizesOf(rewriter, loc, v)[2]};
@@ -80,15 +134,12 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
     Value acc0 = filledTensor(rewriter, loc, resultType, outSizes, 0.0);
 
     Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
     Value tile = arith::ConstantIndexOp::create(rewriter, loc, keyTileSize);
-    Value numKeys = tensor::DimOp::create(rewriter, loc, k, c1);
     Value scaleValue = floatConstant(rewriter, loc, elementType, scale);
     Value fillValue =
         fill ? floatConstant(rewriter, loc, elementType, *fill) : Value();
     AffineMap id3 = identityMap(ctx, 3), id2 = identityMap(ctx, 2);
     AffineMap row3 = projectionMap(ctx, 3, {0, 1});
-    (void)c0;
 
     auto loop = scf::ForOp::create(
         rewriter, loc, c0, numKeys, tile, ValueRange{max0, sum0, acc0},
@@ -96,8 +147,8 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
           Value max = carried[0], sum = carried[1], acc = carried[2];
           Value remaining = arith::SubIOp::create(b, l, numKeys, start);
           Value count = arith::MinSIOp::create(b, l, tile, remaining);
-          Value kTile = keyTile(b, l, k, start, count);
-          Value vTile = keyTile(b, l, v, start, count);
+          Value kTile = sliceAxis1(b, l, k, start, count);
+          Value vTile = sliceAxis1(b, l, v, start, count);
 
           // Scaled, masked scores of this tile: [heads, queries, count].
           SmallVector<OpFoldResult> tileSizes = {qSizes[0], qSizes[1], count};
@@ -189,8 +240,7 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
           Value normalized = arith::DivFOp::create(nb, nl, args[0], args[1]);
           return arith::SelectOp::create(nb, nl, empty, zero, normalized);
         });
-    rewriter.replaceOp(op, result);
-    return success();
+    return result;
   }
 
   int64_t keyTileSize;
