@@ -1,13 +1,15 @@
 //===- attn-bench.cpp - time an artifact's steps --------------------------===//
 //
-//   attn-bench ARTIFACT [--threads N] [--repeats R] [--prefill N]...
-//              [--decode-after P --decode N]
+//   attn-bench ARTIFACT [--weights FILE] [--device cpu|cuda] [--threads N]
+//              [--repeats R] [--prefill N]... [--decode-after P --decode N]
 //   attn-bench --bandwidth [--threads N]
 //
 // Prints one JSON object. Prefill: the median time of a prefill of N tokens
 // from an empty cache. Decode: after a P-token prefill, N decode steps; the
 // median time of one step. Each measurement is repeated R times after one
-// warm-up. --bandwidth measures the memory read bandwidth of N threads
+// warm-up. --weights binds a safetensors checkpoint by tensor name, as
+// attn-run's does; --device picks the device as attn-run's does (and the
+// JSON names the one used). --bandwidth measures the memory read bandwidth of N threads
 // summing a 1 GiB buffer, the floor that decode approaches.
 //
 // It links only the runtime, through its C API, as a user would.
@@ -93,6 +95,8 @@ double measureBandwidth(unsigned threads, int repeats) {
 
 int main(int argc, char **argv) {
   std::string artifactPath;
+  std::string weightsPath;
+  attn_device_t device = ATTN_DEVICE_AUTO;
   unsigned threads = 0;
   int repeats = 5;
   std::vector<int64_t> prefills;
@@ -109,7 +113,16 @@ int main(int argc, char **argv) {
         die(arg + " needs a non-negative integer");
       return v;
     };
-    if (arg == "--threads")
+    if (arg == "--weights") {
+      if (i + 1 >= argc)
+        die(arg + " needs a value");
+      weightsPath = argv[++i];
+    } else if (arg == "--device") {
+      std::string name = i + 1 < argc ? argv[++i] : "";
+      if (name != "cpu" && name != "cuda")
+        die("--device needs cpu or cuda");
+      device = name == "cpu" ? ATTN_DEVICE_CPU : ATTN_DEVICE_CUDA;
+    } else if (arg == "--threads")
       threads = static_cast<unsigned>(value());
     else if (arg == "--repeats")
       repeats = std::max<int>(1, static_cast<int>(value()));
@@ -122,8 +135,9 @@ int main(int argc, char **argv) {
     else if (arg == "--bandwidth")
       bandwidth = true;
     else if (arg == "--help") {
-      std::puts("usage: attn-bench ARTIFACT [--threads N] [--repeats R] "
-                "[--prefill N]... [--decode-after P --decode N]\n"
+      std::puts("usage: attn-bench ARTIFACT [--weights FILE] [--device cpu|cuda]"
+                " [--threads N] [--repeats R] [--prefill N]... "
+                "[--decode-after P --decode N]\n"
                 "       attn-bench --bandwidth [--threads N]\n"
                 "Prints medians in milliseconds as one JSON object.");
       return 0;
@@ -142,10 +156,17 @@ int main(int argc, char **argv) {
     die("no artifact (see --help)");
 
   attn_artifact_t *artifact = nullptr;
-  check(attn_artifact_open(artifactPath.c_str(), &artifact), "open");
+  attn_artifact_options_t artifactOptions;
+  attn_artifact_options_initialize(&artifactOptions);
+  if (!weightsPath.empty())
+    artifactOptions.weights_path = weightsPath.c_str();
+  check(attn_artifact_open_with_options(artifactPath.c_str(), &artifactOptions,
+                                        &artifact),
+        "open");
   attn_session_options_t options;
   attn_session_options_initialize(&options);
   options.threads = threads;
+  options.device = device;
   attn_session_t *session = nullptr;
   check(attn_session_create(artifact, &options, &session), "session");
   attn_model_info_t info;
@@ -159,14 +180,15 @@ int main(int argc, char **argv) {
     return ids;
   };
 
-  std::printf("{\"artifact\": \"%s\", \"threads\": %u", artifactPath.c_str(),
-              threads);
+  std::printf("{\"artifact\": \"%s\", \"device\": \"%s\", \"threads\": %u",
+              artifactPath.c_str(),
+              attn_device_name(attn_session_device(session)), threads);
   const float *logits = nullptr;
   for (int64_t n : prefills) {
     std::vector<int32_t> prompt = tokens(n);
     std::vector<double> times;
     for (int r = 0; r <= repeats; ++r) {
-      attn_session_reset(session);
+      check(attn_session_reset(session), "reset");
       auto start = Clock::now();
       check(attn_session_run(session, "prefill", prompt.data(), n, 0, &logits),
             "prefill");
@@ -179,7 +201,7 @@ int main(int argc, char **argv) {
     std::vector<int32_t> prompt = tokens(decodeAfter + decodeSteps);
     std::vector<double> times;
     for (int r = 0; r <= repeats; ++r) {
-      attn_session_reset(session);
+      check(attn_session_reset(session), "reset");
       check(attn_session_run(session, "prefill", prompt.data(), decodeAfter, 0,
                              &logits),
             "prefill");

@@ -91,10 +91,11 @@ static std::string_view stringOrEmpty(const flatbuffers::String *string) {
 
 Artifact::~Artifact() = default;
 
-Status Artifact::open(const std::string &path,
+Status Artifact::open(const std::string &path, const OpenOptions &options,
                       std::shared_ptr<const Artifact> &out) {
   std::shared_ptr<Artifact> artifact(new Artifact());
   artifact->path_ = path;
+  artifact->weightsPath_ = options.weights;
   Status status = [&] {
     ATTN_RETURN_IF_ERROR(Mapping::mapFile(path, artifact->file_));
     ATTN_RETURN_IF_ERROR(artifact->verify());
@@ -103,6 +104,7 @@ Status Artifact::open(const std::string &path,
     ATTN_RETURN_IF_ERROR(artifact->mapWeights());
     ATTN_RETURN_IF_ERROR(artifact->readTensors());
     ATTN_RETURN_IF_ERROR(artifact->readBuffers());
+    ATTN_RETURN_IF_ERROR(artifact->readKernelTables());
     ATTN_RETURN_IF_ERROR(artifact->readPrograms());
     // Last: loading the kernels runs their code, so the rest must be sound.
     return artifact->loadKernels();
@@ -184,8 +186,7 @@ Status Artifact::verify() {
   } required[] = {{root_->config(), "config"},
                   {root_->tokenizer(), "tokenizer"},
                   {root_->buffers(), "buffers"},
-                  {root_->programs(), "programs"},
-                  {root_->cpu(), "cpu"}};
+                  {root_->programs(), "programs"}};
   for (const auto &field : required)
     if (!field.table)
       return makeError(StatusCode::InvalidArtifact,
@@ -234,6 +235,24 @@ Status Artifact::readTokenizer() {
 }
 
 Status Artifact::mapWeights() {
+  if (!weightsPath_.empty()) {
+    // Only external weights are the checkpoint's tensors as they are: the
+    // compiler stores embedded ones in its own layout (transposed,
+    // narrowed) under the same names, so binding by name and shape could
+    // take a square matrix the wrong way round.
+    if (root_->weights() &&
+        root_->weights()->location() != fb::WeightsLocation_External)
+      return makeError(StatusCode::InvalidArgument,
+                       "cannot bind weights '%s': the artifact embeds its "
+                       "weights, in the compiler's layout; only an artifact "
+                       "compiled with --weights=external binds a checkpoint",
+                       weightsPath_.c_str());
+    Status status = SafetensorsFile::open(weightsPath_, boundWeights_);
+    if (!status.ok())
+      return std::move(status).withPrefix("weights '" + weightsPath_ +
+                                          "': ");
+    return Status();
+  }
   const fb::Weights *weights = root_->weights();
   size_t tensorCount = root_->tensors() ? root_->tensors()->size() : 0;
   if (!weights) {
@@ -314,10 +333,12 @@ Status Artifact::mapWeights() {
 }
 
 Status Artifact::readTensors() {
-  // mapWeights made sure that there are no tensors without weights.
-  if (!root_->tensors() || !root_->weights())
+  // mapWeights made sure that there are no tensors without weights, unless
+  // they come from OpenOptions::weights.
+  if (!root_->tensors() || (!root_->weights() && !boundWeights_))
     return Status();
-  bool embedded = root_->weights()->location() == fb::WeightsLocation_Embedded;
+  bool embedded = root_->weights() &&
+                  root_->weights()->location() == fb::WeightsLocation_Embedded;
   const char *region =
       embedded ? "the weight segment" : "the external weights' data";
   for (const fb::Tensor *tensor : *root_->tensors()) {
@@ -333,6 +354,7 @@ Status Artifact::readTensors() {
                        "corrupt)",
                        label.c_str());
     int64_t elements = 1;
+    std::vector<int64_t> dims;
     if (const auto *shape = tensor->shape())
       for (size_t i = 0; i < shape->size(); ++i) {
         if (shape->Get(i) < 0)
@@ -342,6 +364,7 @@ Status Artifact::readTensors() {
         if (__builtin_mul_overflow(elements, shape->Get(i), &elements))
           return makeError(StatusCode::InvalidArtifact,
                            "%s: its size overflows", label.c_str());
+        dims.push_back(shape->Get(i));
       }
     uint64_t bytes;
     if (__builtin_mul_overflow(static_cast<uint64_t>(elements), elementSize,
@@ -353,6 +376,16 @@ Status Artifact::readTensors() {
                        dtypeName(tensor->dtype()),
                        formatShape(tensor->shape(), formatDim).c_str(),
                        (unsigned long long)bytes);
+    if (boundWeights_) {
+      const std::byte *data;
+      Status status = boundWeights_->bind(stringOrEmpty(tensor->name()),
+                                          tensor->dtype(), dims, data);
+      if (!status.ok())
+        return std::move(status).withPrefix("weights '" + weightsPath_ +
+                                            "': ");
+      tensors_.push_back({data, elements});
+      continue;
+    }
     uint64_t offset = tensor->offset();
     if (offset > weightsSize_ || bytes > weightsSize_ - offset)
       return makeError(StatusCode::InvalidArtifact,
@@ -509,11 +542,98 @@ Status Artifact::readView(const fb::Binding *binding, const std::string &where,
   return Status();
 }
 
-Status Artifact::readPrograms() {
-  if (const auto *names = root_->cpu()->kernel_names())
-    for (const flatbuffers::String *name : *names)
+Status Artifact::readKernelTables() {
+  const fb::CpuKernels *cpu = root_->cpu();
+  const fb::CudaKernels *cuda = root_->cuda();
+  if (!cpu && !cuda)
+    return makeError(StatusCode::InvalidArtifact,
+                     "the artifact has neither CPU nor CUDA kernels");
+  if (cpu && cpu->kernel_names())
+    for (const flatbuffers::String *name : *cpu->kernel_names())
       kernelNames_.push_back(name->string_view());
+  if (!cuda)
+    return Status();
 
+  // Dispatch.kernel indexes both lists, so they must be the same list.
+  size_t count = cuda->kernel_names() ? cuda->kernel_names()->size() : 0;
+  if (cpu && count != kernelNames_.size())
+    return makeError(StatusCode::InvalidArtifact,
+                     "cuda: %zu kernels, but the CPU kernels are %zu", count,
+                     kernelNames_.size());
+  const struct {
+    const flatbuffers::Vector<uint32_t> *values;
+    const char *field;
+  } geometry[] = {{cuda->block_size(), "block_size"},
+                  {cuda->items_per_block(), "items_per_block"},
+                  {cuda->shared_memory_bytes(), "shared_memory_bytes"}};
+  for (const auto &list : geometry)
+    if ((list.values ? list.values->size() : 0) != count)
+      return makeError(StatusCode::InvalidArtifact,
+                       "cuda: %zu kernels but %zu entries in '%s'", count,
+                       list.values ? (size_t)list.values->size() : 0,
+                       list.field);
+  CudaPlan plan;
+  for (size_t i = 0; i < count; ++i) {
+    CudaKernelPlan kernel;
+    kernel.name = cuda->kernel_names()->Get(i)->string_view();
+    kernel.blockSize = cuda->block_size()->Get(i);
+    kernel.itemsPerBlock = cuda->items_per_block()->Get(i);
+    kernel.sharedMemoryBytes = cuda->shared_memory_bytes()->Get(i);
+    std::string label = describeNamed("cuda: kernel", kernel.name, i);
+    if (cpu && kernel.name != kernelNames_[i])
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s is CPU kernel '%.*s'; the two lists must agree",
+                       label.c_str(), (int)kernelNames_[i].size(),
+                       kernelNames_[i].data());
+    if (kernel.name.empty())
+      return makeError(StatusCode::InvalidArtifact, "%s has no name",
+                       label.c_str());
+    // CUDA's limit on threads per block.
+    if (kernel.blockSize < 1 || kernel.blockSize > 1024)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: block_size %u is not in [1, 1024]", label.c_str(),
+                       kernel.blockSize);
+    if (kernel.itemsPerBlock < 1)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: items_per_block is 0", label.c_str());
+    plan.kernels.push_back(kernel);
+  }
+  if (cuda->modules())
+    for (const fb::CudaModule *module : *cuda->modules()) {
+      CudaModulePlan modulePlan;
+      modulePlan.arch = stringOrEmpty(module->arch());
+      modulePlan.ptx = stringOrEmpty(module->ptx());
+      std::string_view arch = modulePlan.arch;
+      int capability = 0;
+      bool valid = arch.size() > 3 && arch.size() <= 6 &&
+                   arch.substr(0, 3) == "sm_";
+      for (size_t i = 3; valid && i < arch.size(); ++i) {
+        valid = arch[i] >= '0' && arch[i] <= '9';
+        capability = capability * 10 + (arch[i] - '0');
+      }
+      // "sm_90a" and the like are not portable PTX targets; refuse them
+      // rather than run code a device may lack features for.
+      if (!valid)
+        return makeError(StatusCode::InvalidArtifact,
+                         "cuda: module arch '%.*s' is not sm_<number>",
+                         (int)arch.size(), arch.data());
+      if (modulePlan.ptx.empty())
+        return makeError(StatusCode::InvalidArtifact,
+                         "cuda: the %.*s module has no PTX", (int)arch.size(),
+                         arch.data());
+      modulePlan.computeCapability = capability;
+      plan.modules.push_back(modulePlan);
+    }
+  if (plan.modules.empty())
+    return makeError(StatusCode::InvalidArtifact, "cuda: no PTX modules");
+  if (!cpu)
+    for (const CudaKernelPlan &kernel : plan.kernels)
+      kernelNames_.push_back(kernel.name);
+  cuda_ = std::move(plan);
+  return Status();
+}
+
+Status Artifact::readPrograms() {
   for (const fb::Program *program : *root_->programs()) {
     ProgramPlan plan;
     plan.name = stringOrEmpty(program->name());
@@ -581,6 +701,8 @@ Status Artifact::readPrograms() {
         plan.bindingCount += dispatchPlan.bindings.size();
         plan.dispatches.push_back(std::move(dispatchPlan));
       }
+    maxBindingCount_ = std::max(maxBindingCount_, plan.bindingCount);
+    maxDispatchCount_ = std::max(maxDispatchCount_, plan.dispatches.size());
 
     if (!program->logits())
       return makeError(StatusCode::InvalidArtifact,
@@ -692,6 +814,8 @@ Status Artifact::evaluateProgram(const ProgramPlan &program, int64_t S,
 }
 
 Status Artifact::loadKernels() {
+  if (!root_->cpu())
+    return Status();
   const fb::CpuKernels &cpu = *root_->cpu();
   ATTN_RETURN_IF_ERROR(
       checkTargetTriple(stringOrEmpty(cpu.target_triple())));

@@ -3,9 +3,11 @@
 // Loading an artifact maps the file, runs the FlatBuffers verifier before any
 // field is read, checks the version, then validates everything a session will
 // rely on (indices, tensor placement, that every view stays inside its buffer
-// for the steps a program can run) and decodes the plan. A session never
-// checks these again, so a corrupt artifact is an error here, not a crash
-// later. Last, the CPU kernels are loaded and resolved.
+// for the steps a program can run, the kernel tables) and decodes the plan. A
+// session never checks these again, so a corrupt artifact is an error here,
+// not a crash later. Last, the CPU kernels, if any, are loaded and resolved;
+// the CUDA kernels (PTX) wait for a CUDA session (cuda/CudaSession.h). Either
+// kernel table may be absent, not both.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,11 +17,13 @@
 #include "runtime/CpuKernels.h"
 #include "runtime/Mapping.h"
 #include "runtime/Plan.h"
+#include "runtime/Safetensors.h"
 #include "runtime/Status.h"
 #include "runtime/Tokenizer.h"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +34,40 @@ namespace attn::runtime {
 /// weights.
 uint64_t fnv1a64(const void *data, size_t size);
 
+/// One CUDA kernel's launch geometry (CudaKernels in the schema).
+struct CudaKernelPlan {
+  std::string_view name;
+  uint32_t blockSize = 0;
+  uint32_t itemsPerBlock = 0;
+  uint32_t sharedMemoryBytes = 0;
+};
+
+/// PTX for one architecture.
+struct CudaModulePlan {
+  /// "sm_80", and its number, 80 (major * 10 + minor).
+  std::string_view arch;
+  int computeCapability = 0;
+  /// NUL-terminated, as cuModuleLoadDataEx wants it.
+  std::string_view ptx;
+};
+
+/// An artifact's validated CUDA kernels; kernels[i] is Dispatch.kernel i.
+struct CudaPlan {
+  std::vector<CudaKernelPlan> kernels;
+  std::vector<CudaModulePlan> modules;
+};
+
+/// How to open an artifact.
+struct OpenOptions {
+  /// When not empty, a safetensors file whose tensors replace the external
+  /// weights of an artifact compiled with them, bound by name: each tensor
+  /// the artifact needs must be there with the artifact's dtype and shape.
+  /// The file the artifact records (and its size and hash) is then not
+  /// read. Refused for an artifact with embedded weights, which the
+  /// compiler may have stored transposed or narrowed.
+  std::string weights;
+};
+
 /// A loaded artifact. Immutable once opened, so any number of threads and
 /// sessions may use it at once.
 class Artifact {
@@ -38,10 +76,16 @@ public:
   Artifact &operator=(const Artifact &) = delete;
   ~Artifact();
 
-  /// Opens, verifies and validates the artifact at `path` and loads its CPU
-  /// kernels. Every error message starts with "<path>: ".
-  static Status open(const std::string &path,
+  /// Opens, verifies and validates the artifact at `path`, binds its
+  /// weights as `options` say and loads its CPU kernels. Every error message
+  /// starts with "<path>: ".
+  static Status open(const std::string &path, const OpenOptions &options,
                      std::shared_ptr<const Artifact> &out);
+  /// open() with the default options: the artifact's own weights.
+  static Status open(const std::string &path,
+                     std::shared_ptr<const Artifact> &out) {
+    return open(path, OpenOptions(), out);
+  }
 
   const std::string &path() const { return path_; }
   std::string_view modelType() const { return modelType_; }
@@ -55,9 +99,18 @@ public:
   const std::vector<ProgramPlan> &programs() const { return programs_; }
   /// The program called `name`, or null.
   const ProgramPlan *findProgram(std::string_view name) const;
+  /// The largest bindingCount and dispatch count over the programs.
+  size_t maxBindingCount() const { return maxBindingCount_; }
+  size_t maxDispatchCount() const { return maxDispatchCount_; }
+
+  /// Whether the artifact has CPU kernels (attnc --target=cuda leaves them
+  /// out); kernel() needs them.
+  bool hasCpuKernels() const { return kernels_ != nullptr; }
   attn_kernel_fn kernel(uint32_t index) const {
     return kernels_->kernel(index);
   }
+  /// The CUDA kernels, or null when the artifact has none.
+  const CudaPlan *cuda() const { return cuda_ ? &*cuda_ : nullptr; }
 
   /// Evaluates `program` at (S, T), checking every view against its buffer:
   /// fills `memrefs` (program.bindingCount entries, the dispatches' bindings
@@ -94,6 +147,7 @@ private:
   Status mapWeights();
   Status readTensors();
   Status readBuffers();
+  Status readKernelTables();
   Status readPrograms();
   Status readView(const artifact::Binding *binding, const std::string &where,
                   ViewPlan &view) const;
@@ -116,6 +170,9 @@ private:
 
   /// The external safetensors file, when the weights are external.
   Mapping externalWeights_;
+  /// OpenOptions::weights, and the file once mapped.
+  std::string weightsPath_;
+  std::unique_ptr<SafetensorsFile> boundWeights_;
   /// The bytes tensor offsets are relative to: the embedded segment or the
   /// external file's data section.
   const std::byte *weights_ = nullptr;
@@ -133,8 +190,14 @@ private:
 
   std::vector<BufferPlan> buffers_;
   std::vector<ProgramPlan> programs_;
+  size_t maxBindingCount_ = 0;
+  size_t maxDispatchCount_ = 0;
+  /// The names Dispatch.kernel indexes: the CPU table's, or the CUDA one's
+  /// when there is no CPU table (both agree when both are present).
   std::vector<std::string_view> kernelNames_;
+  /// Null without CPU kernels.
   std::unique_ptr<KernelLibrary> kernels_;
+  std::optional<CudaPlan> cuda_;
 };
 
 } // namespace attn::runtime

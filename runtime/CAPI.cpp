@@ -37,6 +37,8 @@ static_assert(int(StatusCode::ResourceExhausted) ==
               "StatusCode and attn_status_code_t must agree");
 static_assert(int(StopReason::Context) == ATTN_STOP_REASON_CONTEXT,
               "StopReason and attn_stop_reason_t must agree");
+static_assert(int(Device::Cuda) == ATTN_DEVICE_CUDA,
+              "Device and attn_device_t must agree");
 
 static attn_status_t toC(Status status) {
   if (status.ok())
@@ -69,9 +71,22 @@ void attn_status_free(attn_status_t status) { delete status; }
 
 attn_status_t attn_artifact_open(const char *path,
                                  attn_artifact_t **out_artifact) {
+  return attn_artifact_open_with_options(path, nullptr, out_artifact);
+}
+
+void attn_artifact_options_initialize(attn_artifact_options_t *out_options) {
+  out_options->weights_path = nullptr;
+}
+
+attn_status_t attn_artifact_open_with_options(
+    const char *path, const attn_artifact_options_t *options,
+    attn_artifact_t **out_artifact) {
   return guard([&] {
+    OpenOptions open;
+    if (options && options->weights_path)
+      open.weights = options->weights_path;
     std::shared_ptr<const Artifact> artifact;
-    ATTN_RETURN_IF_ERROR(Artifact::open(path, artifact));
+    ATTN_RETURN_IF_ERROR(Artifact::open(path, open, artifact));
     *out_artifact = new attn_artifact_t{std::move(artifact)};
     return Status();
   });
@@ -118,8 +133,14 @@ attn_status_t attn_artifact_token_text(const attn_artifact_t *artifact,
   });
 }
 
+const char *attn_device_name(attn_device_t device) {
+  return deviceName(static_cast<Device>(device));
+}
+
 void attn_session_options_initialize(attn_session_options_t *out_options) {
-  out_options->threads = 0;
+  SessionOptions defaults;
+  out_options->threads = defaults.threads;
+  out_options->device = static_cast<attn_device_t>(defaults.device);
 }
 
 attn_status_t attn_session_create(attn_artifact_t *artifact,
@@ -128,10 +149,13 @@ attn_status_t attn_session_create(attn_artifact_t *artifact,
   return guard([&] {
     attn_session_options_t defaults;
     attn_session_options_initialize(&defaults);
+    const attn_session_options_t &c = options ? *options : defaults;
+    SessionOptions sessionOptions;
+    sessionOptions.threads = c.threads;
+    sessionOptions.device = static_cast<Device>(c.device);
     std::unique_ptr<Session> session;
-    ATTN_RETURN_IF_ERROR(Session::create(
-        artifact->artifact, (options ? options : &defaults)->threads,
-        session));
+    ATTN_RETURN_IF_ERROR(
+        Session::create(artifact->artifact, sessionOptions, session));
     *out_session = new attn_session_t{std::move(session)};
     return Status();
   });
@@ -139,7 +163,13 @@ attn_status_t attn_session_create(attn_artifact_t *artifact,
 
 void attn_session_free(attn_session_t *session) { delete session; }
 
-void attn_session_reset(attn_session_t *session) { session->session->reset(); }
+attn_device_t attn_session_device(const attn_session_t *session) {
+  return static_cast<attn_device_t>(session->session->device());
+}
+
+attn_status_t attn_session_reset(attn_session_t *session) {
+  return guard([&] { return session->session->reset(); });
+}
 
 attn_status_t attn_session_run(attn_session_t *session, const char *program,
                                const int32_t *tokens, int64_t count,

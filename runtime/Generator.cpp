@@ -52,7 +52,7 @@ Status Generator::start(Session &session, const int32_t *prompt, size_t count,
     tokens.erase(tokens.begin(), tokens.end() - context);
   }
 
-  session.reset();
+  ATTN_RETURN_IF_ERROR(session.reset());
   ATTN_RETURN_IF_ERROR(session.run("prefill", tokens.data(),
                                    static_cast<int64_t>(tokens.size()), 0,
                                    generator->logits_));

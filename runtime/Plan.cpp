@@ -85,4 +85,19 @@ Status evaluateView(const ViewPlan &view, int64_t S, int64_t T,
   return Status();
 }
 
+void gatherF32(const attn_memref &view, uint32_t rank, float *out) {
+  int64_t sizes[ATTN_MAX_RANK], strides[ATTN_MAX_RANK];
+  for (uint32_t d = 0; d < ATTN_MAX_RANK; ++d) {
+    sizes[d] = d < rank ? view.sizes[d] : 1;
+    strides[d] = d < rank ? view.strides[d] : 0;
+  }
+  const float *data = static_cast<const float *>(view.data);
+  for (int64_t i0 = 0; i0 < sizes[0]; ++i0)
+    for (int64_t i1 = 0; i1 < sizes[1]; ++i1)
+      for (int64_t i2 = 0; i2 < sizes[2]; ++i2)
+        for (int64_t i3 = 0; i3 < sizes[3]; ++i3)
+          *out++ = data[i0 * strides[0] + i1 * strides[1] + i2 * strides[2] +
+                        i3 * strides[3]];
+}
+
 } // namespace attn::runtime

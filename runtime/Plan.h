@@ -80,6 +80,10 @@ struct ProgramPlan {
 Status evaluateView(const ViewPlan &view, int64_t S, int64_t T,
                     int64_t elements, attn_memref &memref, int64_t &offset);
 
+/// Copies the f32 elements of `view` (of rank `rank`) in row-major order to
+/// `out`.
+void gatherF32(const attn_memref &view, uint32_t rank, float *out);
+
 } // namespace attn::runtime
 
 #endif // ATTN_RUNTIME_PLAN_H

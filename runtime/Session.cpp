@@ -1,73 +1,51 @@
-//===- Session.cpp - Buffers and the plan executor ------------------------===//
+//===- Session.cpp - One sequence on a device -----------------------------===//
 
 #include "runtime/Session.h"
 
-#include <algorithm>
-#include <cstring>
+#include "runtime/CpuSession.h"
+#include "runtime/cuda/CudaSession.h"
 
 namespace attn::runtime {
 
-namespace fb = attn::artifact;
+const char *deviceName(Device device) {
+  switch (device) {
+  case Device::Auto:
+    return "auto";
+  case Device::Cpu:
+    return "cpu";
+  case Device::Cuda:
+    return "cuda";
+  }
+  return "auto";
+}
 
-Session::Session(std::shared_ptr<const Artifact> artifact, unsigned threads)
-    : artifact_(std::move(artifact)), pool_(threads) {}
+Session::Session(std::shared_ptr<const Artifact> artifact)
+    : artifact_(std::move(artifact)) {}
+
+Session::~Session() = default;
 
 Status Session::create(std::shared_ptr<const Artifact> artifact,
-                       unsigned threads, std::unique_ptr<Session> &out) {
-  std::unique_ptr<Session> session(new Session(std::move(artifact), threads));
-  const Artifact &model = *session->artifact_;
-  const std::vector<BufferPlan> &buffers = model.buffers();
-  session->storage_.resize(buffers.size());
-  session->bases_.resize(buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    const BufferPlan &buffer = buffers[i];
-    if (buffer.kind == fb::BufferKind_Weight) {
-      // Kernels never write weights; the const goes for the ABI's sake.
-      session->bases_[i] = const_cast<std::byte *>(buffer.weight);
-      continue;
-    }
-    // The loader checked that this product does not overflow. Anonymous
-    // mappings come zeroed and page aligned (beyond the 64 bytes promised).
-    size_t bytes = static_cast<size_t>(buffer.elements) * dtypeSize(buffer.dtype);
-    Status status = Mapping::allocateZeroed(bytes, session->storage_[i]);
-    if (!status.ok())
-      return model.annotate(std::move(status).withPrefix(
-          model.describeBuffer(static_cast<uint32_t>(i)) + ": "));
-    session->bases_[i] = session->storage_[i].data();
+                       const SessionOptions &options,
+                       std::unique_ptr<Session> &out) {
+  Device device = options.device;
+  if (device == Device::Auto)
+    device = artifact->cuda() && cuda::CudaSession::available() ? Device::Cuda
+                                                                : Device::Cpu;
+  if (device == Device::Cuda) {
+    std::unique_ptr<cuda::CudaSession> session;
+    ATTN_RETURN_IF_ERROR(cuda::CudaSession::create(std::move(artifact),
+                                                   session));
+    out = std::move(session);
+    return Status();
   }
-  size_t bindings = 0, dispatches = 0;
-  for (const ProgramPlan &program : model.programs()) {
-    bindings = std::max(bindings, program.bindingCount);
-    dispatches = std::max(dispatches, program.dispatches.size());
-  }
-  session->memrefs_.resize(bindings);
-  session->works_.resize(dispatches);
-  session->logits_.resize(static_cast<size_t>(model.vocabSize()));
+  if (device != Device::Cpu)
+    return makeError(StatusCode::InvalidArgument, "unknown device %d",
+                     static_cast<int>(device));
+  std::unique_ptr<CpuSession> session;
+  ATTN_RETURN_IF_ERROR(
+      CpuSession::create(std::move(artifact), options.threads, session));
   out = std::move(session);
   return Status();
-}
-
-void Session::reset() {
-  const std::vector<BufferPlan> &buffers = artifact_->buffers();
-  for (size_t i = 0; i < buffers.size(); ++i)
-    if (buffers[i].kind == fb::BufferKind_KVCache)
-      storage_[i].zero();
-}
-
-/// Copies the elements of `view` (rank <= 4, f32) in row-major order.
-static void gather(const attn_memref &view, uint32_t rank, float *out) {
-  int64_t sizes[ATTN_MAX_RANK], strides[ATTN_MAX_RANK];
-  for (uint32_t d = 0; d < ATTN_MAX_RANK; ++d) {
-    sizes[d] = d < rank ? view.sizes[d] : 1;
-    strides[d] = d < rank ? view.strides[d] : 0;
-  }
-  const float *data = static_cast<const float *>(view.data);
-  for (int64_t i0 = 0; i0 < sizes[0]; ++i0)
-    for (int64_t i1 = 0; i1 < sizes[1]; ++i1)
-      for (int64_t i2 = 0; i2 < sizes[2]; ++i2)
-        for (int64_t i3 = 0; i3 < sizes[3]; ++i3)
-          *out++ = data[i0 * strides[0] + i1 * strides[1] + i2 * strides[2] +
-                        i3 * strides[3]];
 }
 
 Status Session::run(std::string_view name, const int32_t *tokens, int64_t S,
@@ -100,28 +78,7 @@ Status Session::run(std::string_view name, const int32_t *tokens, int64_t S,
                          "[0, %lld)",
                          tokens[i], (long long)i,
                          (long long)model.vocabSize());
-  std::memcpy(bases_[program->tokens], tokens, S * sizeof(int32_t));
-
-  attn_memref logitsView;
-  Status status = model.evaluateProgram(*program, S, T, bases_.data(),
-                                        memrefs_.data(), works_.data(),
-                                        logitsView);
-  if (!status.ok())
-    return model.annotate(std::move(status));
-
-  const attn_memref *bindings = memrefs_.data();
-  for (size_t d = 0; d < program->dispatches.size(); ++d) {
-    const DispatchPlan &dispatch = program->dispatches[d];
-    attn_kernel_fn kernel = model.kernel(dispatch.kernel);
-    pool_.parallelFor(works_[d], [&](int64_t begin, int64_t end) {
-      kernel(bindings, S, T, begin, end);
-    });
-    bindings += dispatch.bindings.size();
-  }
-
-  gather(logitsView, program->logits.rank, logits_.data());
-  logits = logits_.data();
-  return Status();
+  return step(*program, tokens, S, T, logits);
 }
 
 } // namespace attn::runtime

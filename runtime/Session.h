@@ -1,10 +1,11 @@
-//===- Session.h - Buffers and the plan executor ----------------*- C++ -*-===//
+//===- Session.h - One sequence on a device ---------------------*- C++ -*-===//
 //
-// A session owns what one sequence needs: its Scratch, KVCache and Tokens
-// buffers (allocated once, for the largest step) and a thread pool. A step
-// writes the token ids, evaluates every binding at (S, T), runs the
-// dispatches in order with a barrier between them, and gathers the logits.
-// Steps allocate nothing.
+// A session owns what one sequence needs on one device: its Scratch, KVCache
+// and Tokens buffers (allocated once, for the largest step) and whatever runs
+// the kernels. Session is the backend boundary: the generation loop and the C
+// API see only this interface; CpuSession (threads running the artifact's
+// shared object) and CudaSession (PTX on a GPU through the driver API)
+// implement it. Steps allocate nothing.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,55 +13,69 @@
 #define ATTN_RUNTIME_SESSION_H
 
 #include "runtime/Artifact.h"
-#include "runtime/Mapping.h"
-#include "runtime/ThreadPool.h"
 
 #include <cstdint>
 #include <memory>
 #include <string_view>
-#include <vector>
 
 namespace attn::runtime {
 
-/// One sequence's state on an artifact. Not thread-safe: one thread at a
-/// time; sessions on the same artifact are independent.
+/// Where a session runs its kernels. The values are those of the C API's
+/// attn_device_t.
+enum class Device {
+  /// CUDA when the artifact has CUDA kernels and a GPU is usable, else CPU.
+  Auto = 0,
+  Cpu = 1,
+  Cuda = 2,
+};
+
+/// "auto", "cpu" or "cuda".
+const char *deviceName(Device device);
+
+struct SessionOptions {
+  Device device = Device::Auto;
+  /// CPU: threads that run kernels, the caller included (0: one per
+  /// hardware thread). Unused on CUDA.
+  unsigned threads = 0;
+};
+
+/// One sequence's state on an artifact and a device. Not thread-safe: one
+/// thread at a time; sessions on the same artifact are independent.
 class Session {
 public:
   Session(const Session &) = delete;
   Session &operator=(const Session &) = delete;
+  virtual ~Session();
 
-  /// Allocates the buffers of `artifact` (KV caches zeroed) and starts a
-  /// pool of `threads` threads, the caller included (0: one per hardware
-  /// thread). The session keeps the artifact alive.
+  /// Creates a session on the device `options` names (resolving Auto),
+  /// with its buffers allocated and its KV caches zeroed. The session keeps
+  /// the artifact alive.
   static Status create(std::shared_ptr<const Artifact> artifact,
-                       unsigned threads, std::unique_ptr<Session> &out);
+                       const SessionOptions &options,
+                       std::unique_ptr<Session> &out);
 
   const Artifact &artifact() const { return *artifact_; }
-  unsigned threads() const { return pool_.size(); }
+  /// Cpu or Cuda, never Auto.
+  virtual Device device() const = 0;
 
   /// Zeroes the KV caches, so the next step starts a new sequence.
-  void reset();
+  virtual Status reset() = 0;
 
   /// Runs one step of the program called `program`: the S token ids in
   /// `tokens` at positions [T, T + S). On success `logits` points at the
-  /// last position's vocabSize() logits, valid until the next run.
+  /// last position's vocabSize() logits, valid until the next run. Checks
+  /// the program, S, T and the ids before the device sees them.
   Status run(std::string_view program, const int32_t *tokens, int64_t S,
              int64_t T, const float *&logits);
 
-private:
-  explicit Session(std::shared_ptr<const Artifact> artifact, unsigned threads);
+protected:
+  explicit Session(std::shared_ptr<const Artifact> artifact);
+
+  /// run() once its arguments are checked.
+  virtual Status step(const ProgramPlan &program, const int32_t *tokens,
+                      int64_t S, int64_t T, const float *&logits) = 0;
 
   std::shared_ptr<const Artifact> artifact_;
-  /// Per buffer: its memory (empty for weights, which live in the artifact).
-  std::vector<Mapping> storage_;
-  /// Per buffer: where its elements start.
-  std::vector<std::byte *> bases_;
-  // Filled at each step; sized for the largest program.
-  std::vector<attn_memref> memrefs_;
-  std::vector<int64_t> works_;
-  std::vector<float> logits_;
-  /// Last, so that its workers stop before the memory above goes away.
-  ThreadPool pool_;
 };
 
 } // namespace attn::runtime

@@ -142,13 +142,29 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
   std::vector<flatbuffers::Offset<flatbuffers::String>> kernelNames;
   for (const std::string &name : spec.kernelNames)
     kernelNames.push_back(builder.CreateString(name));
-  auto cpu = fb::CreateCpuKernelsDirect(
-      builder, &spec.sharedObject, &kernelNames, spec.targetTriple.c_str(),
-      spec.cpuFeatures.c_str());
+  flatbuffers::Offset<fb::CpuKernels> cpu;
+  if (spec.cpu)
+    cpu = fb::CreateCpuKernelsDirect(builder, &spec.sharedObject, &kernelNames,
+                                     spec.targetTriple.c_str(),
+                                     spec.cpuFeatures.c_str());
+  flatbuffers::Offset<fb::CudaKernels> cuda;
+  if (spec.cuda) {
+    const CudaSpec &c = spec.cudaKernels;
+    std::vector<flatbuffers::Offset<flatbuffers::String>> cudaNames;
+    for (const std::string &name : c.kernelNames)
+      cudaNames.push_back(builder.CreateString(name));
+    std::vector<flatbuffers::Offset<fb::CudaModule>> modules;
+    for (const CudaModuleSpec &module : c.modules)
+      modules.push_back(fb::CreateCudaModuleDirect(builder, module.arch.c_str(),
+                                                   module.ptx.c_str()));
+    cuda = fb::CreateCudaKernelsDirect(builder, &cudaNames, &c.blockSize,
+                                       &c.itemsPerBlock, &c.sharedMemoryBytes,
+                                       &modules);
+  }
 
   auto root = fb::CreateArtifactDirect(builder, spec.version, config, tokenizer,
                                        &tensors, weightsTable, &buffers,
-                                       &programs, cpu);
+                                       &programs, cpu, cuda);
   fb::FinishArtifactBuffer(builder, root);
   return std::vector<uint8_t>(builder.GetBufferPointer(),
                               builder.GetBufferPointer() + builder.GetSize());
@@ -182,6 +198,25 @@ BuiltArtifact buildArtifact(const ArtifactSpec &spec) {
   built.artifact.resize(segmentOffset);
   built.artifact.insert(built.artifact.end(), weights.begin(), weights.end());
   return built;
+}
+
+CudaSpec cudaKernelsFor(const ArtifactSpec &spec) {
+  CudaSpec cuda;
+  cuda.kernelNames = spec.kernelNames;
+  size_t count = spec.kernelNames.size();
+  cuda.blockSize.assign(count, 128);
+  cuda.itemsPerBlock.assign(count, 1);
+  cuda.sharedMemoryBytes.assign(count, 0);
+  for (const char *arch : {"sm_80", "sm_90"}) {
+    std::string ptx = std::string(".version 7.8\n.target ") + arch +
+                      "\n.address_size 64\n";
+    for (const std::string &name : spec.kernelNames)
+      ptx += ".visible .entry " + name +
+             "(.param .u64 bindings, .param .u64 S, .param .u64 T, "
+             ".param .u64 work)\n{\n  ret;\n}\n";
+    cuda.modules.push_back({arch, ptx});
+  }
+  return cuda;
 }
 
 const std::vector<std::string> kBigramVocab = {"<stop>", " ", "a", "b",

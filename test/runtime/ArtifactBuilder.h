@@ -57,6 +57,22 @@ struct BufferSpec {
   int32_t tensor = -1;
 };
 
+/// PTX for one architecture (CudaModule).
+struct CudaModuleSpec {
+  std::string arch;
+  std::string ptx;
+};
+
+/// The CudaKernels table. The lists are written as given, so that a test can
+/// make them disagree.
+struct CudaSpec {
+  std::vector<std::string> kernelNames;
+  std::vector<uint32_t> blockSize;
+  std::vector<uint32_t> itemsPerBlock;
+  std::vector<uint32_t> sharedMemoryBytes;
+  std::vector<CudaModuleSpec> modules;
+};
+
 struct ArtifactSpec {
   uint32_t version = fb::Version_Current;
   std::string modelType;
@@ -78,6 +94,11 @@ struct ArtifactSpec {
   std::vector<std::string> kernelNames;
   std::string targetTriple = "x86_64-unknown-linux-gnu";
   std::string cpuFeatures;
+  /// Write the CpuKernels table (sharedObject...cpuFeatures).
+  bool cpu = true;
+  /// Write a CudaKernels table.
+  bool cuda = false;
+  CudaSpec cudaKernels;
 };
 
 struct BuiltArtifact {
@@ -119,6 +140,11 @@ float bigramLogit(int32_t token, int32_t next);
 /// token's one-hot row, and the logits also count the tokens seen so far:
 /// logits[j] = W[last][j] + (occurrences of j in the sequence).
 ArtifactSpec bigramModel(int64_t contextLength = 16, bool history = false);
+
+/// A CudaKernels table for `spec`'s kernels: their names, 128 threads and
+/// one item per block, no shared memory, and sm_80 and sm_90 modules whose
+/// PTX declares every kernel with the ABI of the schema (and does nothing).
+CudaSpec cudaKernelsFor(const ArtifactSpec &spec);
 
 void writeFile(const std::string &path, const std::vector<uint8_t> &bytes);
 

@@ -1,11 +1,14 @@
 //===- attn-test-artifact.cpp - Write the runtime tests' bigram model -----===//
 //
-// attn-test-artifact OUT.attn [--context N] [--external] [--token ID TEXT]...
+// attn-test-artifact OUT.attn [--context N] [--history] [--external]
+//                    [--token ID TEXT]... [--cuda | --cuda-only]
 //
 // Writes the tiny bigram model of ArtifactBuilder.h, so that lit tests can
-// run attn-run on a real artifact before the compiler emits them. With
+// run attn-run on a real artifact before the compiler emits them (with
+// --history, the variant whose KV cache counts the tokens seen). With
 // --external the weights go to OUT.attn.safetensors next to it; --token
-// changes the text of a token.
+// changes the text of a token; --cuda adds a CudaKernels table (PTX stubs,
+// see cudaKernelsFor) and --cuda-only also leaves out the CPU kernels.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,12 +25,20 @@ int main(int argc, char **argv) {
   const char *out = nullptr;
   int64_t context = 16;
   bool external = false;
+  bool cuda = false, cpu = true, history = false;
   std::vector<std::string> vocab = attn::test::kBigramVocab;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--context") == 0 && i + 1 < argc) {
       context = std::atoll(argv[++i]);
     } else if (std::strcmp(argv[i], "--external") == 0) {
       external = true;
+    } else if (std::strcmp(argv[i], "--history") == 0) {
+      history = true;
+    } else if (std::strcmp(argv[i], "--cuda") == 0) {
+      cuda = true;
+    } else if (std::strcmp(argv[i], "--cuda-only") == 0) {
+      cuda = true;
+      cpu = false;
     } else if (std::strcmp(argv[i], "--token") == 0 && i + 2 < argc &&
                std::atoi(argv[i + 1]) >= 0 &&
                std::atoi(argv[i + 1]) < (int)vocab.size()) {
@@ -37,7 +48,8 @@ int main(int argc, char **argv) {
       out = argv[i];
     } else {
       std::fprintf(stderr, "usage: attn-test-artifact OUT.attn [--context N] "
-                           "[--external] [--token ID TEXT]...\n");
+                           "[--history] [--external] [--token ID TEXT]... "
+                           "[--cuda | --cuda-only]\n");
       return 2;
     }
   }
@@ -46,8 +58,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   try {
-    attn::test::ArtifactSpec spec = attn::test::bigramModel(context);
+    attn::test::ArtifactSpec spec = attn::test::bigramModel(context, history);
     spec.vocab = vocab;
+    spec.cpu = cpu;
+    spec.cuda = cuda;
+    if (cuda)
+      spec.cudaKernels = attn::test::cudaKernelsFor(spec);
     std::string path = out;
     if (external) {
       // Relative to the artifact's directory.

@@ -134,7 +134,7 @@ TEST_F(RuntimeCApiTest, GeneratesTextThroughTheCApi) {
       attn_session_run(session, "decode", &token, 1, 16, &logits);
   EXPECT_EQ(attn_status_code(status), ATTN_STATUS_INVALID_ARGUMENT);
   attn_status_free(status);
-  attn_session_reset(session);
+  EXPECT_EQ(attn_session_reset(session), nullptr);
   attn_session_free(session);
 }
 

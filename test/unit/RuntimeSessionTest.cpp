@@ -8,7 +8,7 @@
 
 #include "runtime/Generator.h"
 #include "runtime/Sampler.h"
-#include "runtime/Session.h"
+#include "runtime/CpuSession.h"
 #include "runtime/ThreadPool.h"
 #include "test/runtime/RuntimeTest.h"
 
@@ -47,13 +47,13 @@ std::vector<float> toVector(const float *logits) {
 
 class RuntimeSessionTest : public RuntimeTest {
 protected:
-  std::unique_ptr<Session> createSession(const ArtifactSpec &spec,
-                                         unsigned threads = 2) {
+  std::unique_ptr<CpuSession> createSession(const ArtifactSpec &spec,
+                                            unsigned threads = 2) {
     std::shared_ptr<const Artifact> artifact = open(spec);
     if (!artifact)
       return nullptr;
-    std::unique_ptr<Session> session;
-    Status status = Session::create(artifact, threads, session);
+    std::unique_ptr<CpuSession> session;
+    Status status = CpuSession::create(artifact, threads, session);
     EXPECT_TRUE(status.ok()) << status.message();
     return session;
   }
@@ -149,7 +149,7 @@ TEST_F(RuntimeSessionTest, TheKVCachePersistsAcrossStepsUntilReset) {
   }
 
   // After a reset the history is empty again.
-  session->reset();
+  ASSERT_TRUE(session->reset().ok());
   int32_t token = kC;
   ASSERT_TRUE(session->run("prefill", &token, 1, 0, logits).ok());
   std::vector<float> fresh(V, 0);
@@ -161,9 +161,9 @@ TEST_F(RuntimeSessionTest, SessionsOnOneArtifactAreIndependent) {
   std::shared_ptr<const Artifact> artifact =
       open(bigramModel(16, /*history=*/true));
   ASSERT_TRUE(artifact);
-  std::unique_ptr<Session> first, second;
-  ASSERT_TRUE(Session::create(artifact, 1, first).ok());
-  ASSERT_TRUE(Session::create(artifact, 1, second).ok());
+  std::unique_ptr<CpuSession> first, second;
+  ASSERT_TRUE(CpuSession::create(artifact, 1, first).ok());
+  ASSERT_TRUE(CpuSession::create(artifact, 1, second).ok());
   // The sessions keep the artifact alive.
   artifact.reset();
   const float *logits;

@@ -46,8 +46,23 @@ Generation:
                          (default 0)
   --truncate             keep the last tokens of a prompt longer than the
                          context instead of failing
-  --threads N            threads that run the kernels (default: one per
-                         hardware thread)
+  --device DEVICE        cpu or cuda: where the kernels run (default: cuda
+                         when the artifact has CUDA kernels and the CUDA
+                         driver, libcuda.so.1, sees a GPU; else cpu). Asking
+                         for a device the artifact has no kernels for, or for
+                         cuda without a driver or GPU, is an error.
+  --threads N            threads that run the kernels on the cpu (default:
+                         one per hardware thread)
+
+Weights:
+  --weights FILE         run an artifact compiled with attnc
+                         --weights=external on the tensors of the safetensors
+                         checkpoint FILE instead of the file it records,
+                         bound by name: every tensor the artifact needs must
+                         be in FILE with the dtype and shape it was compiled
+                         for (FILE may hold more); the recorded file is not
+                         read. Refused for an artifact that embeds its
+                         weights (stored in the compiler's layout).
 
 Output:
   By default, the prompt's text and then each generated token's text as it is
@@ -81,6 +96,8 @@ struct UsageError {
 
 struct Options {
   std::string artifact;
+  /// --weights, or empty.
+  std::string weights;
   /// Exactly one of these is set.
   const char *prompt = nullptr;
   /// --tokens, as given and as ids.
@@ -88,6 +105,7 @@ struct Options {
   std::vector<int32_t> tokenIds;
   const char *tokenize = nullptr;
   attn_generate_options_t generate;
+  attn_device_t device = ATTN_DEVICE_AUTO;
   uint32_t threads = 0;
   bool json = false;
   bool logits = false;
@@ -212,6 +230,19 @@ Options parseOptions(int argc, char **argv) {
       if (end == text || *end != '\0' || errno == ERANGE || text[0] == '-')
         throw UsageError{"--seed must be an unsigned 64-bit integer, not '" +
                          std::string(text) + "'"};
+    } else if (name == "--weights") {
+      options.weights = value();
+      if (options.weights.empty())
+        throw UsageError{"--weights needs a file name"};
+    } else if (name == "--device") {
+      std::string_view device = value();
+      if (device == "cpu")
+        options.device = ATTN_DEVICE_CPU;
+      else if (device == "cuda")
+        options.device = ATTN_DEVICE_CUDA;
+      else
+        throw UsageError{"--device must be cpu or cuda, not '" +
+                         std::string(device) + "'"};
     } else if (name == "--threads") {
       options.threads = static_cast<uint32_t>(
           parseInteger(name.c_str(), value(), 1, 1024));
@@ -377,7 +408,12 @@ std::vector<int32_t> tokenize(const attn_artifact_t *artifact,
 /// Runs what `options` ask for; throws RuntimeError.
 int run(const Options &options) {
   Handles handles;
-  check(attn_artifact_open(options.artifact.c_str(), &handles.artifact));
+  attn_artifact_options_t artifactOptions;
+  attn_artifact_options_initialize(&artifactOptions);
+  if (!options.weights.empty())
+    artifactOptions.weights_path = options.weights.c_str();
+  check(attn_artifact_open_with_options(options.artifact.c_str(),
+                                        &artifactOptions, &handles.artifact));
   attn_model_info_t info;
   attn_artifact_model_info(handles.artifact, &info);
 
@@ -402,6 +438,7 @@ int run(const Options &options) {
   attn_session_options_t sessionOptions;
   attn_session_options_initialize(&sessionOptions);
   sessionOptions.threads = options.threads;
+  sessionOptions.device = options.device;
   check(attn_session_create(handles.artifact, &sessionOptions,
                             &handles.session));
   check(attn_generator_start(handles.session, prompt.data(), prompt.size(),

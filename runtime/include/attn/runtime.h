@@ -71,13 +71,43 @@ void attn_status_free(attn_status_t status);
 typedef struct attn_artifact_t attn_artifact_t;
 
 /** Opens the artifact at `path` (a NUL-terminated file name): maps it,
- *  verifies the FlatBuffer, validates the plan, maps the weights (checking
- *  external ones by size and hash) and loads the CPU kernels, refusing a CPU
- *  that lacks a feature they need. On success `*out_artifact` is a new
+ *  verifies the FlatBuffer, validates the plan and its kernel tables, maps
+ *  the weights (checking external ones by size and hash) and loads the CPU
+ *  kernels if it has any, refusing a CPU that lacks a feature they need.
+ *  CUDA kernels are loaded by the first CUDA session. On success `*out_artifact` is a new
  *  artifact the caller owns (release it with attn_artifact_free).
  *  Thread-safe. */
 attn_status_t attn_artifact_open(const char *path,
                                  attn_artifact_t **out_artifact);
+
+/** How to open an artifact. Initialize with attn_artifact_options_initialize
+ *  so that fields added later get their defaults. */
+typedef struct attn_artifact_options_t {
+  /** NULL (the default): the artifact's own weights, embedded or in the
+   *  external safetensors file it records (checked by size and hash).
+   *  Otherwise a NUL-terminated path of a safetensors file (a checkpoint of
+   *  the same architecture, e.g. another fine-tune) whose tensors replace
+   *  the external weights of an artifact compiled with `attnc
+   *  --weights=external`, bound by name: every tensor the artifact needs
+   *  must be in it with the artifact's dtype and shape, else opening fails
+   *  naming the file, the tensor, and what was expected and found. The file
+   *  the artifact records is then not read, so the artifact may travel
+   *  without it. An artifact with embedded weights refuses this (ATTN_STATUS_
+   *  INVALID_ARGUMENT): the compiler stores those in its own layout
+   *  (transposed, narrowed), which a checkpoint does not have. Borrowed for
+   *  the duration of the call. */
+  const char *weights_path;
+} attn_artifact_options_t;
+
+/** Sets `*out_options` to the defaults (weights_path = NULL). */
+void attn_artifact_options_initialize(attn_artifact_options_t *out_options);
+
+/** attn_artifact_open with `options` (NULL: defaults). The file at
+ *  `options->weights_path` stays mapped while the artifact lives.
+ *  Thread-safe. */
+attn_status_t attn_artifact_open_with_options(
+    const char *path, const attn_artifact_options_t *options,
+    attn_artifact_t **out_artifact);
 
 /** Releases the caller's reference to `artifact`; NULL is allowed. Sessions
  *  created from it keep it alive until they are freed. Takes ownership. */
@@ -123,23 +153,45 @@ attn_status_t attn_artifact_token_text(const attn_artifact_t *artifact,
  * Sessions
  *===----------------------------------------------------------------------===*/
 
-/** One sequence's state on an artifact: its buffers (KV caches included) and
- *  a pool of threads that run the kernels. Use from one thread at a time. */
+/** One sequence's state on an artifact and a device: its buffers (KV caches
+ *  included) and what runs the kernels (a pool of threads, or a CUDA stream).
+ *  Use from one thread at a time. */
 typedef struct attn_session_t attn_session_t;
 
+/** Where a session runs the artifact's kernels. */
+typedef enum attn_device_e {
+  /** CUDA when the artifact has CUDA kernels and the CUDA driver
+   *  (libcuda.so.1, loaded at run time) sees a GPU; else the CPU. */
+  ATTN_DEVICE_AUTO = 0,
+  /** The artifact's CPU kernels, on a pool of threads. */
+  ATTN_DEVICE_CPU = 1,
+  /** The artifact's PTX on the first CUDA device. */
+  ATTN_DEVICE_CUDA = 2,
+} attn_device_t;
+
+/** "auto", "cpu" or "cuda"; a static string. Thread-safe. */
+const char *attn_device_name(attn_device_t device);
+
 typedef struct attn_session_options_t {
-  /** Threads that run kernels, the calling thread included; 0 means one per
-   *  hardware thread. */
+  /** CPU: threads that run kernels, the calling thread included; 0 means
+   *  one per hardware thread. Unused on CUDA. */
   uint32_t threads;
+  /** Where to run (default ATTN_DEVICE_AUTO). */
+  attn_device_t device;
 } attn_session_options_t;
 
-/** Sets `*out_options` to the defaults (threads = 0). */
+/** Sets `*out_options` to the defaults (threads = 0, ATTN_DEVICE_AUTO). */
 void attn_session_options_initialize(attn_session_options_t *out_options);
 
 /** Creates a session on `artifact` (borrowed; the session keeps it alive)
  *  with `options` (NULL: defaults): allocates its buffers, zeroes the KV
- *  caches and starts its threads. On success `*out_session` is owned by the
- *  caller (release it with attn_session_free). Thread-safe. */
+ *  caches and starts its threads or its CUDA stream. On CUDA, the first
+ *  session of an artifact loads its PTX and uploads its weights to the GPU;
+ *  sessions created while another is alive share them. Fails with
+ *  ATTN_STATUS_UNSUPPORTED for a device the artifact has no kernels for, or
+ *  CUDA without a driver or GPU, naming what is missing; it does not fall
+ *  back to another device. On success `*out_session` is owned by the caller
+ *  (release it with attn_session_free). Thread-safe. */
 attn_status_t attn_session_create(attn_artifact_t *artifact,
                                   const attn_session_options_t *options,
                                   attn_session_t **out_session);
@@ -148,8 +200,13 @@ attn_status_t attn_session_create(attn_artifact_t *artifact,
  *  ownership. */
 void attn_session_free(attn_session_t *session);
 
-/** Zeroes the KV caches, so that the next step starts a new sequence. */
-void attn_session_reset(attn_session_t *session);
+/** The device `session` runs on: ATTN_DEVICE_CPU or ATTN_DEVICE_CUDA, never
+ *  ATTN_DEVICE_AUTO. */
+attn_device_t attn_session_device(const attn_session_t *session);
+
+/** Zeroes the KV caches, so that the next step starts a new sequence. Fails
+ *  only when the device does. */
+attn_status_t attn_session_reset(attn_session_t *session);
 
 /** Runs one step of the program named `program` ("prefill", "decode") on
  *  the `count` token ids in `tokens` at positions [position, position +

@@ -1,0 +1,110 @@
+//===- CudaSession.h - The plan executor on an NVIDIA GPU -------*- C++ -*-===//
+//
+// The same plan as on the CPU, run with the CUDA driver API:
+//
+//  - CudaModel: what every session of one artifact on the GPU shares, made
+//    once and kept while a session uses it: the device's primary context,
+//    the PTX module for the newest architecture the device runs (loaded with
+//    cuModuleLoadDataEx), the kernels, and the weights, uploaded once.
+//  - CudaSession: one sequence: a stream, device memory for its KVCache,
+//    Scratch and Tokens buffers (one allocation, made when the session
+//    starts) and for every program's attn_memref array. A step evaluates
+//    the bindings at (S, T) on the host exactly as the CPU session does (with
+//    device addresses), uploads the token ids and the memref array (one copy
+//    each), launches every dispatch on the stream (kernel ABI: see
+//    CudaKernels in the schema), and copies the logits back.
+//  - The decode program (static S) runs as a CUDA graph: built once with one
+//    kernel node per dispatch, each depending on the one before, and
+//    instantiated. The memref array lives at a fixed device address and is
+//    re-uploaded before each launch, so a node's `bindings` argument never
+//    changes; what does (T, the work size and with it the grid) is patched
+//    into the instantiated graph with cuGraphExecKernelNodeSetParams before
+//    each replay, as llama.cpp does. A step whose set of empty dispatches
+//    (work 0, not launched) differs from the graph's rebuilds it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_RUNTIME_CUDA_CUDASESSION_H
+#define ATTN_RUNTIME_CUDA_CUDASESSION_H
+
+#include "runtime/Session.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include <memory>
+#include <vector>
+
+namespace attn::runtime::cuda {
+
+class CudaModel;
+
+class CudaSession final : public Session {
+public:
+  ~CudaSession() override;
+
+  /// Whether CUDA can be used: the driver loads and initializes and sees at
+  /// least one device.
+  static bool available();
+
+  /// Creates a session on device 0: fails for an artifact without CUDA
+  /// kernels, without a usable driver or GPU, or when the device lacks
+  /// memory. The first session of an artifact loads its module and uploads
+  /// its weights; later ones share them while any is alive.
+  static Status create(std::shared_ptr<const Artifact> artifact,
+                       std::unique_ptr<CudaSession> &out);
+
+  Device device() const override { return Device::Cuda; }
+  Status reset() override;
+
+private:
+  explicit CudaSession(std::shared_ptr<const Artifact> artifact);
+
+  Status step(const ProgramPlan &program, const int32_t *tokens, int64_t S,
+              int64_t T, const float *&logits) override;
+  /// Launches `program`'s dispatches one by one on the stream.
+  Status launchDirect(const ProgramPlan &program);
+  /// Replays (building first, if need be) the graph of `program`.
+  Status launchGraph(const ProgramPlan &program);
+  Status buildGraph(const ProgramPlan &program);
+  void destroyGraph();
+  /// Copies the view `logits` (device addresses) back and gathers it.
+  Status copyLogits(const ProgramPlan &program, const attn_memref &logits);
+
+  std::shared_ptr<CudaModel> model_;
+  const CudaDriver *driver_ = nullptr;
+  CUstream stream_ = nullptr;
+  /// The session's buffers, and every program's memref array.
+  CUdeviceptr buffers_ = 0;
+  CUdeviceptr memrefArrays_ = 0;
+  /// Per buffer: its device address (weights: the model's).
+  std::vector<std::byte *> bases_;
+  /// Per program (in Artifact::programs() order): its memref array's
+  /// device address.
+  std::vector<CUdeviceptr> programMemrefs_;
+
+  /// One dispatch's kernel arguments and launch geometry. kernelParams
+  /// points into `values`, so the vector is never resized after create.
+  struct Launch {
+    int64_t values[4]; // bindings, S, T, work
+    void *params[4];
+    CudaKernelNodeParams node;
+  };
+  std::vector<Launch> launches_;
+
+  // Filled at each step; sized for the largest program.
+  std::vector<attn_memref> memrefs_;
+  std::vector<int64_t> works_;
+  /// Host copy of the device elements the logits view spans.
+  std::vector<float> span_;
+  std::vector<float> logits_;
+
+  /// The graph of `graphProgram_`, with a node per launched dispatch.
+  const ProgramPlan *graphProgram_ = nullptr;
+  CUgraph graph_ = nullptr;
+  CUgraphExec graphExec_ = nullptr;
+  /// Per dispatch: its node, or null when it was empty (not launched).
+  std::vector<CUgraphNode> nodes_;
+};
+
+} // namespace attn::runtime::cuda
+
+#endif // ATTN_RUNTIME_CUDA_CUDASESSION_H

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The CUDA backend on a real GPU, checked in under 5 minutes.
+#
+#   scripts/gpu-check.sh --prepare DIR     here, with the built tree and MLIR
+#   DIR/gpu-check.sh DIR                   on the GPU machine
+#
+# --prepare compiles, with build/bin/attnc --target=all, the shipped CogModel,
+# a tiny GPT-2 and a GPT-2 124M-shaped model (--weights=external, its random
+# weights deleted afterwards: the GPU machine makes its own), and copies them
+# with attn-run, attn-bench, test/reference/compare.py and this script into
+# DIR (under 64 MiB).
+#
+# On the GPU machine (an NVIDIA driver, compute-sanitizer, and python3 with
+# PyTorch, transformers and safetensors; no MLIR, no network needed) it:
+#   1. runs the CogModel and tiny GPT-2 artifacts on the CPU and on the GPU:
+#      identical tokens, logits within 1e-3;
+#   2. writes a seeded random GPT-2 124M (GPT2LMHeadModel(GPT2Config()))
+#      as safetensors with Hugging Face's names, runs our artifact on it
+#      (attn-run --weights) and HF's greedy generation on the same weights:
+#      identical tokens;
+#   3. runs one short generation under compute-sanitizer (memcheck);
+#   4. prints prefill (128 and 512 tokens) and per-token decode times of
+#      ours and HF eager, and their ratios, naming the GPU.
+# Any mismatch or error exits non-zero with a line saying what failed.
+set -euo pipefail
+
+fail() {
+  echo "gpu-check: FAILED: $*" >&2
+  exit 1
+}
+trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+log() { printf '== %s\n' "$*" >&2; }
+
+# The tiny GPT-2's prompts: short, and long enough to cross attention tiles.
+TINY_SHORT=5,6,7,100,200
+TINY_LONG=$(seq -s, 11 3 218) # 70 tokens
+# The GPT-2 124M greedy check: prompt and length; the seed of its weights.
+GPT2_PROMPT=464,2068,7586,21831,18045,625,262,16931,3290,13
+GPT2_NEW_TOKENS=32
+GPT2_SEED=1234
+
+prepare() {
+  local dir=$1
+  # shellcheck source=lib.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+  local bin=$ATTN_BUILD/bin python=/usr/bin/python3
+  for tool in attnc attn-run attn-bench; do
+    [ -x "$bin/$tool" ] || fail "$bin/$tool is not built (scripts/test.sh builds it)"
+  done
+  attn_fetch_gpt2_bpe
+  rm -rf "$dir"
+  mkdir -p "$dir/bin"
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+
+  log "CogModel"
+  "$bin/attnc" "$ATTN_ROOT/models/cogmodel" --target=all -o "$dir/cogmodel.attn"
+  log "tiny GPT-2"
+  "$python" "$ATTN_ROOT/test/reference/gpt2.py" make "$WORK/tiny" --seed 3 \
+    --n-embd 64 --n-head 4 --n-layer 2 --n-positions 128
+  "$bin/attnc" "$WORK/tiny" --target=all -o "$dir/tiny.attn"
+  log "GPT-2 124M shapes (external weights, not shipped)"
+  # HF's names for GPT2LMHeadModel ("transformer." + ...), which the GPU
+  # machine's checkpoint has too; the artifact binds them by name.
+  "$python" "$ATTN_ROOT/test/reference/gpt2.py" make "$WORK/gpt2" --seed 1 \
+    --init hf --prefix --vocab 50257 --n-embd 768 --n-head 12 --n-layer 12 \
+    --n-positions 1024 --tokenizer "$ATTN_GPT2_BPE_DIR"
+  "$bin/attnc" "$WORK/gpt2" --target=all --weights=external -o "$dir/gpt2-124m.attn"
+
+  cp "$bin/attn-run" "$bin/attn-bench" "$dir/bin/"
+  cp "$ATTN_ROOT/test/reference/compare.py" "$dir/"
+  cp "${BASH_SOURCE[0]}" "$dir/gpu-check.sh"
+  local bytes
+  bytes=$(du -sb "$dir" | cut -f1)
+  [ "$bytes" -lt $((64 << 20)) ] || fail "$dir holds $bytes bytes, over 64 MiB"
+  log "$dir: $((bytes >> 20)) MiB; on the GPU machine run: $dir/gpu-check.sh $dir"
+}
+
+# The Hugging Face side: make the checkpoint, greedy tokens, timings.
+hf() {
+  python3 - "$@" <<'EOF'
+import json
+import statistics
+import sys
+import time
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+command, path = sys.argv[1], sys.argv[2]
+torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def model_from(path):
+    from safetensors.torch import load_file
+    # Eager attention: PyTorch ops as the model code writes them.
+    model = GPT2LMHeadModel(GPT2Config(attn_implementation="eager"))
+    missing, unexpected = model.load_state_dict(load_file(path), strict=False)
+    # lm_head is tied to wte; the masks are buffers.
+    missing = [m for m in missing if m != "lm_head.weight"
+               and not m.endswith((".attn.bias", ".attn.masked_bias"))]
+    if missing or unexpected:
+        sys.exit(f"{path}: missing {missing}, unexpected {unexpected}")
+    return model.to("cuda").eval()
+
+
+if command == "make":
+    from safetensors.torch import save_file
+    torch.manual_seed(int(sys.argv[3]))
+    model = GPT2LMHeadModel(GPT2Config())
+    state = {k: v.contiguous() for k, v in model.state_dict().items()
+             if k != "lm_head.weight" and not k.endswith((".attn.bias", ".attn.masked_bias"))}
+    save_file(state, path, metadata={"format": "pt"})
+elif command == "greedy":
+    prompt = [int(t) for t in sys.argv[3].split(",")]
+    new_tokens = int(sys.argv[4])
+    model = model_from(path)
+    tokens, margins = [], []
+    with torch.no_grad():
+        out = model(torch.tensor([prompt], device="cuda"), use_cache=True)
+        while True:
+            logits = out.logits[0, -1].float()
+            top = torch.topk(logits, 2).values
+            margins.append(float(top[0] - top[1]))
+            token = int(torch.argmax(logits))
+            tokens.append(token)
+            if token == 50256 or len(tokens) == new_tokens:
+                break
+            out = model(torch.tensor([[token]], device="cuda"),
+                        past_key_values=out.past_key_values, use_cache=True)
+    print(json.dumps({"tokens": tokens, "margins": margins}))
+elif command == "bench":
+    model = model_from(path)
+    ids = lambda n: torch.tensor([[(i * 7919 + 13) % 50257 for i in range(n)]], device="cuda")
+
+    def timed(fn):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        result = fn()
+        torch.cuda.synchronize()
+        return (time.perf_counter() - start) * 1000, result
+
+    result = {"attn_implementation": getattr(model.config, "_attn_implementation", "default")}
+    with torch.no_grad():
+        for n in (128, 512):
+            prompt = ids(n)
+            times = [timed(lambda: model(prompt, use_cache=True))[0] for _ in range(6)][1:]
+            result[f"prefill_{n}_ms"] = statistics.median(times)
+        prompt = ids(128 + 32)
+        per_token = []
+        for _ in range(4):
+            _, out = timed(lambda: model(prompt[:, :128], use_cache=True))
+            steps = []
+            for s in range(32):
+                ms, out = timed(lambda: model(prompt[:, 128 + s:129 + s],
+                                              past_key_values=out.past_key_values,
+                                              use_cache=True))
+                steps.append(ms)
+            per_token.append(statistics.median(steps))
+        result["decode_ms_per_token"] = statistics.median(per_token[1:])
+    print(json.dumps(result))
+EOF
+}
+
+check() {
+  local dir=$1
+  local bin=$dir/bin
+  for file in bin/attn-run bin/attn-bench compare.py cogmodel.attn tiny.attn gpt2-124m.attn; do
+    [ -e "$dir/$file" ] || fail "$dir/$file is missing (make DIR with --prepare)"
+  done
+  local gpu sanitizer
+  gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) ||
+    fail "nvidia-smi does not see a GPU"
+  sanitizer=$(command -v compute-sanitizer ||
+    ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null ||
+    ls "$(dirname "$(command -v nvcc)")/compute-sanitizer" 2>/dev/null) ||
+    fail "compute-sanitizer not found (PATH, /usr/local/cuda/bin, next to nvcc)"
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+  log "GPU: $gpu"
+
+  log "1. CPU and GPU agree (tokens identical, logits within 1e-3)"
+  same() {
+    local name=$1
+    shift
+    "$bin/attn-run" "$@" --device=cpu --json --logits > "$WORK/$name.cpu.json"
+    "$bin/attn-run" "$@" --device=cuda --json --logits > "$WORK/$name.cuda.json"
+    python3 "$dir/compare.py" --atol 1e-3 "$WORK/$name.cuda.json" "$WORK/$name.cpu.json" ||
+      fail "$name: the GPU disagrees with the CPU"
+  }
+  same cogmodel-echo "$dir/cogmodel.attn" --prompt "minecraft echo" --max-new-tokens 16
+  same cogmodel-upper "$dir/cogmodel.attn" --prompt "zebra upper" --max-new-tokens 16
+  same tiny-short "$dir/tiny.attn" --tokens "$TINY_SHORT" --max-new-tokens 24
+  same tiny-long "$dir/tiny.attn" --tokens "$TINY_LONG" --max-new-tokens 50
+
+  log "2. GPT-2 124M: our greedy tokens and Hugging Face's on the same weights"
+  local weights=$WORK/gpt2-124m.safetensors
+  hf make "$weights" "$GPT2_SEED"
+  "$bin/attn-run" "$dir/gpt2-124m.attn" --weights "$weights" --device=cuda \
+    --tokens "$GPT2_PROMPT" --max-new-tokens "$GPT2_NEW_TOKENS" --json > "$WORK/ours.json"
+  hf greedy "$weights" "$GPT2_PROMPT" "$GPT2_NEW_TOKENS" > "$WORK/hf.json"
+  python3 - "$WORK/ours.json" "$WORK/hf.json" <<'EOF' || fail "GPT-2 124M: our tokens differ from Hugging Face's"
+import json, sys
+ours = json.load(open(sys.argv[1]))["tokens"]
+hf = json.load(open(sys.argv[2]))
+for step, (a, b) in enumerate(zip(ours, hf["tokens"])):
+    if a != b:
+        sys.exit(f"step {step}: ours {a}, HF {b} (HF's top-2 logit margin there: {hf['margins'][step]:.3g})")
+if len(ours) != len(hf["tokens"]):
+    sys.exit(f"ours has {len(ours)} tokens, HF {len(hf['tokens'])}")
+print(f"match: {len(ours)} tokens, smallest top-2 margin {min(hf['margins']):.3g}")
+EOF
+
+  log "3. compute-sanitizer (memcheck) on one short generation"
+  "$sanitizer" --tool memcheck --error-exitcode 3 --leak-check full \
+    "$bin/attn-run" "$dir/tiny.attn" --device=cuda --tokens "$TINY_SHORT" \
+    --max-new-tokens 8 > "$WORK/sanitizer.txt" 2>&1 ||
+    { tail -20 "$WORK/sanitizer.txt" >&2; fail "compute-sanitizer reports errors"; }
+  grep -q "ERROR SUMMARY: 0 errors" "$WORK/sanitizer.txt" ||
+    { tail -20 "$WORK/sanitizer.txt" >&2; fail "compute-sanitizer did not report 0 errors"; }
+
+  log "4. timings"
+  "$bin/attn-bench" "$dir/gpt2-124m.attn" --weights "$weights" --device cuda \
+    --prefill 128 --prefill 512 --decode-after 128 --decode 32 --repeats 5 > "$WORK/bench.json"
+  hf bench "$weights" > "$WORK/hf-bench.json"
+  python3 - "$WORK/bench.json" "$WORK/hf-bench.json" "$gpu" <<'EOF'
+import json, sys
+ours, hf, gpu = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+if ours["device"] != "cuda":
+    sys.exit(f"attn-bench ran on {ours['device']}")
+rows = [("prefill, 128 tokens", ours["prefill_128_ms"], hf["prefill_128_ms"]),
+        ("prefill, 512 tokens", ours["prefill_512_ms"], hf["prefill_512_ms"]),
+        ("decode, per token (after 128)", ours["decode_32_after_128_ms_per_token"], hf["decode_ms_per_token"])]
+print(f"GPT-2 124M (f32) on {gpu}; HF eager: transformers, {hf['attn_implementation']} attention")
+print(f"{'':32} {'attn ms':>10} {'HF ms':>10} {'HF/attn':>8}")
+for name, a, b in rows:
+    print(f"{name:32} {a:10.3f} {b:10.3f} {b / a:8.2f}")
+EOF
+  log "gpu-check: all checks passed"
+}
+
+case "${1:-}" in
+--prepare)
+  [ $# -eq 2 ] || fail "usage: $0 --prepare DIR"
+  prepare "$2"
+  ;;
+"" | -*)
+  fail "usage: $0 --prepare DIR (here), or $0 DIR (on the GPU machine)"
+  ;;
+*)
+  [ $# -eq 1 ] || fail "usage: $0 DIR"
+  check "$1"
+  ;;
+esac
