@@ -7,18 +7,22 @@ import sys
 import torch
 
 
-def greedy(last_logits, prompt, stop, context, max_new_tokens):
+def greedy(last_logits, prompt, stop, context, max_new_tokens, follow=None):
     """Runs `last_logits(ids)` -> logits of the last position, for ids of
-    shape [1, n]; returns the attn-run JSON object."""
+    shape [1, n]; returns the attn-run JSON object. With `follow` (a list of
+    tokens), step i takes follow[i] instead of the argmax, so the logits are
+    the reference's on that sequence (for checking another implementation's
+    choices against these logits)."""
     seq = torch.tensor([prompt])
     generated, steps, reason = [], [], "length"
     with torch.no_grad():
         while True:
             logits = last_logits(seq)
             steps.append([float(v) for v in logits])
-            if max_new_tokens == 0:
+            if max_new_tokens == 0 or (follow is not None and
+                                       len(generated) == len(follow)):
                 break
-            token = int(torch.argmax(logits))
+            token = follow[len(generated)] if follow is not None else int(torch.argmax(logits))
             generated.append(token)
             if token == stop:
                 reason = "eos"

@@ -285,9 +285,13 @@ def run(args):
     if args.matrix_type != "f32":
         narrow_matrices(model, {"f16": torch.float16, "bf16": torch.bfloat16}[args.matrix_type])
     prompt = [int(t) for t in args.tokens.split(",")]
+    follow = None
+    if args.follow:
+        with open(args.follow) as f:
+            follow = json.load(f)["tokens"]
     result = greedy(lambda seq: model(seq)[0, -1], prompt,
                     cfg.get("eos_token_id", 50256), cfg["n_positions"],
-                    args.max_new_tokens)
+                    args.max_new_tokens, follow)
     print_json(result)
 
 
@@ -319,6 +323,9 @@ def main():
     r.add_argument("--max-new-tokens", type=int, default=8)
     r.add_argument("--matrix-type", default="f32", choices=["f32", "f16", "bf16"],
                    help="round the matrices as attnc --weight-dtype does")
+    r.add_argument("--follow", metavar="OURS.json",
+                   help="take the tokens of an attn-run --json output instead "
+                        "of the argmax (the reference's logits on that sequence)")
     args = parser.parse_args()
     make(args) if args.command == "make" else run(args)
 
