@@ -56,6 +56,20 @@ Status CpuSession::reset() {
   return Status();
 }
 
+/// A dispatch whose operands hold fewer elements than this runs on the
+/// calling thread: waking the pool and meeting at the barrier costs a few
+/// microseconds, more than such a kernel takes (CogModel's 128x128 matmuls
+/// ran slower on two threads than on one).
+static constexpr int64_t kInlineElements = 32 * 1024;
+
+/// The number of elements `view` spans.
+static int64_t viewElements(const attn_memref &view, uint32_t rank) {
+  int64_t elements = 1;
+  for (uint32_t d = 0; d < rank; ++d)
+    elements *= view.sizes[d];
+  return elements;
+}
+
 Status CpuSession::step(const ProgramPlan &program, const int32_t *tokens,
                         int64_t S, int64_t T, const float *&logits) {
   const Artifact &model = *artifact_;
@@ -72,9 +86,15 @@ Status CpuSession::step(const ProgramPlan &program, const int32_t *tokens,
   for (size_t d = 0; d < program.dispatches.size(); ++d) {
     const DispatchPlan &dispatch = program.dispatches[d];
     attn_kernel_fn kernel = model.kernel(dispatch.kernel);
-    pool_.parallelFor(works_[d], [&](int64_t begin, int64_t end) {
-      kernel(bindings, S, T, begin, end);
-    });
+    int64_t elements = 0;
+    for (size_t b = 0; b < dispatch.bindings.size(); ++b)
+      elements += viewElements(bindings[b], dispatch.bindings[b].rank);
+    if (elements < kInlineElements)
+      kernel(bindings, S, T, 0, works_[d]);
+    else
+      pool_.parallelFor(works_[d], [&](int64_t begin, int64_t end) {
+        kernel(bindings, S, T, begin, end);
+      });
     bindings += dispatch.bindings.size();
   }
 
