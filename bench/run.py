@@ -115,6 +115,11 @@ def weight_bytes(directory, matrix_bytes):
         layers * 13 * d + 2 * d + 2 * d)
 
 
+def ms(value):
+    """Milliseconds with three significant digits at least."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -190,7 +195,7 @@ def main():
           f"| f32/PyTorch | f16/PyTorch |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, label, f32, f16, torch_ms in rows:
-        print(f"| {name} | {label} | {f32:.2f} | {f16:.2f} | {torch_ms:.2f} "
+        print(f"| {name} | {label} | {ms(f32)} | {ms(f16)} | {ms(torch_ms)} "
               f"| {f32 / torch_ms:.2f} | {f16 / torch_ms:.2f} |")
     print()
     for name, row in results["models"].items():
