@@ -31,6 +31,7 @@ static constexpr llvm::StringLiteral kCpuKernelPipelineHead =
     "attn-lower-to-linalg,canonicalize,cse,attn-tile-contractions,"
     "eliminate-empty-tensors,"
     "one-shot-bufferize{allow-return-allocs-from-loops},"
+    "func.func(attn-promote-kernel-allocs),"
     "buffer-deallocation-pipeline,attn-memref-copy-to-linalg";
 static constexpr llvm::StringLiteral kCpuKernelPipelineTail =
     "func.func(convert-linalg-to-loops),attn-approximate-math,"

@@ -83,6 +83,40 @@ def ApproximateMath : Pass<"attn-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def PromoteKernelAllocs : Pass<"attn-promote-kernel-allocs",
+                               "::mlir::func::FuncOp"> {
+  let summary = "Put a kernel's small static temporaries on the stack";
+  let description = [{
+    A kernel's tile buffers (the flash kernel's [key-tile] scores and
+    [value-dim] accumulator) are allocated once at its entry and threaded
+    through its loops. Upstream `promote-buffers-to-stack` keeps them on the
+    heap because they flow through `scf.yield`; but a kernel returns nothing,
+    so no buffer it allocates can outlive its frame. This pass turns every
+    `memref.alloc` of static shape and at most `max-bytes` bytes in the entry
+    block of a function without results into a `memref.alloca` (and drops
+    its deallocations): no `malloc` per dispatch. Run it after bufferization,
+    before the deallocation pipeline.
+
+    Before:
+    ```mlir
+    func.func private @k6_fused_attention_impl(...) {
+      %scores = memref.alloc() {alignment = 64 : i64} : memref<64xf32>
+      %r = scf.for ... iter_args(%s = %scores) -> (memref<64xf32>) { ... }
+    ```
+    After:
+    ```mlir
+    func.func private @k6_fused_attention_impl(...) {
+      %scores = memref.alloca() {alignment = 64 : i64} : memref<64xf32>
+      %r = scf.for ... iter_args(%s = %scores) -> (memref<64xf32>) { ... }
+    ```
+  }];
+  let options = [
+    Option<"maxBytes", "max-bytes", "int64_t", /*default=*/"65536",
+           "Largest buffer put on the stack">,
+  ];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
   let summary = "Compute matmul output tiles in registers across the k loop";
   let description = [{

@@ -68,19 +68,24 @@ func.func @linear_out_in(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x
 
 // -----
 
+// Row by row, mean and variance as scalars (no [rows] temporaries), the
+// normalized row written into the output's row.
 // CHECK-LABEL: func.func @layer_norm
 // CHECK-DAG: %[[EPS:.*]] = arith.constant 9.99999997E-7 : f32
 // CHECK-DAG: %[[N:.*]] = arith.constant 1.600000e+01 : f32
-// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
-// CHECK: %[[MEAN:.*]] = linalg.generic {{.*}} ins(%[[SUM]]
-// CHECK: arith.divf %{{.*}}, %[[N]]
-// CHECK: %[[CENTERED:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[MEAN]]
-// CHECK: arith.subf
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[CENTERED]]
-// CHECK: arith.mulf
-// CHECK: arith.addf %[[V:.*]], %[[EPS]]
-// CHECK: math.sqrt
-// CHECK: arith.divf
+// CHECK: %[[ROWS:.*]] = scf.for %[[R:.*]] = %c0 to %{{.*}} step %c1 iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<?x16xf32>)
+// CHECK: %[[ROW:.*]] = tensor.extract_slice %{{.*}}[%[[R]], 0] [1, 16] [1, 1] : tensor<?x16xf32> to tensor<16xf32>
+// CHECK: %[[SUM:.*]] = scf.for {{.*}} -> (f32)
+// CHECK: arith.addf {{.*}} fastmath<reassoc,contract>
+// CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %[[N]]
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: arith.subf %{{.*}}, %[[MEAN]]
+// CHECK: arith.addf %{{.*}}, %[[EPS]]
+// CHECK: %[[STD:.*]] = math.sqrt
+// CHECK: %[[NORM:.*]] = linalg.generic {{.*}} ins(%[[ROW]], %{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK: arith.divf %{{.*}}, %[[STD]]
+// CHECK: tensor.insert_slice %[[NORM]] into %[[OUT]][%[[R]], 0] [1, 16] [1, 1]
+// CHECK-NOT: tensor.empty
 func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<?x16xf32> {
   %0 = attn.layer_norm %x, %g, %b eps(1.0e-06) : tensor<?x16xf32>, tensor<16xf32>
   return %0 : tensor<?x16xf32>
@@ -117,8 +122,14 @@ func.func @add_broadcast(%x: tensor<?x4xf32>, %row: tensor<1x4xf32>) -> tensor<?
 // CHECK: %[[E:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 12, 64] : tensor<?x768xf32> into tensor<?x12x64xf32>
 // CHECK: %[[T:.*]] = linalg.transpose ins(%[[E]] : tensor<?x12x64xf32>) outs(%{{.*}} : tensor<12x?x64xf32>) permutation = [1, 0, 2]
 // CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%[[T]]
-// CHECK: %[[B:.*]] = linalg.transpose ins(%[[S]] : tensor<12x?x64xf32>) outs(%{{.*}} : tensor<?x12x64xf32>) permutation = [1, 0, 2]
-// CHECK: tensor.collapse_shape %[[B]] {{\[}}[0], [1, 2]] : tensor<?x12x64xf32> into tensor<?x768xf32>
+// merge_heads gathers straight into its output: out[s, c] = in[c / 64, s, c % 64].
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x768xf32>)
+// CHECK: %[[C:.*]] = linalg.index 1
+// CHECK: %[[H:.*]] = arith.divui %[[C]], %c64
+// CHECK: %[[E:.*]] = arith.remui %[[C]], %c64
+// CHECK: %[[SEQ:.*]] = linalg.index 0
+// CHECK: tensor.extract %[[S]][%[[H]], %[[SEQ]], %[[E]]]
+// CHECK-NOT: tensor.collapse_shape
 func.func @heads(%x: tensor<?x768xf32>) -> tensor<?x768xf32> {
   %h = attn.split_heads %x : tensor<?x768xf32> -> tensor<12x?x64xf32>
   // An intervening op keeps the pair from folding away.
@@ -217,44 +228,46 @@ func.func @kv_cache(%c: tensor<2x16x4xf32>, %r: tensor<2x?x4xf32>, %pos: index, 
 
 // -----
 
-// The fused attention is an online softmax over tiles of 64 keys: the loop
-// carries the running max [heads, queries], the running sum and the output;
-// each tile's scores are [heads, queries, <= 64 keys]. Causal: queries go in
-// tiles of 64 too, and a query tile visits only the keys up to its last
-// query's position, min(keys, off + q0 + rows).
+// The fused attention, one query row at a time: for each head and row, an
+// online softmax over tiles of 64 keys carrying the running max and sum as
+// scalars and the [16] output row; the [64] scores tile and the row are
+// created once (alloc_tensor) and threaded through every loop, so they are
+// one buffer each. A causal row with a -1e9 fill visits keys up to its own
+// position, min(keys, off + i + 1); the short last tile reads its last key
+// again and masks the slot with -inf.
 // CHECK-LABEL: func.func @fused_attention_causal
 // CHECK-SAME: (%[[Q:.*]]: tensor<2x?x8xf32>, %[[K:.*]]: tensor<2x?x8xf32>, %[[V:.*]]: tensor<2x?x16xf32>, %[[OFF:.*]]: index)
-// CHECK-DAG: %[[TILE:.*]] = arith.constant 64 : index
-// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[FILL:.*]] = arith.constant -1.000000e+09 : f32
-// CHECK: %[[ALLKEYS:.*]] = tensor.dim %[[K]], %c1
-// CHECK: %[[NQ:.*]] = tensor.dim %[[Q]], %c1
-// CHECK: %[[QLOOP:.*]] = scf.for %[[Q0:.*]] = %c0 to %[[NQ]] step %[[TILE]] iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<2x?x16xf32>)
-// CHECK: %[[QLEFT:.*]] = arith.subi %[[NQ]], %[[Q0]]
-// CHECK: %[[ROWS:.*]] = arith.minsi %[[QLEFT]], %[[TILE]]
-// CHECK: %[[QT:.*]] = tensor.extract_slice %[[Q]][0, %[[Q0]], 0] [2, %[[ROWS]], 8] [1, 1, 1]
-// CHECK: %[[TOFF:.*]] = arith.addi %[[OFF]], %[[Q0]]
-// CHECK: %[[LAST:.*]] = arith.addi %[[TOFF]], %[[ROWS]]
-// CHECK: %[[NKEYS:.*]] = arith.minsi %[[ALLKEYS]], %[[LAST]]
-// CHECK: %[[LOOP:.*]]:3 = scf.for %[[START:.*]] = %c0 to %[[NKEYS]] step %[[TILE]] iter_args(%[[MAX:.*]] = %{{.*}}, %[[SUM:.*]] = %{{.*}}, %[[ACC:.*]] = %{{.*}}) -> (tensor<2x?xf32>, tensor<2x?xf32>, tensor<2x?x16xf32>)
-// CHECK: %[[LEFT:.*]] = arith.subi %[[NKEYS]], %[[START]]
-// CHECK: %[[COUNT:.*]] = arith.minsi %[[LEFT]], %[[TILE]]
-// CHECK: %[[KT:.*]] = tensor.extract_slice %[[K]][0, %[[START]], 0] [2, %[[COUNT]], 8] [1, 1, 1]
-// CHECK: %[[VT:.*]] = tensor.extract_slice %[[V]][0, %[[START]], 0] [2, %[[COUNT]], 16] [1, 1, 1]
-// CHECK: linalg.generic {{.*}} ins(%[[QT]], %[[KT]] : tensor<2x?x8xf32>, tensor<2x?x8xf32>) outs(%{{.*}} : tensor<2x?x?xf32>)
-// The causal mask compares absolute key positions start + j.
-// CHECK: arith.addi %[[START]], %{{.*}}
-// CHECK: arith.cmpi ule
+// CHECK-DAG: %[[NEGINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[TILE:.*]] = arith.constant 64 : index
+// CHECK: %[[SCORES:.*]] = bufferization.alloc_tensor() : tensor<64xf32>
+// CHECK: %[[ACC:.*]] = bufferization.alloc_tensor() : tensor<16xf32>
+// CHECK: scf.for %[[H:.*]] = %c0 to %c2 step %c1 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %[[SCORES]], %{{.*}} = %[[ACC]])
+// CHECK: scf.for %[[I:.*]] = %c0 to %{{.*}} step %c1
+// CHECK: %[[POS:.*]] = arith.addi %[[OFF]], %[[I]]
+// CHECK: %[[NEXT:.*]] = arith.addi %[[POS]], %c1
+// CHECK: %[[LIMIT:.*]] = arith.minsi %{{.*}}, %[[NEXT]]
+// CHECK: %[[LAST:.*]] = arith.subi %[[LIMIT]], %c1
+// CHECK: %[[QROW:.*]] = tensor.extract_slice %[[Q]][%[[H]], %[[I]], 0] [1, 1, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<8xf32>
+// CHECK: scf.for %[[START:.*]] = %c0 to %[[LIMIT]] step %[[TILE]] iter_args({{.*}}) -> (f32, f32, tensor<16xf32>, tensor<64xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[QROW]] : tensor<8xf32>) outs(%{{.*}} : tensor<64xf32>)
+// CHECK: arith.minsi %{{.*}}, %[[LAST]]
+// CHECK: tensor.extract %[[K]][%[[H]]
+// The causal mask compares absolute key positions start + t with the row's.
+// CHECK: arith.cmpi ule, %{{.*}}, %[[POS]]
 // CHECK: arith.select %{{.*}}, %{{.*}}, %[[FILL]]
+// CHECK: arith.cmpi ult, %{{.*}}, %[[LIMIT]]
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[NEGINF]]
 // CHECK: arith.maximumf
 // CHECK: math.exp
-// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[VT]] : tensor<2x?x?xf32>, tensor<2x?x16xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]} ins(%{{.*}} : tensor<64xf32>) outs(%{{.*}} : tensor<16xf32>)
+// CHECK: tensor.extract %[[V]][%[[H]]
 // CHECK: scf.yield
 // An empty row (l = 0) gives 0, not NaN.
 // CHECK: arith.cmpf oeq
 // CHECK: arith.divf
 // CHECK: arith.select
-// CHECK: tensor.insert_slice %{{.*}} into %[[OUT]][0, %[[Q0]], 0]
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[%[[H]], %[[I]], 0] [1, 1, 16]
 // CHECK-NOT: attn.fused_attention
 func.func @fused_attention_causal(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>, %v: tensor<2x?x16xf32>, %off: index) -> tensor<2x?x16xf32> {
   %o = attn.fused_attention %q, %k, %v scale(1.0) causal(%off, -1.0e9) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x16xf32>, index) -> tensor<2x?x16xf32>
@@ -267,10 +280,26 @@ func.func @fused_attention_causal(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>, 
 // CHECK-LABEL: func.func @fused_attention_plain
 // CHECK-DAG: %[[SCALE:.*]] = arith.constant 5.000000e-01 : f32
 // CHECK: scf.for
-// CHECK-NOT: arith.cmpi
+// CHECK-NOT: arith.cmpi ule
 // CHECK: arith.mulf %{{.*}}, %[[SCALE]]
 // CHECK: scf.yield
 func.func @fused_attention_plain(%q: tensor<2x?x8xf32>) -> tensor<2x?x8xf32> {
   %o = attn.fused_attention %q, %q, %q scale(0.5) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32>
   return %o : tensor<2x?x8xf32>
+}
+
+// -----
+
+// A mild fill (-2) leaves masked keys some weight: every key is visited and
+// masked with the fill, none skipped.
+// CHECK-LABEL: func.func @fused_attention_mild_fill
+// CHECK-DAG: %[[FILL:.*]] = arith.constant -2.000000e+00 : f32
+// CHECK: scf.for {{.*}} -> (tensor<1x?x4xf32>, tensor<64xf32>, tensor<4xf32>)
+// CHECK: %[[NKEYS:.*]] = tensor.dim %{{.*}}, %c1 : tensor<1x?x4xf32>
+// CHECK-NOT: arith.minsi
+// CHECK: scf.for %{{.*}} = %c0 to %[[NKEYS]] step %c64
+// CHECK: arith.select %{{.*}}, %{{.*}}, %[[FILL]]
+func.func @fused_attention_mild_fill(%q: tensor<1x?x4xf32>, %off: index) -> tensor<1x?x4xf32> {
+  %o = attn.fused_attention %q, %q, %q scale(1.0) causal(%off, -2.0) : (tensor<1x?x4xf32>, tensor<1x?x4xf32>, tensor<1x?x4xf32>, index) -> tensor<1x?x4xf32>
+  return %o : tensor<1x?x4xf32>
 }

@@ -5,7 +5,8 @@
                       [--cases N] [--seed S]
 
 Draws random attention problems (heads, head and value dims, 1..257 queries,
-query offsets, key tiles, scales, -1e9 or -inf fills, decode-shaped single
+query offsets, key tiles, scales, -1e9, -inf or mild (-2: masked keys keep
+some weight, so no key may be skipped) fills, decode-shaped single
 queries, non-causal ones), writes one MLIR module that computes each problem
 twice, once as the seed's unfused chain (qk_scores, scale, causal_mask,
 softmax, weighted_sum) and once as attn.fused_attention, lowers it with
@@ -70,7 +71,8 @@ def case_fn(n, c):
     q, k, v = tensor([h, sq, d]), tensor([h, sk, d]), tensor([h, sk, e])
     s, o = tensor([h, sq, sk]), tensor([h, sq, e])
     causal = c["fill"] is not None
-    fill = {"-1e9": "-1.0e+09", "-inf": "0xFFF0000000000000"}.get(c["fill"])
+    fill = {"-1e9": "-1.0e+09", "-inf": "0xFFF0000000000000",
+            "-2": "-2.0"}.get(c["fill"])
     unfused_mask = (f"%m = attn.causal_mask %a, %off fill({fill}) : {s}"
                     if causal else f"%m = attn.scale %a by 1.0 : {s}")
     fused_causal = f" causal(%off, {fill})" if causal else ""
@@ -108,7 +110,7 @@ def draw(rng, n):
         decode = i % 4 == 3
         queries = 1 if decode else rng.choice([1, 2, 7, 31, 64, 65, 100, 129, 200, 257])
         offset = rng.choice([0, 0, 1, 5, 63, 64, 100])
-        fill = rng.choice(["-1e9", "-inf", "-inf", None]) if i else "-inf"
+        fill = rng.choice(["-1e9", "-inf", "-inf", "-2", None]) if i else "-inf"
         cases.append({
             "heads": rng.randint(1, 4), "queries": queries, "offset": offset,
             "keys": offset + queries, "dim": rng.choice([1, 3, 8, 16, 64]),

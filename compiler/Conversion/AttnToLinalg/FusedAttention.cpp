@@ -1,14 +1,26 @@
 //===- FusedAttention.cpp - flash-style lowering of attn.fused_attention --===//
 //
-// Keys and values are visited in tiles of `keyTile`. For every query the
-// loop carries the running maximum m, the running sum l of exp(s - m) and the
-// unnormalized output acc; a new tile with scores s rescales them by
-// exp(m - m') where m' = max(m, max s). After the last tile the output is
-// acc / l. Only a [heads, queries, keyTile] tile of scores ever exists.
+// One query row at a time (per head), keys and values in tiles of `keyTile`.
+// For the row, the key loop carries the running maximum m and the running
+// sum l of exp(s - m) as scalars and the unnormalized output acc as a
+// [value_dim] tensor; a tile with scores s rescales them by exp(m - m')
+// where m' = max(m, max s). After the last tile the row is acc / l.
+//
+// Every temporary has a static shape ([keyTile] scores, [value_dim] acc), so
+// after bufferization they are hoisted out of the loops and placed on the
+// stack: the kernel allocates nothing. The last tile of a row may be short;
+// its key index is clamped to the last key (the reads stay in bounds) and
+// its padding scores are -inf, weight 0.
 //
 // Masked scores may be -inf. A row whose scores so far are all -inf has
 // m' = -inf; it subtracts 0 instead, so exp(-inf) = 0 rather than NaN, and a
 // row that never sees a key ends with l = 0 and an output of 0.
+//
+// Causal rows stop at their own position when the fill is -1e9 or below
+// (GPT-2's -FLT_MAX, CogModel's -1e9, -inf): such a masked key's weight,
+// exp(fill - m), is 0 in f32 for any score above fill + 88, so the keys past
+// the diagonal (half of a prefill's) need not be visited. Milder fills are
+// computed key by key like the unfused chain.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +28,7 @@
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
 #include "dialects/attn/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -37,15 +50,21 @@ static Value finiteOrZero(OpBuilder &b, Location loc, Value max) {
                                  floatConstant(b, loc, type, 0.0), max);
 }
 
-/// `source` restricted to [start, start + count) along axis 1.
-static Value sliceAxis1(OpBuilder &b, Location loc, Value source, Value start,
-                     Value count) {
-  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, source);
-  sizes[1] = count;
-  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-  return tensor::ExtractSliceOp::create(
-      b, loc, source, ArrayRef<OpFoldResult>{zero, start, zero}, sizes,
-      ArrayRef<OpFoldResult>{one, one, one});
+/// A linalg.generic updating `tensor` in place: element i becomes
+/// body(tensor[i]).
+static Value updateInPlace(OpBuilder &b, Location loc, Value tensor,
+                           function_ref<Value(OpBuilder &, Location, Value)>
+                               body) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{}, ValueRange{tensor},
+             ArrayRef<AffineMap>{identityMap(b.getContext(), type.getRank())},
+             SmallVector<utils::IteratorType>(type.getRank(),
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, body(nb, l, args[0]));
+             })
+      .getResult(0);
 }
 
 namespace {
@@ -58,189 +77,233 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
   matchAndRewrite(FusedAttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value q = adaptor.getQuery(), k = adaptor.getKey();
-    Value offset = adaptor.getQueryOffset();
-    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
-    Value numKeys = tensor::DimOp::create(rewriter, loc, k, c1);
-    if (!op.getFill()) {
-      rewriter.replaceOp(op, attend(rewriter, loc, op, adaptor, q, offset,
-                                    numKeys, op.getType()));
-      return success();
-    }
-    // Causal: queries in tiles of keyTileSize, each visiting only the keys
-    // up to its last query's position (offset + q0 + rows - 1): a prefill
-    // skips the tiles above the diagonal, half of the work.
-    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    Value tile = arith::ConstantIndexOp::create(rewriter, loc, keyTileSize);
-    Value numQueries = tensor::DimOp::create(rewriter, loc, q, c1);
     RankedTensorType resultType = op.getType();
-    SmallVector<OpFoldResult> qSizes = sizesOf(rewriter, loc, q);
-    Value init = tensor::EmptyOp::create(
+    auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+    if (queryType.isDynamicDim(2) || resultType.isDynamicDim(2))
+      return rewriter.notifyMatchFailure(
+          op, "head and value dims must be static for static tiles");
+    Value q = adaptor.getQuery();
+    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(rewriter, loc, 1);
+    SmallVector<OpFoldResult> outSizes = {
+        sizesOf(rewriter, loc, q)[0], sizesOf(rewriter, loc, q)[1],
+        rewriter.getIndexAttr(resultType.getDimSize(2))};
+    Value init = emptyTensor(rewriter, loc, resultType, outSizes);
+    // The row's scores tile and accumulator, created once and threaded
+    // through every loop, so that bufferization gives each one buffer for
+    // the whole kernel (a tensor made inside a loop would be a fresh buffer
+    // per iteration, one hoisted out of it a copy per iteration).
+    Type elementType = resultType.getElementType();
+    // (alloc_tensor rather than tensor.empty: two empties of one shape
+    // would be CSE'd into one value, and then share one buffer.)
+    Value scores = bufferization::AllocTensorOp::create(
+        rewriter, loc, RankedTensorType::get({keyTileSize}, elementType),
+        ValueRange{});
+    Value acc = bufferization::AllocTensorOp::create(
         rewriter, loc,
-        ArrayRef<OpFoldResult>{qSizes[0], qSizes[1],
-                               sizesOf(rewriter, loc, adaptor.getValue())[2]},
-        resultType.getElementType());
-    auto loop = scf::ForOp::create(
-        rewriter, loc, c0, numQueries, tile, ValueRange{init},
-        [&](OpBuilder &b, Location l, Value q0, ValueRange carried) {
-          Value rows = arith::MinSIOp::create(
-              b, l, tile, arith::SubIOp::create(b, l, numQueries, q0));
-          Value qTile = sliceAxis1(b, l, q, q0, rows);
-          Value tileOffset = arith::AddIOp::create(b, l, offset, q0);
-          Value visible = arith::MinSIOp::create(
-              b, l, numKeys, arith::AddIOp::create(b, l, tileOffset, rows));
-          auto tileType = RankedTensorType::get(
-              {resultType.getDimSize(0), ShapedType::kDynamic,
-               resultType.getDimSize(2)},
-              resultType.getElementType());
-          Value out = attend(b, l, op, adaptor, qTile, tileOffset, visible,
-                             tileType);
-          SmallVector<OpFoldResult> outSizes = sizesOf(b, l, out);
-          OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-          Value result = tensor::InsertSliceOp::create(
-              b, l, out, carried[0], ArrayRef<OpFoldResult>{zero, q0, zero},
-              outSizes, ArrayRef<OpFoldResult>{one, one, one});
-          scf::YieldOp::create(b, l, result);
+        RankedTensorType::get({resultType.getDimSize(2)}, elementType),
+        ValueRange{});
+    Value heads = tensor::DimOp::create(rewriter, loc, q, c0);
+    Value queries = tensor::DimOp::create(rewriter, loc, q, c1);
+    auto headLoop = scf::ForOp::create(
+        rewriter, loc, c0, heads, c1, ValueRange{init, scores, acc},
+        [&](OpBuilder &b, Location l, Value h, ValueRange outer) {
+          auto rowLoop = scf::ForOp::create(
+              b, l, c0, queries, c1, outer,
+              [&](OpBuilder &nb, Location nl, Value i, ValueRange inner) {
+                auto [row, usedScores] =
+                    attendRow(nb, nl, op, adaptor, h, i, inner[1], inner[2]);
+                OpFoldResult one = nb.getIndexAttr(1);
+                Value updated = tensor::InsertSliceOp::create(
+                    nb, nl, row, inner[0],
+                    ArrayRef<OpFoldResult>{h, i, nb.getIndexAttr(0)},
+                    ArrayRef<OpFoldResult>{
+                        one, one, nb.getIndexAttr(resultType.getDimSize(2))},
+                    ArrayRef<OpFoldResult>{one, one, one});
+                scf::YieldOp::create(nb, nl,
+                                     ValueRange{updated, usedScores, row});
+              });
+          scf::YieldOp::create(b, l, rowLoop.getResults());
         });
-    // tensor.empty typed its sizes from values; the op's type may know more.
-    Value result = loop.getResult(0);
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(rewriter, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, headLoop.getResult(0));
     return success();
   }
 
-  /// The online softmax of queries `q` (rows at absolute positions offset,
-  /// offset + 1, ...) over the first `numKeys` keys, as `resultType`.
-  Value attend(OpBuilder &rewriter, Location loc, FusedAttentionOp op,
-               OpAdaptor adaptor, Value q, Value offset, Value numKeys,
-               RankedTensorType resultType) const {
-    MLIRContext *ctx = rewriter.getContext();
+  /// Output row `i` of head `h` ([value_dim], in `accBuffer`), and the
+  /// scores tile after use (in `scoresBuffer`).
+  std::pair<Value, Value> attendRow(OpBuilder &b, Location loc,
+                                    FusedAttentionOp op, OpAdaptor adaptor,
+                                    Value h, Value i, Value scoresBuffer,
+                                    Value accBuffer) const {
+    MLIRContext *ctx = b.getContext();
+    RankedTensorType resultType = op.getType();
     Type elementType = resultType.getElementType();
-    Value k = adaptor.getKey(), v = adaptor.getValue();
+    Value q = adaptor.getQuery(), k = adaptor.getKey(), v = adaptor.getValue();
+    int64_t headDim = cast<RankedTensorType>(q.getType()).getDimSize(2);
+    int64_t valueDim = resultType.getDimSize(2);
     double scale = op.getScale().convertToDouble();
     std::optional<double> fill;
     if (std::optional<APFloat> f = op.getFill())
       fill = f->convertToDouble();
-    SmallVector<OpFoldResult> qSizes = sizesOf(rewriter, loc, q);
-    SmallVector<OpFoldResult> outSizes = {qSizes[0], qSizes[1],
-                                          sizesOf(rewriter, loc, v)[2]};
-    SmallVector<OpFoldResult> rowSizes = {qSizes[0], qSizes[1]};
-    auto rowType = RankedTensorType::get(
-        {resultType.getDimSize(0), resultType.getDimSize(1)}, elementType);
     double negInf = -std::numeric_limits<double>::infinity();
-    Value max0 = filledTensor(rewriter, loc, rowType, rowSizes, negInf);
-    Value sum0 = filledTensor(rewriter, loc, rowType, rowSizes, 0.0);
-    Value acc0 = filledTensor(rewriter, loc, resultType, outSizes, 0.0);
 
-    Value c0 = arith::ConstantIndexOp::create(rewriter, loc, 0);
-    Value tile = arith::ConstantIndexOp::create(rewriter, loc, keyTileSize);
-    Value scaleValue = floatConstant(rewriter, loc, elementType, scale);
-    Value fillValue =
-        fill ? floatConstant(rewriter, loc, elementType, *fill) : Value();
-    AffineMap id3 = identityMap(ctx, 3), id2 = identityMap(ctx, 2);
-    AffineMap row3 = projectionMap(ctx, 3, {0, 1});
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+    Value tile = arith::ConstantIndexOp::create(b, loc, keyTileSize);
+    Value numKeys = tensor::DimOp::create(b, loc, k, c1);
+    // The row's absolute position, and the keys it visits.
+    Value position =
+        fill ? arith::AddIOp::create(b, loc, adaptor.getQueryOffset(), i)
+                   .getResult()
+             : Value();
+    Value limit = numKeys;
+    if (fill && *fill <= -1e9)
+      limit = arith::MinSIOp::create(
+          b, loc, numKeys, arith::AddIOp::create(b, loc, position, c1));
+    Value lastKey = arith::SubIOp::create(b, loc, limit, c1);
+
+    OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
+    auto rowType = RankedTensorType::get({headDim}, cast<RankedTensorType>(q.getType()).getElementType());
+    Value qRow = tensor::ExtractSliceOp::create(
+        b, loc, rowType, q, ArrayRef<OpFoldResult>{h, i, zero},
+        ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(headDim)},
+        ArrayRef<OpFoldResult>{one, one, one});
+    auto tileType = RankedTensorType::get({keyTileSize}, elementType);
+    auto accType = RankedTensorType::get({valueDim}, elementType);
+    Value max0 = floatConstant(b, loc, elementType, negInf);
+    Value sum0 = floatConstant(b, loc, elementType, 0.0);
+    Value acc0 =
+        linalg::FillOp::create(b, loc, sum0, accBuffer).getResult(0);
+    Value negInfValue = max0;
+    Value scaleValue = floatConstant(b, loc, elementType, scale);
+    Value fillValue = fill ? floatConstant(b, loc, elementType, *fill) : Value();
+    auto fastMath = arith::FastMathFlagsAttr::get(
+        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+
+    // Key index of tile slot t: start + t, clamped to the last key visited
+    // so that a short last tile reads in bounds (its slots are masked).
+    auto keyIndex = [&](OpBuilder &nb, Location nl, Value start) -> Value {
+      Value j = arith::AddIOp::create(nb, nl, start,
+                                      linalg::IndexOp::create(nb, nl, 0));
+      return arith::MinSIOp::create(nb, nl, j, lastKey);
+    };
+    auto widen = [&](OpBuilder &nb, Location nl, Value x) -> Value {
+      return x.getType() == elementType
+                 ? x
+                 : arith::ExtFOp::create(nb, nl, elementType, x).getResult();
+    };
 
     auto loop = scf::ForOp::create(
-        rewriter, loc, c0, numKeys, tile, ValueRange{max0, sum0, acc0},
-        [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
+        b, loc, arith::ConstantIndexOp::create(b, loc, 0), limit, tile,
+        ValueRange{max0, sum0, acc0, scoresBuffer},
+        [&](OpBuilder &lb, Location l, Value start, ValueRange carried) {
           Value max = carried[0], sum = carried[1], acc = carried[2];
-          Value remaining = arith::SubIOp::create(b, l, numKeys, start);
-          Value count = arith::MinSIOp::create(b, l, tile, remaining);
-          Value kTile = sliceAxis1(b, l, k, start, count);
-          Value vTile = sliceAxis1(b, l, v, start, count);
-
-          // Scaled, masked scores of this tile: [heads, queries, count].
-          SmallVector<OpFoldResult> tileSizes = {qSizes[0], qSizes[1], count};
-          auto tileType = RankedTensorType::get(
-              {resultType.getDimSize(0), resultType.getDimSize(1),
-               ShapedType::kDynamic},
-              elementType);
-          Value raw = contract(b, l, filledTensor(b, l, tileType, tileSizes, 0.0),
-                               q, projectionMap(ctx, 4, {0, 1, 3}), kTile,
-                               projectionMap(ctx, 4, {0, 2, 3}));
-          Value scores = elementwise(
-              b, l, tileType, tileSizes, ValueRange{raw}, {id3},
-              [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          // Loops (t, d): raw[t] = q . k[key(t)].
+          Value raw = linalg::GenericOp::create(
+                          lb, l, TypeRange{tileType}, ValueRange{qRow},
+                          ValueRange{linalg::FillOp::create(lb, l, sum0,
+                                                            carried[3])
+                                         .getResult(0)},
+                          ArrayRef<AffineMap>{projectionMap(ctx, 2, {1}),
+                                              projectionMap(ctx, 2, {0})},
+                          {utils::IteratorType::parallel,
+                           utils::IteratorType::reduction},
+                          [&](OpBuilder &nb, Location nl, ValueRange args) {
+                            Value key = tensor::ExtractOp::create(
+                                nb, nl, k,
+                                ValueRange{h, keyIndex(nb, nl, start),
+                                           linalg::IndexOp::create(nb, nl, 1)});
+                            Value product = arith::MulFOp::create(
+                                nb, nl, widen(nb, nl, args[0]),
+                                widen(nb, nl, key), fastMath);
+                            linalg::YieldOp::create(
+                                nb, nl,
+                                arith::AddFOp::create(nb, nl, args[1], product,
+                                                      fastMath)
+                                    .getResult());
+                          })
+                          .getResult(0);
+          // Scaled and masked: slots past the visited keys are -inf, keys
+          // past the row's position get the fill.
+          Value scores = updateInPlace(
+              lb, l, raw, [&](OpBuilder &nb, Location nl, Value x) -> Value {
                 Value s = scale == 1.0
-                              ? args[0]
-                              : arith::MulFOp::create(nb, nl, args[0], scaleValue)
+                              ? x
+                              : arith::MulFOp::create(nb, nl, x, scaleValue)
                                     .getResult();
-                if (!fill)
-                  return s;
-                Value i = linalg::IndexOp::create(nb, nl, 1);
                 Value j = arith::AddIOp::create(
-                    nb, nl, start, linalg::IndexOp::create(nb, nl, 2));
-                Value limit = arith::AddIOp::create(nb, nl, offset, i);
-                Value visible = arith::CmpIOp::create(
-                    nb, nl, arith::CmpIPredicate::ule, j, limit);
-                return arith::SelectOp::create(nb, nl, visible, s, fillValue);
+                    nb, nl, start, linalg::IndexOp::create(nb, nl, 0));
+                if (fill) {
+                  Value visible = arith::CmpIOp::create(
+                      nb, nl, arith::CmpIPredicate::ule, j, position);
+                  s = arith::SelectOp::create(nb, nl, visible, s, fillValue);
+                }
+                Value inRange = arith::CmpIOp::create(
+                    nb, nl, arith::CmpIPredicate::ult, j, limit);
+                return arith::SelectOp::create(nb, nl, inRange, s, negInfValue);
               });
-
-          Value tileMax = reduceAxis(
-              b, l, scores, 2, negInf,
+          Value tileMax = foldVector(
+              lb, l, scores, negInfValue,
               [](OpBuilder &nb, Location nl, Value a, Value x) -> Value {
                 return arith::MaximumFOp::create(nb, nl, a, x);
-              },
-              [](OpBuilder &, Location, Value x, ValueRange) { return x; });
-          Value newMax = elementwise(
-              b, l, rowType, rowSizes, ValueRange{max, tileMax}, {id2, id2},
-              [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                return arith::MaximumFOp::create(nb, nl, args[0], args[1]);
               });
-          Value probs = elementwise(
-              b, l, tileType, tileSizes, ValueRange{scores, newMax},
-              {id3, row3},
-              [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                Value shift = finiteOrZero(nb, nl, args[1]);
+          Value newMax = arith::MaximumFOp::create(lb, l, max, tileMax);
+          Value shift = finiteOrZero(lb, l, newMax);
+          Value probs = updateInPlace(
+              lb, l, scores, [&](OpBuilder &nb, Location nl, Value x) -> Value {
                 return math::ExpOp::create(
-                    nb, nl, arith::SubFOp::create(nb, nl, args[0], shift));
+                    nb, nl, arith::SubFOp::create(nb, nl, x, shift));
               });
-          Value correction = elementwise(
-              b, l, rowType, rowSizes, ValueRange{max, newMax}, {id2, id2},
-              [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                Value shift = finiteOrZero(nb, nl, args[1]);
-                return math::ExpOp::create(
-                    nb, nl, arith::SubFOp::create(nb, nl, args[0], shift));
-              });
-          Value tileSum = reduceAxis(
-              b, l, probs, 2, 0.0,
+          Value tileSum = foldVector(
+              lb, l, probs, sum0,
               [](OpBuilder &nb, Location nl, Value a, Value x) -> Value {
                 return arith::AddFOp::create(nb, nl, a, x);
-              },
-              [](OpBuilder &, Location, Value x, ValueRange) { return x; });
-          Value newSum = elementwise(
-              b, l, rowType, rowSizes, ValueRange{sum, correction, tileSum},
-              {id2, id2, id2},
-              [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                Value kept = arith::MulFOp::create(nb, nl, args[0], args[1]);
-                return arith::AddFOp::create(nb, nl, kept, args[2]);
               });
-          Value rescaled = elementwise(
-              b, l, resultType, outSizes, ValueRange{acc, correction},
-              {id3, row3},
-              [](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                return arith::MulFOp::create(nb, nl, args[0], args[1]);
+          Value correction = math::ExpOp::create(
+              lb, l, arith::SubFOp::create(lb, l, max, shift));
+          Value newSum = arith::AddFOp::create(
+              lb, l, arith::MulFOp::create(lb, l, sum, correction), tileSum);
+          Value rescaled = updateInPlace(
+              lb, l, acc, [&](OpBuilder &nb, Location nl, Value x) -> Value {
+                return arith::MulFOp::create(nb, nl, x, correction);
               });
-          // Loops (h, i, j, e): acc[h, i, e] += p[h, i, j] * v[h, j, e].
-          Value newAcc = contract(b, l, rescaled, probs,
-                                  projectionMap(ctx, 4, {0, 1, 2}), vTile,
-                                  projectionMap(ctx, 4, {0, 2, 3}),
-                                  /*reductionLoop=*/2);
-          scf::YieldOp::create(b, l, ValueRange{newMax, newSum, newAcc});
+          // Loops (t, e): acc[e] += p[t] * v[key(t), e], e innermost.
+          Value newAcc =
+              linalg::GenericOp::create(
+                  lb, l, TypeRange{accType}, ValueRange{probs},
+                  ValueRange{rescaled},
+                  ArrayRef<AffineMap>{projectionMap(ctx, 2, {0}),
+                                      projectionMap(ctx, 2, {1})},
+                  {utils::IteratorType::reduction,
+                   utils::IteratorType::parallel},
+                  [&](OpBuilder &nb, Location nl, ValueRange args) {
+                    Value value = tensor::ExtractOp::create(
+                        nb, nl, v,
+                        ValueRange{h, keyIndex(nb, nl, start),
+                                   linalg::IndexOp::create(nb, nl, 1)});
+                    Value product = arith::MulFOp::create(
+                        nb, nl, args[0], widen(nb, nl, value), fastMath);
+                    linalg::YieldOp::create(
+                        nb, nl,
+                        arith::AddFOp::create(nb, nl, args[1], product,
+                                              fastMath)
+                            .getResult());
+                  })
+                  .getResult(0);
+          scf::YieldOp::create(lb, l,
+                               ValueRange{newMax, newSum, newAcc, probs});
         });
 
-    Value zero = floatConstant(rewriter, loc, elementType, 0.0);
-    Value result = elementwise(
-        rewriter, loc, resultType, outSizes,
-        ValueRange{loop.getResult(2), loop.getResult(1)}, {id3, row3},
-        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-          Value empty = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
-                                              args[1], zero);
-          Value normalized = arith::DivFOp::create(nb, nl, args[0], args[1]);
-          return arith::SelectOp::create(nb, nl, empty, zero, normalized);
+    Value sum = loop.getResult(1);
+    Value zeroValue = floatConstant(b, loc, elementType, 0.0);
+    Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, sum,
+                                        zeroValue);
+    Value row = updateInPlace(
+        b, loc, loop.getResult(2),
+        [&](OpBuilder &nb, Location nl, Value x) -> Value {
+          Value normalized = arith::DivFOp::create(nb, nl, x, sum);
+          return arith::SelectOp::create(nb, nl, empty, zeroValue, normalized);
         });
-    return result;
+    return {row, loop.getResult(3)};
   }
 
   int64_t keyTileSize;

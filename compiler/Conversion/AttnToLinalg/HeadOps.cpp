@@ -1,13 +1,15 @@
 //===- HeadOps.cpp - attn head split/merge to tensor + linalg -------------===//
 //
-// [seq, heads * head_dim] <-> [heads, seq, head_dim] is a reshape of the
-// hidden axis plus a transpose of the first two axes.
+// [seq, heads * head_dim] -> [heads, seq, head_dim] is a reshape of the
+// hidden axis plus a transpose of the first two axes; the way back is a
+// gather into the output.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Conversion/AttnToLinalg/AttnToLinalg.h"
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
 #include "dialects/attn/AttnOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -51,6 +53,9 @@ struct SplitHeadsToLinalg : public OpConversionPattern<SplitHeadsOp> {
   }
 };
 
+/// Written as a gather, out[s, h * head_dim + e] = in[h, s, e], straight
+/// into the output: a transpose into a temporary and a copy of its collapsed
+/// shape would cost a buffer and a second pass.
 struct MergeHeadsToLinalg : public OpConversionPattern<MergeHeadsOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -58,15 +63,26 @@ struct MergeHeadsToLinalg : public OpConversionPattern<MergeHeadsOp> {
   matchAndRewrite(MergeHeadsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    auto inputType = cast<RankedTensorType>(op.getInput().getType());
-    auto swappedType = RankedTensorType::get(
-        {inputType.getDimSize(1), inputType.getDimSize(0),
-         inputType.getDimSize(2)},
-        inputType.getElementType());
-    Value swapped =
-        swapLeadingAxes(rewriter, loc, adaptor.getInput(), swappedType);
-    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
-        op, op.getType(), swapped, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+    Value input = adaptor.getInput();
+    int64_t headDim = cast<RankedTensorType>(input.getType()).getDimSize(2);
+    if (ShapedType::isDynamic(headDim))
+      return rewriter.notifyMatchFailure(op, "head_dim is dynamic");
+    RankedTensorType type = op.getType();
+    SmallVector<OpFoldResult> in = sizesOf(rewriter, loc, input);
+    SmallVector<OpFoldResult> sizes = {in[1],
+                                       rewriter.getIndexAttr(type.getDimSize(1))};
+    Value result = elementwise(
+        rewriter, loc, type, sizes, ValueRange{}, {},
+        [&](OpBuilder &b, Location l, ValueRange) -> Value {
+          Value column = linalg::IndexOp::create(b, l, 1);
+          Value width = arith::ConstantIndexOp::create(b, l, headDim);
+          Value head = arith::DivUIOp::create(b, l, column, width);
+          Value offset = arith::RemUIOp::create(b, l, column, width);
+          return tensor::ExtractOp::create(
+              b, l, input,
+              ValueRange{head, linalg::IndexOp::create(b, l, 0), offset});
+        });
+    rewriter.replaceOp(op, result);
     return success();
   }
 };

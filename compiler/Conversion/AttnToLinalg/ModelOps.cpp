@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -98,8 +99,10 @@ static Value axisSizeAsFloat(OpBuilder &b, Location loc, Value v,
   return arith::SIToFPOp::create(b, loc, type, asInt);
 }
 
-/// mean, then the biased variance of the centered values, then
-/// centered / sqrt(var + eps) * gamma + beta.
+/// Row by row: the mean, then the biased variance of the centered values,
+/// as scalars; then centered / sqrt(var + eps) * gamma + beta written into
+/// the row of the output. No [rows] or centered temporaries, so the kernel
+/// allocates nothing.
 struct LayerNormToLinalg : public OpConversionPattern<LayerNormOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -107,59 +110,97 @@ struct LayerNormToLinalg : public OpConversionPattern<LayerNormOp> {
   matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
     RankedTensorType type = op.getType();
-    Type elementType = type.getElementType();
-    unsigned rank = type.getRank(), last = rank - 1;
     Value x = adaptor.getInput();
     SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, x);
-    SmallVector<unsigned> rows = llvm::to_vector(llvm::seq<unsigned>(0, last));
-    AffineMap id = identityMap(ctx, rank);
-    AffineMap rowMap = projectionMap(ctx, rank, rows);
-    AffineMap featureMap = projectionMap(ctx, rank, {last});
-
-    auto add = [](OpBuilder &b, Location l, Value acc, Value v) -> Value {
-      return arith::AddFOp::create(b, l, acc, v);
-    };
-    auto same = [](OpBuilder &, Location, Value v, ValueRange) { return v; };
-    auto square = [](OpBuilder &b, Location l, Value v, ValueRange) -> Value {
-      return arith::MulFOp::create(b, l, v, v);
-    };
-    Value n = axisSizeAsFloat(rewriter, loc, x, last, elementType);
-    Value sum = reduceAxis(rewriter, loc, x, last, 0.0, add, same);
-    auto rowType = cast<RankedTensorType>(sum.getType());
-    SmallVector<OpFoldResult> rowSizes(sizes.begin(), sizes.end() - 1);
-    auto divideByN = [&](Value rowValues) {
-      return elementwise(
-          rewriter, loc, rowType, rowSizes, ValueRange{rowValues},
-          {identityMap(ctx, rank - 1)},
-          [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-            return arith::DivFOp::create(b, l, args[0], n);
-          });
-    };
-    Value mean = divideByN(sum);
-    Value centered = elementwise(
-        rewriter, loc, type, sizes, ValueRange{x, mean}, {id, rowMap},
-        [](OpBuilder &b, Location l, ValueRange args) -> Value {
-          return arith::SubFOp::create(b, l, args[0], args[1]);
-        });
-    Value variance =
-        divideByN(reduceAxis(rewriter, loc, centered, last, 0.0, add, square));
-    Value eps = floatConstant(rewriter, loc, elementType,
-                              op.getEpsilon().convertToDouble());
-    Value result = elementwise(
-        rewriter, loc, type, sizes,
-        ValueRange{centered, variance, adaptor.getGamma(), adaptor.getBeta()},
-        {id, rowMap, featureMap, featureMap},
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value stddev = math::SqrtOp::create(
-              b, l, arith::AddFOp::create(b, l, args[1], eps));
-          Value normalized = arith::DivFOp::create(b, l, args[0], stddev);
-          Value scaled = arith::MulFOp::create(b, l, normalized, args[2]);
-          return arith::AddFOp::create(b, l, scaled, args[3]);
-        });
+    Value result = emptyTensor(rewriter, loc, type, sizes);
+    // One loop per leading axis; the innermost body normalizes one row.
+    SmallVector<Value> index;
+    result = normalizeRows(rewriter, loc, op, adaptor, sizes, index, result);
     rewriter.replaceOp(op, result);
     return success();
+  }
+
+  Value normalizeRows(OpBuilder &b, Location loc, LayerNormOp op,
+                      OpAdaptor adaptor, ArrayRef<OpFoldResult> sizes,
+                      SmallVectorImpl<Value> &index, Value out) const {
+    unsigned last = sizes.size() - 1;
+    if (index.size() < last) {
+      Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+      Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+      Value bound = getValueOrCreateConstantIndexOp(b, loc, sizes[index.size()]);
+      auto loop = scf::ForOp::create(
+          b, loc, c0, bound, c1, ValueRange{out},
+          [&](OpBuilder &nb, Location l, Value i, ValueRange carried) {
+            index.push_back(i);
+            Value next =
+                normalizeRows(nb, l, op, adaptor, sizes, index, carried[0]);
+            index.pop_back();
+            scf::YieldOp::create(nb, l, next);
+          });
+      return loop.getResult(0);
+    }
+    // The row at `index`: offsets index..., 0; sizes 1..., features.
+    MLIRContext *ctx = b.getContext();
+    RankedTensorType type = op.getType();
+    Type elementType = type.getElementType();
+    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+    SmallVector<OpFoldResult> offsets(index.begin(), index.end());
+    offsets.push_back(zero);
+    SmallVector<OpFoldResult> rowSizes(last, one);
+    rowSizes.push_back(sizes[last]);
+    SmallVector<OpFoldResult> strides(sizes.size(), one);
+    auto rowType = RankedTensorType::get({type.getDimSize(last)}, elementType);
+    Value row = tensor::ExtractSliceOp::create(b, loc, rowType,
+                                               adaptor.getInput(), offsets,
+                                               rowSizes, strides);
+    Value outRow = tensor::ExtractSliceOp::create(b, loc, rowType, out,
+                                                  offsets, rowSizes, strides);
+
+    // Reassociation lets LLVM vectorize the sums.
+    auto fastMath = arith::FastMathFlagsAttr::get(
+        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+    Value n = axisSizeAsFloat(b, loc, adaptor.getInput(), last, elementType);
+    Value zeroValue = floatConstant(b, loc, elementType, 0.0);
+    Value mean = arith::DivFOp::create(
+        b, loc,
+        foldVector(b, loc, row, zeroValue,
+                   [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                     return arith::AddFOp::create(nb, l, acc, v, fastMath);
+                   }),
+        n);
+    Value variance = arith::DivFOp::create(
+        b, loc,
+        foldVector(b, loc, row, zeroValue,
+                   [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                     Value centered = arith::SubFOp::create(nb, l, v, mean);
+                     Value square =
+                         arith::MulFOp::create(nb, l, centered, centered);
+                     return arith::AddFOp::create(nb, l, acc, square, fastMath);
+                   }),
+        n);
+    Value eps = floatConstant(b, loc, elementType,
+                              op.getEpsilon().convertToDouble());
+    Value stddev =
+        math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, variance, eps));
+    AffineMap id = identityMap(ctx, 1);
+    Value normalized =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{rowType},
+            ValueRange{row, adaptor.getGamma(), adaptor.getBeta()},
+            ValueRange{outRow}, ArrayRef<AffineMap>{id, id, id, id},
+            {utils::IteratorType::parallel},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value centered = arith::SubFOp::create(nb, l, args[0], mean);
+              Value scaled = arith::MulFOp::create(
+                  nb, l, arith::DivFOp::create(nb, l, centered, stddev),
+                  args[1]);
+              linalg::YieldOp::create(
+                  nb, l, arith::AddFOp::create(nb, l, scaled, args[2]).getResult());
+            })
+            .getResult(0);
+    return tensor::InsertSliceOp::create(b, loc, normalized, out, offsets,
+                                         rowSizes, strides);
   }
 };
 

@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -209,4 +210,19 @@ Value mlir::attn::softmaxAlong(
                        Value e = shiftedExp(nb, nloc, args[0], args[1]);
                        return arith::DivFOp::create(nb, nloc, e, args[2]);
                      });
+}
+
+Value mlir::attn::foldVector(
+    OpBuilder &b, Location loc, Value vector, Value init,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value size = tensor::DimOp::create(b, loc, vector, c0);
+  auto loop = scf::ForOp::create(
+      b, loc, c0, size, c1, ValueRange{init},
+      [&](OpBuilder &nb, Location l, Value i, ValueRange acc) {
+        Value x = tensor::ExtractOp::create(nb, l, vector, ValueRange{i});
+        scf::YieldOp::create(nb, l, combine(nb, l, acc[0], x));
+      });
+  return loop.getResult(0);
 }

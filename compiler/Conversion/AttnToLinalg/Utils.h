@@ -56,6 +56,12 @@ Value reduceAxis(
     function_ref<Value(OpBuilder &, Location, Value, Value)> combine,
     function_ref<Value(OpBuilder &, Location, Value, ValueRange)> transform);
 
+/// Folds the 1-D tensor `vector` into a scalar with `combine`, from `init`,
+/// in a scalar loop: no temporary tensor, so no buffer after bufferization.
+Value foldVector(OpBuilder &b, Location loc, Value vector, Value init,
+                 function_ref<Value(OpBuilder &, Location, Value, Value)>
+                     combine);
+
 /// Numerically stable softmax of `input` along `axis`, with every element
 /// first mapped by `transform(b, loc, x, indices)` (scale, causal mask).
 Value softmaxAlong(
