@@ -36,8 +36,8 @@ static constexpr llvm::StringLiteral kCpuKernelPipelineHead =
 static constexpr llvm::StringLiteral kCpuKernelPipelineTail =
     "func.func(convert-linalg-to-loops),attn-approximate-math,"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-    "convert-math-to-llvm,convert-math-to-libm,convert-to-llvm,reconcile-unrealized-casts,"
-    "canonicalize,cse";
+    "convert-math-to-llvm,convert-math-to-libm,convert-to-llvm,"
+    "reconcile-unrealized-casts,canonicalize,cse";
 
 void mlir::attn::buildCpuKernelPipeline(OpPassManager &pm,
                                         const CpuTarget &target) {
@@ -176,7 +176,8 @@ mlir::attn::compileCpuSharedObject(ModuleOp module, const CpuTarget &target,
           "attn-kernels", "so", sharedPath))
     return emitError(loc) << "cannot name a temporary file: " << ec.message();
   std::string linkerError;
-  // The kernels call libm (expf, tanhf) and malloc/free; the runtime process
+  // The kernels may call libm and malloc/free (the default pipeline's do
+  // not; --fusion=none's softmax still allocates); the runtime process
   // provides both, so they stay undefined here.
   SmallVector<StringRef> args = {linker,  "-shared", "--hash-style=gnu",
                                  "-o",    sharedPath, *objectPath};
