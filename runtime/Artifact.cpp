@@ -126,25 +126,9 @@ Status Artifact::error(StatusCode code, const char *format, ...) const {
 Status Artifact::annotate(Status status) const {
   if (status.ok())
     return status;
-  status = std::move(status).withPrefix(path_ + ": ");
   // Names and paths in messages come from the artifact: a control character
   // in one must not break the message's single line.
-  const std::string &message = status.message();
-  auto isControl = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
-  if (std::none_of(message.begin(), message.end(), isControl))
-    return status;
-  std::string escaped;
-  for (unsigned char c : message) {
-    if (c == '\n')
-      escaped += "\\n";
-    else if (c == '\t')
-      escaped += "\\t";
-    else if (isControl(c))
-      escaped += formatString("\\x%02x", c);
-    else
-      escaped += static_cast<char>(c);
-  }
-  return Status(status.code(), std::move(escaped));
+  return escapeControlCharacters(std::move(status).withPrefix(path_ + ": "));
 }
 
 Status Artifact::verify() {

@@ -355,10 +355,18 @@ private:
 
 Status SafetensorsFile::open(const std::string &path,
                              std::unique_ptr<SafetensorsFile> &out) {
+  Mapping file;
+  ATTN_RETURN_IF_ERROR(Mapping::mapFile(path, file));
+  std::unique_ptr<SafetensorsFile> parsed;
+  ATTN_RETURN_IF_ERROR(parse(file.data(), file.size(), parsed));
+  parsed->file_ = std::move(file);
+  out = std::move(parsed);
+  return Status();
+}
+
+Status SafetensorsFile::parse(const std::byte *bytes, size_t size,
+                              std::unique_ptr<SafetensorsFile> &out) {
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
-  ATTN_RETURN_IF_ERROR(Mapping::mapFile(path, file->file_));
-  const std::byte *bytes = file->file_.data();
-  size_t size = file->file_.size();
   if (size < 8)
     return makeError(StatusCode::InvalidArgument,
                      "not a safetensors file: it has %zu bytes, fewer than "
@@ -380,7 +388,9 @@ Status SafetensorsFile::open(const std::string &path,
                      (unsigned long long)headerSize, size - 8);
   std::string_view header(reinterpret_cast<const char *>(bytes) + 8,
                           headerSize);
-  ATTN_RETURN_IF_ERROR(HeaderParser(header).parse(file->entries_));
+  // Tensor names in messages come from the file.
+  ATTN_RETURN_IF_ERROR(escapeControlCharacters(
+      HeaderParser(header).parse(file->entries_)));
   file->data_ = bytes + 8 + headerSize;
   file->dataSize_ = size - 8 - headerSize;
   out = std::move(file);
@@ -412,6 +422,14 @@ static const char *safetensorsDTypeName(artifact::DType dtype) {
 Status SafetensorsFile::bind(std::string_view name, artifact::DType type,
                              const std::vector<int64_t> &shape,
                              const std::byte *&data) const {
+  // The name and the file's dtype string may hold control characters.
+  return escapeControlCharacters(bindUnescaped(name, type, shape, data));
+}
+
+Status SafetensorsFile::bindUnescaped(std::string_view name,
+                                      artifact::DType type,
+                                      const std::vector<int64_t> &shape,
+                                      const std::byte *&data) const {
   const char *dtype = safetensorsDTypeName(type);
   size_t elementSize = dtypeSize(type);
   std::string label = "tensor '" + std::string(name) + "'";

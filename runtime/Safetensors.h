@@ -53,6 +53,18 @@ public:
   static Status open(const std::string &path,
                      std::unique_ptr<SafetensorsFile> &out);
 
+  /// Parses a safetensors image already in memory; `bytes` must outlive
+  /// the result (open() keeps its mapping inside). For the fuzzer.
+  static Status parse(const std::byte *bytes, size_t size,
+                      std::unique_ptr<SafetensorsFile> &out);
+  /// Every entry, by name.
+  const std::unordered_map<std::string, Entry> &entries() const {
+    return entries_;
+  }
+  /// The bytes after the header, which data_offsets count from.
+  const std::byte *dataSection() const { return data_; }
+  size_t dataSectionSize() const { return dataSize_; }
+
   /// The entry called `name`, or null.
   const Entry *find(std::string_view name) const;
 
@@ -66,6 +78,9 @@ public:
 
 private:
   SafetensorsFile() = default;
+  Status bindUnescaped(std::string_view name, artifact::DType dtype,
+                       const std::vector<int64_t> &shape,
+                       const std::byte *&data) const;
 
   Mapping file_;
   const std::byte *data_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include "runtime/Status.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 
@@ -39,6 +40,25 @@ Status Status::withPrefix(const std::string &prefix) && {
   if (!ok())
     message_.insert(0, prefix);
   return std::move(*this);
+}
+
+Status escapeControlCharacters(Status status) {
+  const std::string &message = status.message();
+  auto isControl = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(message.begin(), message.end(), isControl))
+    return status;
+  std::string escaped;
+  for (unsigned char c : message) {
+    if (c == '\n')
+      escaped += "\\n";
+    else if (c == '\t')
+      escaped += "\\t";
+    else if (isControl(c))
+      escaped += formatString("\\x%02x", c);
+    else
+      escaped += static_cast<char>(c);
+  }
+  return Status(status.code(), std::move(escaped));
 }
 
 } // namespace attn::runtime

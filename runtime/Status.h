@@ -64,6 +64,11 @@ std::string formatStringV(const char *format, va_list args)
 Status makeError(StatusCode code, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
+/// `status` with the control characters of its message escaped (\n, \t,
+/// \xNN): names from files (tensors, buffers, paths) must not break an
+/// error's single line.
+Status escapeControlCharacters(Status status);
+
 } // namespace attn::runtime
 
 /// Returns from the enclosing function when `expr` yields an error.

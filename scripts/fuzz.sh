@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]
 #
 # SECONDS_PER_TARGET defaults to 30; TARGET is one of safetensors, pytorch,
-# artifact, tokenizer, attn-ir (default: all). Each target prints one line,
+# artifact, tokenizer, attn-ir, runtime-safetensors (default: all). Each target prints one line,
 # "PASS: fuzz/<target> ..." or "FAIL: fuzz/<target> ...", then the last line
 # is "N passed, M failed"; the exit status is non-zero when a target failed.
 # The inputs that made a target fail (crash-*, timeout-*, oom-*, leak-*) are
@@ -18,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-all_targets=(safetensors pytorch artifact tokenizer attn-ir)
+all_targets=(safetensors pytorch artifact tokenizer attn-ir runtime-safetensors)
 seconds=${1:-30}
 if [ $# -gt 0 ]; then shift; fi
 targets=("$@")

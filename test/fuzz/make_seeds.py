@@ -21,7 +21,8 @@ import sys
 import tempfile
 
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGETS = ["safetensors", "pytorch", "artifact", "tokenizer", "attn-ir"]
+TARGETS = ["safetensors", "pytorch", "artifact", "tokenizer", "attn-ir",
+           "runtime-safetensors"]
 
 
 def safetensors(tensors, metadata=None, pad=0):
@@ -158,7 +159,7 @@ def main():
         for target in args.only or TARGETS:
             out = os.path.join(args.out, target)
             os.makedirs(out, exist_ok=True)
-            if target == "safetensors":
+            if target in ("safetensors", "runtime-safetensors"):
                 seeds_safetensors(out, work)
             elif target == "pytorch":
                 seeds_pytorch(out, work)
