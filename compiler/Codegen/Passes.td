@@ -175,4 +175,99 @@ def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
                            "::mlir::scf::SCFDialect"];
 }
 
+def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Rewrite the planner's kernels as GPU kernels with the "
+                "attn_memref launch ABI";
+  let description = [{
+    Replaces every planned kernel, `kN_<op>_impl` (an attn op on tensor
+    views of memref bindings over work items [begin, end)) and its C entry
+    `kN_<op>`, by a `gpu.func @kN_<op>` in `gpu.module @attn_kernels` with
+    the CUDA ABI of `runtime/schema/artifact.fbs`: a device pointer to the
+    dispatch's `attn_memref` array, S, T and the number of work items.
+    Block b handles work items [b * items_per_block, min(work, (b + 1) *
+    items_per_block)) with `block-size` threads. The kernels compute what
+    `attn-lower-to-linalg` computes for the CPU, element by element in f32:
+
+    - elementwise ops, gathers, head split/merge, KV cache writes and the
+      unfused attention's contractions: one output element per thread
+      iteration, the last axis across neighbouring threads;
+    - layer norms and softmaxes: one row per warp, reductions by shuffles;
+    - `attn.linear`: a matrix product tiled through shared memory (32
+      features per block, 32 rows and 32 reduction steps per tile), or for
+      one row (decode) a matrix-vector product with the reduction split
+      across the block;
+    - `attn.fused_attention`: a flash kernel, one head per block, one query
+      per thread, keys and values in tiles through shared memory, the online
+      softmax in registers; for one query (decode) the keys spread over the
+      block and the softmax states merge by shuffles and shared memory.
+
+    Each kernel carries its launch geometry: `known_block_size`,
+    `attn.items_per_block` and `attn.shared_memory_bytes` (dynamic shared
+    memory; the tiles are static).
+
+    Before:
+    ```mlir
+    func.func private @k1_gelu_impl(%in: memref<?x16xf32, strided<[16, 1]>>,
+        %out: memref<?x16xf32, strided<[16, 1]>>, %S: index, %T: index,
+        %begin: index, %end: index) {
+      ... attn.gelu ... bufferization.materialize_in_destination ...
+    }
+    func.func @k1_gelu(%bindings: !llvm.ptr, %S: i64, %T: i64, %begin: i64,
+                       %end: i64) { ... }
+    ```
+    After:
+    ```mlir
+    gpu.module @attn_kernels {
+      gpu.func @k1_gelu(%bindings: !llvm.ptr, %S: i64, %T: i64, %work: i64)
+          kernel attributes {attn.items_per_block = 16 : i64,
+                             attn.shared_memory_bytes = 0 : i64,
+                             known_block_size = array<i32: 256, 1, 1>} {
+        // loads of the attn_memrefs, then
+        scf.for %e = %thread to %n step %c256 { ... math.tanh ... }
+        gpu.return
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block (a power of two in [32, 1024])">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def GPUMathToNVVM : Pass<"attn-gpu-math-to-nvvm"> {
+  let summary = "Lower f32 math.exp, math.tanh and math.sqrt to PTX "
+                "instructions instead of libdevice calls";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers math ops to calls into libdevice
+    (`__nv_expf`, `__nv_tanhf`, `__nv_sqrtf`), a bitcode library that only
+    a CUDA toolkit installs; PTX that calls it cannot be loaded without it
+    being linked. The attn kernels use only these three functions on f32,
+    so this pass gives them PTX instructions: `exp(x)` is
+    `ex2.approx.ftz.f32(x * log2(e))` (as CUDA's `__expf`), `tanh` is
+    expanded to `exp` with its sign kept, `sqrt` is the correctly rounded
+    `sqrt.rn.f32`. Run it inside `gpu.module` before `convert-gpu-to-nvvm`.
+
+    Before:
+    ```mlir
+    %y = math.exp %x : f32
+    ```
+    After:
+    ```mlir
+    %c = arith.constant 1.44269502 : f32
+    %0 = arith.mulf %x, %c : f32
+    %y = nvvm.inline_ptx "ex2.approx.ftz.f32 $0, $1;" ro(%0 : f32) -> f32
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::NVVM::NVVMDialect"];
+}
+
 #endif // ATTN_COMPILER_CODEGEN_PASSES_TD

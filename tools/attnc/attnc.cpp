@@ -1,16 +1,18 @@
 //===- attnc.cpp - the attn compiler driver -------------------------------===//
 //
-//   attnc MODEL_DIR -o OUT.attn [--target=cpu] [--weights=embed|external]
-//         [--emit=attn|linalg|llvm|artifact] [--fusion=none|softmax|flash]
+//   attnc MODEL_DIR -o OUT.attn [--target=cpu|cuda|all] [--cuda-arch=sm_80,..]
+//         [--weights=embed|external] [--fusion=none|softmax|flash]
+//         [--emit=attn|linalg|llvm|ptx|artifact]
 //
 // Imports a checkpoint directory, fuses, plans the prefill and decode
-// programs as kernel dispatches, compiles the kernels to native code and
-// writes one artifact that attn-run executes.
+// programs as kernel dispatches, compiles the kernels to native code and/or
+// PTX and writes one artifact that attn-run executes.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/Artifact/Writer.h"
 #include "compiler/Codegen/CPU.h"
+#include "compiler/Codegen/GPU.h"
 #include "compiler/Codegen/Plan.h"
 #include "compiler/InitAll.h"
 #include "compiler/Transforms/Passes.h"
@@ -33,8 +35,8 @@ using namespace mlir::attn;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { Attn, Linalg, LLVM, Artifact };
-enum class Target { CPU };
+enum class Emit { Attn, Linalg, LLVM, PTX, Artifact };
+enum class Target { CPU, CUDA, All };
 enum class WeightsMode { Embed, External };
 } // namespace
 
@@ -53,7 +55,10 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::Linalg, "linalg",
                           "the planned kernels lowered to linalg on tensors"),
                clEnumValN(Emit::LLVM, "llvm",
-                          "the kernels in the LLVM dialect"),
+                          "the kernels in the LLVM dialect (CPU), then in the "
+                          "NVVM dialect (CUDA)"),
+               clEnumValN(Emit::PTX, "ptx",
+                          "the PTX of every kernel for the first --cuda-arch"),
                clEnumValN(Emit::Artifact, "artifact",
                           "the artifact that attn-run executes (default)")),
     cl::cat(attncCategory));
@@ -69,7 +74,15 @@ static cl::opt<FusionLevel> fusion(
     cl::cat(attncCategory));
 static cl::opt<Target> target(
     "target", cl::init(Target::CPU), cl::desc("Code to generate"),
-    cl::values(clEnumValN(Target::CPU, "cpu", "x86-64 native code (default)")),
+    cl::values(clEnumValN(Target::CPU, "cpu", "x86-64 native code (default)"),
+               clEnumValN(Target::CUDA, "cuda", "PTX for NVIDIA GPUs"),
+               clEnumValN(Target::All, "all",
+                          "both, in one artifact (attn-run --device picks)")),
+    cl::cat(attncCategory));
+static cl::list<std::string> cudaArchs(
+    "cuda-arch", cl::CommaSeparated, cl::value_desc("sm_XX,..."),
+    cl::desc("PTX targets of --target=cuda|all, one module each (default "
+             "sm_80,sm_90)"),
     cl::cat(attncCategory));
 static cl::opt<WeightsMode> weightsMode(
     "weights", cl::init(WeightsMode::Embed),
@@ -125,16 +138,33 @@ static std::string findLinker() {
   return "";
 }
 
-/// Writes `op` as text to the output.
-static int printToOutput(Operation *op) {
+/// Writes what `write` prints to the output.
+static int writeToOutput(function_ref<void(raw_ostream &)> write) {
   std::string error;
   auto output = openOutputFile(outputPath, &error);
   if (!output)
     return fail(outputPath + ": " + error);
-  op->print(output->os());
-  output->os() << "\n";
+  write(output->os());
   output->keep();
   return 0;
+}
+
+/// Writes `ops` as text to the output, separated as attn-opt
+/// -split-input-file expects.
+static int printToOutput(ArrayRef<Operation *> ops) {
+  return writeToOutput([&](raw_ostream &os) {
+    for (auto [i, op] : llvm::enumerate(ops)) {
+      if (i > 0)
+        os << "// -----\n";
+      op->print(os);
+      os << "\n";
+    }
+  });
+}
+
+/// Writes `op` as text to the output.
+static int printToOutput(Operation *op) {
+  return printToOutput(ArrayRef<Operation *>(op));
 }
 
 static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
@@ -162,6 +192,16 @@ int main(int argc, char **argv) {
     return fail("the artifact is binary; give a file name with -o");
   if (contextLength < 0)
     return fail("--context-length must be positive");
+  bool wantCuda = target != Target::CPU;
+  if (emit == Emit::PTX && !wantCuda)
+    return fail("--emit=ptx needs --target=cuda or --target=all");
+  // PTX needs no CPU code.
+  bool wantCpu = target != Target::CUDA && emit != Emit::PTX;
+  CudaTarget cudaTarget;
+  if (!cudaArchs.empty())
+    cudaTarget.archs.assign(cudaArchs.begin(), cudaArchs.end());
+  if (llvm::Error err = checkCudaTarget(cudaTarget))
+    return fail("--cuda-arch: " + llvm::toString(std::move(err)));
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -205,22 +245,57 @@ int main(int argc, char **argv) {
     return printToOutput(kernels);
   }
 
-  PassManager pm(&context);
-  if (failed(applyPassManagerCLOptions(pm)))
-    return fail("invalid pass manager options");
-  buildCpuKernelPipeline(pm, *cpuTarget);
-  if (failed(pm.run(kernels)))
-    return fail("lowering the kernels to LLVM failed");
-  if (emit == Emit::LLVM)
-    return printToOutput(kernels);
+  ArtifactKernels compiled;
+  compiled.cpuTarget = *cpuTarget;
+  // What --emit=llvm prints: the CPU module, then the CUDA one.
+  SmallVector<Operation *> lowered;
+  // The CUDA kernels start from their own copy of the planned kernels, as
+  // the CPU pipeline lowers the original in place.
+  OwningOpRef<ModuleOp> cudaKernels;
+  if (wantCuda)
+    cudaKernels = kernels.clone();
 
-  std::string linker = findLinker();
-  if (linker.empty())
-    return fail("no ld.lld found; install lld-22 or pass --linker");
-  FailureOr<std::string> sharedObject =
-      compileCpuSharedObject(kernels, *cpuTarget, linker);
-  if (failed(sharedObject))
-    return fail("compiling the CPU kernels failed");
+  if (wantCpu) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("invalid pass manager options");
+    buildCpuKernelPipeline(pm, *cpuTarget);
+    if (failed(pm.run(kernels)))
+      return fail("lowering the kernels to LLVM failed");
+    lowered.push_back(kernels);
+  }
+  if (wantCuda && emit == Emit::LLVM) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("invalid pass manager options");
+    buildGpuKernelPipeline(pm, cudaTarget);
+    if (failed(pm.run(*cudaKernels)))
+      return fail("lowering the kernels to NVVM failed");
+    lowered.push_back(*cudaKernels);
+  }
+  if (emit == Emit::LLVM)
+    return printToOutput(lowered);
+
+  if (wantCuda) {
+    FailureOr<CudaKernels> ptx =
+        compileCudaKernels(*cudaKernels, cudaTarget, plan->kernelNames);
+    if (failed(ptx))
+      return fail("compiling the CUDA kernels failed");
+    if (emit == Emit::PTX)
+      return writeToOutput(
+          [&](raw_ostream &os) { os << ptx->modules.front().ptx; });
+    compiled.cuda = std::move(*ptx);
+  }
+  if (wantCpu) {
+    std::string linker = findLinker();
+    if (linker.empty())
+      return fail("no ld.lld found; install lld-22 or pass --linker");
+    FailureOr<std::string> sharedObject =
+        compileCpuSharedObject(kernels, *cpuTarget, linker);
+    if (failed(sharedObject))
+      return fail("compiling the CPU kernels failed");
+    compiled.cpuSharedObject = std::move(*sharedObject);
+  }
 
   ArtifactOptions artifactOptions;
   artifactOptions.externalWeights = weightsMode == WeightsMode::External;
@@ -236,8 +311,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "attnc: packing weights " << decile * 10 << "% ("
                  << (done >> 20) << " of " << (total >> 20) << " MiB)\n";
   };
-  if (llvm::Error err = writeArtifact(outputPath, *model, *plan, *sharedObject,
-                                      *cpuTarget, artifactOptions))
+  if (llvm::Error err =
+          writeArtifact(outputPath, *model, *plan, compiled, artifactOptions))
     return fail(llvm::toString(std::move(err)));
   return 0;
 }

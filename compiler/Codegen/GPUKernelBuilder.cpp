@@ -1,0 +1,167 @@
+//===- GPUKernelBuilder.cpp - building blocks of the GPU kernels ----------===//
+
+#include "compiler/Codegen/GPUKernelBuilder.h"
+
+#include "compiler/Conversion/AttnToLinalg/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace mlir::attn::gpu_kernels {
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value dimOf(OpBuilder &b, Location loc, Value v, int64_t axis) {
+  auto type = cast<MemRefType>(v.getType());
+  if (!type.isDynamicDim(axis))
+    return indexConstant(b, loc, type.getDimSize(axis));
+  return memref::DimOp::create(b, loc, v, axis);
+}
+
+SmallVector<Value> dimsOf(OpBuilder &b, Location loc, Value v) {
+  SmallVector<Value> dims;
+  for (int64_t axis = 0, e = cast<MemRefType>(v.getType()).getRank(); axis < e;
+       ++axis)
+    dims.push_back(dimOf(b, loc, v, axis));
+  return dims;
+}
+
+Value loadAs(OpBuilder &b, Location loc, Value memref, ValueRange indices,
+             Type type) {
+  Value v = memref::LoadOp::create(b, loc, memref, indices);
+  if (v.getType() == type)
+    return v;
+  return arith::ExtFOp::create(b, loc, type, v);
+}
+
+void forLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
+             function_ref<void(Value)> body) {
+  auto loop = scf::ForOp::create(b, loc, lb, ub, step);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getBody()->getTerminator());
+  body(loop.getInductionVar());
+}
+
+Value foldLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value init,
+               function_ref<Value(Value, Value)> step) {
+  auto loop = scf::ForOp::create(b, loc, lb, ub, indexConstant(b, loc, 1),
+                                 ValueRange{init});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value next = step(loop.getRegionIterArgs()[0], loop.getInductionVar());
+  scf::YieldOp::create(b, loc, next);
+  return loop.getResult(0);
+}
+
+SmallVector<Value> withIndex(ValueRange indices, int64_t axis, Value value) {
+  SmallVector<Value> result(indices);
+  result[axis] = value;
+  return result;
+}
+
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                               ArrayRef<Value> sizes) {
+  SmallVector<Value> indices(sizes.size());
+  for (int64_t axis = sizes.size() - 1; axis >= 0; --axis) {
+    if (axis == 0) {
+      indices[0] = linear;
+      break;
+    }
+    indices[axis] = arith::RemUIOp::create(b, loc, linear, sizes[axis]);
+    linear = arith::DivUIOp::create(b, loc, linear, sizes[axis]);
+  }
+  return indices;
+}
+
+Value finiteOrZero(OpBuilder &b, Location loc, Value max) {
+  Type type = max.getType();
+  Value isNegInf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, max,
+                                         floatConstant(b, loc, type, kNegInf));
+  return arith::SelectOp::create(b, loc, isNegInf,
+                                 floatConstant(b, loc, type, 0.0), max);
+}
+
+Value scaleAndMask(OpBuilder &b, Location loc, Value x, double scale,
+                   std::optional<double> fill, Value offset, Value query,
+                   Value key) {
+  Type type = x.getType();
+  Value scaled =
+      scale == 1.0
+          ? x
+          : arith::MulFOp::create(b, loc, x, floatConstant(b, loc, type, scale))
+                .getResult();
+  if (!fill)
+    return scaled;
+  Value limit = arith::AddIOp::create(b, loc, offset, query);
+  Value visible =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, key, limit);
+  return arith::SelectOp::create(b, loc, visible, scaled,
+                                 floatConstant(b, loc, type, *fill));
+}
+
+Value addF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::AddFOp::create(b, loc, x, y);
+}
+
+Value warpAllReduce(OpBuilder &b, Location loc, Value value,
+                    function_ref<Value(Value, Value)> combine) {
+  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    Value other = gpu::ShuffleOp::create(b, loc, value, offset, kWarpSize,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    value = combine(value, other);
+  }
+  return value;
+}
+
+Value KernelValues::binding(Value tensor) const {
+  while (auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>())
+    tensor = slice.getSource();
+  auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
+  return bindings[cast<BlockArgument>(toTensor.getBuffer()).getArgNumber()];
+}
+
+void WorkRange::forEachIndex(OpBuilder &b, Location loc, ArrayRef<Value> sizes,
+                             int64_t axis, function_ref<void(ValueRange)> body,
+                             int64_t group) const {
+  SmallVector<Value> box(sizes);
+  box[axis] = count;
+  Value total = indexConstant(b, loc, 1);
+  for (Value size : box)
+    total = arith::MulIOp::create(b, loc, total, size);
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value first =
+      arith::DivUIOp::create(b, loc, thread, indexConstant(b, loc, group));
+  forLoop(b, loc, first, total, indexConstant(b, loc, blockSize / group),
+          [&](Value linear) {
+            SmallVector<Value> indices = delinearize(b, loc, linear, box);
+            indices[axis] = arith::AddIOp::create(b, loc, indices[axis], begin);
+            body(indices);
+          });
+}
+
+void WarpRow::forEach(OpBuilder &b, Location loc, Value n,
+                      function_ref<void(Value)> body) const {
+  forLoop(b, loc, lane, n, indexConstant(b, loc, kWarpSize), body);
+}
+
+Value WarpRow::reduce(OpBuilder &b, Location loc, Value n, Value init,
+                      function_ref<Value(Value, Value)> step,
+                      function_ref<Value(Value, Value)> combine) const {
+  auto loop = scf::ForOp::create(
+      b, loc, lane, n, indexConstant(b, loc, kWarpSize), ValueRange{init});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    scf::YieldOp::create(
+        b, loc, step(loop.getRegionIterArgs()[0], loop.getInductionVar()));
+  }
+  return warpAllReduce(b, loc, loop.getResult(0), combine);
+}
+
+} // namespace mlir::attn::gpu_kernels

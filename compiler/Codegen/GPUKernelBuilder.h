@@ -1,0 +1,198 @@
+//===- GPUKernelBuilder.h - building blocks of the GPU kernels --*- C++ -*-===//
+//
+// What attn-kernels-to-gpu builds kernel bodies from: scalar helpers on
+// memrefs, loops spread over a block's threads or a warp's lanes, and the
+// kernels of the op families with a file of their own (attention in
+// GPUAttention.cpp, linear layers in GPUMatmul.cpp). Everything is built
+// with the gpu, scf, memref, arith and math dialects inside a gpu.func.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_COMPILER_CODEGEN_GPUKERNELBUILDER_H
+#define ATTN_COMPILER_CODEGEN_GPUKERNELBUILDER_H
+
+#include "dialects/attn/AttnOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <limits>
+#include <optional>
+
+namespace mlir::attn::gpu_kernels {
+
+inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+inline constexpr int64_t kWarpSize = 32;
+
+//===----------------------------------------------------------------------===//
+// Scalars and loops
+//===----------------------------------------------------------------------===//
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value);
+
+/// Axis `axis` of the memref `v`, constant where static.
+Value dimOf(OpBuilder &b, Location loc, Value v, int64_t axis);
+
+/// Every axis of the memref `v`, as dimOf.
+SmallVector<Value> dimsOf(OpBuilder &b, Location loc, Value v);
+
+/// `memref[indices]` as `type`: narrow weights (f16, bf16) are widened, as
+/// the CPU kernels do.
+Value loadAs(OpBuilder &b, Location loc, Value memref, ValueRange indices,
+             Type type);
+
+/// for (i = lb; i < ub; i += step) body(i).
+void forLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
+             function_ref<void(Value)> body);
+
+/// Folds `step(acc, i)` over i in [lb, ub), starting from `init`.
+Value foldLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value init,
+               function_ref<Value(Value, Value)> step);
+
+/// `indices` with entry `axis` replaced by `value`.
+SmallVector<Value> withIndex(ValueRange indices, int64_t axis, Value value);
+
+/// The row-major multi-index of `linear` in a box of `sizes`.
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                               ArrayRef<Value> sizes);
+
+/// A running maximum usable as exp's offset: 0 where it is still -inf (what
+/// the CPU's online softmax does, so that all-masked rows give no NaN).
+Value finiteOrZero(OpBuilder &b, Location loc, Value max);
+
+/// `scale * x`, replaced by `fill` where key `key` lies after query
+/// `query` + `offset`: the scores every attention op sees.
+Value scaleAndMask(OpBuilder &b, Location loc, Value x, double scale,
+                   std::optional<double> fill, Value offset, Value query,
+                   Value key);
+
+/// x + y.
+Value addF(OpBuilder &b, Location loc, Value x, Value y);
+
+/// `value` of every lane of the warp combined by butterfly shuffles, in
+/// every lane.
+Value warpAllReduce(OpBuilder &b, Location loc, Value value,
+                    function_ref<Value(Value, Value)> combine);
+
+//===----------------------------------------------------------------------===//
+// A kernel's values and its share of the launch
+//===----------------------------------------------------------------------===//
+
+/// Where a kernel's values live on the GPU: the bindings as memrefs, and the
+/// impl function's S, T, range and index arithmetic mapped to the kernel's.
+struct KernelValues {
+  SmallVector<Value> bindings;
+  IRMapping mapping;
+  /// The binding a tensor of the impl function reads.
+  Value binding(Value tensor) const;
+  Value output() const { return bindings.back(); }
+};
+
+/// The block's share of the launch: work items [begin, begin + count), and
+/// a loop that spreads iterations over the block's threads.
+struct WorkRange {
+  Value begin, count;
+  int64_t blockSize;
+
+  /// body(indices) for every index of a box of `sizes` whose `axis` lies in
+  /// the block's range of work items (sizes[axis] is ignored), one index per
+  /// group of `group` consecutive threads (1, or a warp); the last axis
+  /// varies fastest across groups, so that neighbours touch neighbours.
+  void forEachIndex(OpBuilder &b, Location loc, ArrayRef<Value> sizes,
+                    int64_t axis, function_ref<void(ValueRange)> body,
+                    int64_t group = 1) const;
+};
+
+/// The threads of a warp working on one row together: element j on lane
+/// j mod 32, partial results combined with shuffles.
+struct WarpRow {
+  Value lane;
+
+  /// body(j) for the row's j in [0, n) on this lane.
+  void forEach(OpBuilder &b, Location loc, Value n,
+               function_ref<void(Value)> body) const;
+
+  /// Folds step(acc, j) over the row's j in [0, n) from `init` (the
+  /// identity of `combine`) on each lane, then combines the lanes' results
+  /// so that every lane holds the whole row's.
+  Value reduce(OpBuilder &b, Location loc, Value n, Value init,
+               function_ref<Value(Value, Value)> step,
+               function_ref<Value(Value, Value)> combine) const;
+};
+
+//===----------------------------------------------------------------------===//
+// Attention (GPUAttention.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Keys per tile of the flash kernel: a K and a V tile of `keys x head_dim`
+/// f32 fit in 32 KiB of shared memory (at most 64 keys).
+int64_t getKeyTile(int64_t headDim);
+
+/// The buffers of the flash kernel: per thread its query and unnormalized
+/// output (private), per block a tile of keys and one of values (shared).
+struct FlashBuffers {
+  Value query, acc, keys, values;
+};
+
+/// A fused attention as a flash kernel. The block takes one head; its
+/// threads take one query each, a tile of blockSize queries at a time. For
+/// every tile of keys the block copies K and V into shared memory once
+/// (coalesced), then each thread runs FlashAttention's online softmax over
+/// them: the running maximum m and sum l in registers, the output in `acc`,
+/// rescaled by exp(m - m') when the maximum grows. The result is acc / l,
+/// or 0 for a row that saw no key, as in the CPU lowering.
+void emitFlashAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
+                        const KernelValues &values, const WorkRange &range,
+                        const FlashBuffers &buffers);
+
+/// The buffers of the decode attention kernel: per thread the query and its
+/// share of the output (private); per block each warp's maximum, sum and
+/// output (shared).
+struct DecodeBuffers {
+  Value query, acc, warpMax, warpSum, warpAcc;
+};
+
+/// A fused attention of one query per head (a decode step): the block takes
+/// one head; thread t runs the online softmax over keys t, t + blockSize, ...
+/// of the KV cache with its own maximum, sum and output. The states then
+/// merge (exact in real arithmetic): first across each warp by shuffles,
+/// then across warps through shared memory, each rescaled by exp(m - M) to
+/// the overall maximum M.
+void emitDecodeAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
+                         const KernelValues &values, const WorkRange &range,
+                         const DecodeBuffers &buffers);
+
+//===----------------------------------------------------------------------===//
+// Linear layers (GPUMatmul.cpp)
+//===----------------------------------------------------------------------===//
+
+/// Rows and output features of a linear's block tile (a warp's 128 bytes
+/// of each weight row), and the reduction slice staged per step.
+inline constexpr int64_t kMatmulTile = 32;
+/// Output features per block of a one-row linear (a decode step's matrix
+/// times vector): 32-byte sectors of each weight row, and many blocks.
+inline constexpr int64_t kMatVecColumns = 8;
+
+/// A linear as a matrix product tiled through shared memory: the block
+/// computes its features for kMatmulTile rows at a time; per reduction step
+/// it stages a kMatmulTile x kMatmulTile slice of x (`xs`) and of the weight
+/// (`ws`, coalesced reads in the weight's own layout; out-of-range elements
+/// are zeros), and each thread accumulates kMatmulTile / warps rows of one
+/// feature in `acc` (private).
+void emitMatmul(OpBuilder &b, Location loc, LinearOp op,
+                const KernelValues &values, const WorkRange &range, Value xs,
+                Value ws, Value acc);
+
+/// A one-row linear (decode) as matrix times vector: kMatVecColumns features
+/// per block, the reduction split over blockSize / kMatVecColumns slices of
+/// threads whose partial sums meet in `partials` (shared). Neighbouring
+/// threads read neighbouring weight elements in either layout.
+void emitMatVec(OpBuilder &b, Location loc, LinearOp op,
+                const KernelValues &values, const WorkRange &range,
+                Value partials);
+
+} // namespace mlir::attn::gpu_kernels
+
+#endif // ATTN_COMPILER_CODEGEN_GPUKERNELBUILDER_H

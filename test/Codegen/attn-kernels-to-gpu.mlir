@@ -1,0 +1,326 @@
+// RUN: attn-opt %s -split-input-file -attn-kernels-to-gpu -canonicalize -cse | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-kernels-to-gpu=block-size=128 | FileCheck %s --check-prefix=BS128
+
+// Kernels as the planner writes them (an attn op on tensor views of memref
+// bindings over work items [begin, end)) become gpu.funcs with the CUDA ABI
+// of artifact.fbs; the CPU impl and its C entry disappear.
+
+// An elementwise op: one element per thread iteration, rows of 16 spread
+// over the block (256 / 16 = 16 rows per block), the attn_memrefs read
+// from the bindings pointer (9 words each: data, sizes[4], strides[4]).
+// CHECK-NOT: func.func
+// CHECK-LABEL: gpu.module @attn_kernels
+// CHECK: gpu.func @k0_gelu(%[[B:.*]]: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %[[WORK:.*]]: i64) kernel
+// CHECK-SAME: attn.items_per_block = 16 : i64
+// CHECK-SAME: attn.shared_memory_bytes = 0 : i64
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK: %[[DATA0:.*]] = llvm.load %[[B]] : !llvm.ptr -> !llvm.ptr
+// CHECK: %[[SIZE0:.*]] = llvm.getelementptr %[[B]][1] : (!llvm.ptr) -> !llvm.ptr, i64
+// CHECK: %[[IN:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<?x16xf32, strided<[16, 1]>>
+// CHECK: llvm.getelementptr %[[B]][9] : (!llvm.ptr) -> !llvm.ptr, i64
+// CHECK: %[[OUT:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<?x16xf32, strided<[16, 1]>>
+// CHECK: %[[N:.*]] = arith.index_cast %[[WORK]] : i64 to index
+// CHECK: %[[BLOCK:.*]] = gpu.block_id x
+// CHECK: %[[BEGIN:.*]] = arith.muli %[[BLOCK]], %c16
+// CHECK: %[[NEXT:.*]] = arith.addi %[[BEGIN]], %c16
+// CHECK: %[[END:.*]] = arith.minui %[[N]], %[[NEXT]]
+// CHECK: %[[COUNT:.*]] = arith.subi %[[END]], %[[BEGIN]]
+// CHECK: %[[TOTAL:.*]] = arith.muli %[[COUNT]], %c16
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: scf.for %[[E:.*]] = %[[TID]] to %[[TOTAL]] step %c256
+// CHECK: %[[COL:.*]] = arith.remui %[[E]], %c16
+// CHECK: %[[ROW:.*]] = arith.divui %[[E]], %c16
+// CHECK: %[[R:.*]] = arith.addi %[[ROW]], %[[BEGIN]]
+// CHECK: %[[X:.*]] = memref.load %[[IN]][%[[R]], %[[COL]]]
+// CHECK: math.tanh
+// CHECK: memref.store %{{.*}}, %[[OUT]][%[[R]], %[[COL]]]
+// CHECK: gpu.return
+// BS128: known_block_size = array<i32: 128, 1, 1>
+func.func private @k0_gelu_impl(%in: memref<?x16xf32, strided<[16, 1]>>,
+                                %out: memref<?x16xf32, strided<[16, 1]>>,
+                                %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %in restrict : memref<?x16xf32, strided<[16, 1]>> to tensor<?x16xf32>
+  %rows = tensor.extract_slice %x[%begin, 0] [%count, 16] [1, 1] : tensor<?x16xf32> to tensor<?x16xf32>
+  %y = attn.gelu %rows : tensor<?x16xf32>
+  %dst = memref.subview %out[%begin, 0] [%count, 16] [1, 1] : memref<?x16xf32, strided<[16, 1]>> to memref<?x16xf32, strided<[16, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<?x16xf32>, memref<?x16xf32, strided<[16, 1], offset: ?>>) -> ()
+  return
+}
+func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: i64) {
+  return
+}
+
+// -----
+
+// A linear split over output features, tiled through shared memory: 32
+// features per block, 32 rows at a time, the reduction staged 32 at a time
+// (x and the weight in their own layout, f16 widened, zeros outside),
+// 4 rows per thread accumulated in private memory, the bias added at the
+// store.
+// CHECK-LABEL: gpu.func @k1_linear
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<32x32xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<32x33xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: private(%[[ACC:.*]] : memref<4xf32, #gpu.address_space<private>>)
+// CHECK-SAME: attn.items_per_block = 32 : i64
+// CHECK: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c32 : index
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
+// CHECK: %[[FEATURE:.*]] = arith.addi %[[BEGIN]], %[[LANE]]
+// CHECK: scf.for %[[ROWS:.*]] = %c0 to %{{.*}} step %c32
+// CHECK: memref.store %cst, %[[ACC]]
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024 step %c256
+// CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
+// CHECK: memref.store %{{.*}}, %[[XS]]
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024 step %c256
+// CHECK: %[[W:.*]] = memref.load %{{.*}} : memref<16x48xf16, strided<[48, 1]>>
+// CHECK: arith.extf %[[W]] : f16 to f32
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[K:.*]] = %c0 to %c32 step %c1
+// CHECK: memref.load %[[WS]][%[[K]], %[[LANE]]]
+// CHECK: memref.load %[[XS]][%{{.*}}, %[[K]]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: %[[SUM:.*]] = memref.load %[[ACC]]
+// CHECK: %[[BIAS:.*]] = memref.load %{{.*}}[%[[FEATURE]]] : memref<48xf32, strided<[1]>>
+// CHECK: %[[Y:.*]] = arith.addf %[[SUM]], %[[BIAS]]
+// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %[[FEATURE]]] : memref<?x48xf32, strided<[48, 1]>>
+func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %arg1: memref<16x48xf16, strided<[48, 1]>>, %arg2: memref<48xf32, strided<[1]>>, %arg3: memref<?x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<?x16xf32, strided<[16, 1]>> to tensor<?x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<16x48xf16, strided<[48, 1]>> to tensor<16x48xf16>
+  %wc = tensor.extract_slice %w[0, %begin] [16, %count] [1, 1] : tensor<16x48xf16> to tensor<16x?xf16>
+  %b = bufferization.to_tensor %arg2 restrict : memref<48xf32, strided<[1]>> to tensor<48xf32>
+  %bc = tensor.extract_slice %b[%begin] [%count] [1] : tensor<48xf32> to tensor<?xf32>
+  %y = attn.linear %x, %wc, %bc layout<in_out> : (tensor<?x16xf32>, tensor<16x?xf16>, tensor<?xf32>) -> tensor<?x?xf32>
+  %c0 = arith.constant 0 : index
+  %rows = memref.dim %arg3, %c0 : memref<?x48xf32, strided<[48, 1]>>
+  %dst = memref.subview %arg3[0, %begin] [%rows, %count] [1, 1] : memref<?x48xf32, strided<[48, 1]>> to memref<?x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<?x?xf32>, memref<?x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// A one-row linear (decode): 8 features per block, the reduction split over
+// 32 slices of threads, reading along the rows of an [out, in] weight, the
+// partial sums added up in shared memory by the first 8 threads.
+// CHECK-LABEL: gpu.func @k5_linear
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.items_per_block = 8 : i64
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[SLICE:.*]] = arith.remui %[[TID]], %c32
+// CHECK: %[[COLUMN:.*]] = arith.divui %[[TID]], %c32
+// CHECK: %[[PARTIAL:.*]] = scf.if
+// CHECK: scf.for %[[I:.*]] = %[[SLICE]] to %c16 step %c32
+// CHECK: memref.load %{{.*}}[%{{.*}}, %[[I]]] : memref<48x16xbf16, strided<[16, 1]>>
+// CHECK: memref.store %[[PARTIAL]], %[[PARTIALS]][%[[SLICE]], %[[COLUMN]]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: memref.load %[[PARTIALS]][%{{.*}}, %[[TID]]]
+// CHECK: memref.store %{{.*}} : memref<1x48xf32, strided<[48, 1]>>
+func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<48x16xbf16, strided<[16, 1]>>, %arg2: memref<1x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x16xf32, strided<[16, 1]>> to tensor<1x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x16xbf16, strided<[16, 1]>> to tensor<48x16xbf16>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 16] [1, 1] : tensor<48x16xbf16> to tensor<?x16xbf16>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x16xf32>, tensor<?x16xbf16>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// A layer norm: one row per warp (8 per block), each lane summing every
+// 32nd element, the lanes' sums combined by butterfly shuffles; mean,
+// biased variance and the normalized row in three passes.
+// CHECK-LABEL: gpu.func @k2_layer_norm
+// CHECK-SAME: attn.items_per_block = 8 : i64
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
+// CHECK: scf.for %[[E:.*]] = %[[WARP]] to %{{.*}} step %c8
+// CHECK: %[[R:.*]] = arith.addi %[[E]], %{{.*}} : index
+// CHECK: %[[PART:.*]] = scf.for %{{.*}} = %[[LANE]] to %c16 step %c32 iter_args({{.*}}) -> (f32)
+// CHECK: %[[S16:.*]], %{{.*}} = gpu.shuffle xor %[[PART]], %c16_i32, %c32_i32 : f32
+// CHECK: arith.addf %[[PART]], %[[S16]]
+// CHECK-COUNT-4: gpu.shuffle xor
+// CHECK: %[[SUM:.*]] = arith.addf
+// CHECK: %[[MEAN:.*]] = arith.divf %[[SUM]], %cst
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: arith.subf %{{.*}}, %[[MEAN]]
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: %[[VAR:.*]] = arith.divf %{{.*}}, %cst
+// CHECK: %[[SHIFTED:.*]] = arith.addf %[[VAR]], %{{.*}} : f32
+// CHECK: %[[STD:.*]] = math.sqrt %[[SHIFTED]]
+// CHECK: scf.for %[[J:.*]] = %[[LANE]] to %c16 step %c32
+// CHECK: arith.divf %{{.*}}, %[[STD]]
+// CHECK: memref.store %{{.*}}, %{{.*}}[%[[R]], %[[J]]] : memref<?x16xf32, strided<[16, 1]>>
+func.func private @k2_layer_norm_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %arg1: memref<16xf32, strided<[1]>>, %arg2: memref<16xf32, strided<[1]>>, %arg3: memref<?x16xf32, strided<[16, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<?x16xf32, strided<[16, 1]>> to tensor<?x16xf32>
+  %rows = tensor.extract_slice %x[%begin, 0] [%count, 16] [1, 1] : tensor<?x16xf32> to tensor<?x16xf32>
+  %g = bufferization.to_tensor %arg1 restrict : memref<16xf32, strided<[1]>> to tensor<16xf32>
+  %b = bufferization.to_tensor %arg2 restrict : memref<16xf32, strided<[1]>> to tensor<16xf32>
+  %y = attn.layer_norm %rows, %g, %b eps(1.0e-05) : tensor<?x16xf32>, tensor<16xf32>
+  %dst = memref.subview %arg3[%begin, 0] [%count, 16] [1, 1] : memref<?x16xf32, strided<[16, 1]>> to memref<?x16xf32, strided<[16, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<?x16xf32>, memref<?x16xf32, strided<[16, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// A KV cache write copies the rows into the cache's view.
+// CHECK-LABEL: gpu.func @k4_kv_cache_write
+// CHECK: scf.for
+// CHECK: %[[V:.*]] = memref.load %{{.*}} : memref<2x?x8xf32, strided<[64, 8, 1]>>
+// CHECK: memref.store %[[V]], %{{.*}} : memref<2x?x8xf32, strided<[64, 8, 1]>>
+func.func private @k4_kv_cache_write_impl(%arg0: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg1: memref<2x?x8xf32, strided<[64, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %c1 = arith.constant 1 : index
+  %r = bufferization.to_tensor %arg0 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %n = tensor.dim %r, %c1 : tensor<2x?x8xf32>
+  %rs = tensor.extract_slice %r[%begin, 0, 0] [%count, %n, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %dst = memref.subview %arg1[%begin, 0, 0] [%count, %n, 8] [1, 1, 1] : memref<2x?x8xf32, strided<[64, 8, 1]>> to memref<?x?x8xf32, strided<[64, 8, 1], offset: ?>>
+  bufferization.materialize_in_destination %rs in restrict writable %dst : (tensor<?x?x8xf32>, memref<?x?x8xf32, strided<[64, 8, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// The fused attention as a flash kernel: one head per block, one query per
+// thread (tiles of 256 queries), K and V copied into shared memory 64 keys
+// at a time between barriers, the online softmax in registers and private
+// memory, acc / l at the end.
+// CHECK-LABEL: gpu.func @k3_fused_attention
+// CHECK-SAME: workgroup(%[[KS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>>, %[[VS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: private(%[[QP:.*]] : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK: %[[HEAD:.*]] = gpu.block_id x
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: scf.for %[[QT:.*]] = %c0 to %{{.*}} step %c256
+// CHECK: %[[Q:.*]] = arith.addi %[[QT]], %[[TID]]
+// CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %[[Q]]
+// CHECK: scf.if %[[ACTIVE]]
+// CHECK: memref.store %{{.*}}, %[[QP]]
+// CHECK: %[[STATE:.*]]:2 = scf.for %[[KT:.*]] = %c0 to %{{.*}} step %c64 iter_args(%[[M:.*]] = %cst{{.*}}, %[[L:.*]] = %cst{{.*}}) -> (f32, f32)
+// CHECK: scf.for %{{.*}} = %[[TID]] to
+// CHECK: memref.store %{{.*}}, %[[KS]]
+// CHECK: scf.for %{{.*}} = %[[TID]] to
+// CHECK: memref.store %{{.*}}, %[[VS]]
+// CHECK: gpu.barrier
+// CHECK: scf.if %[[ACTIVE]] -> (f32, f32)
+// CHECK: scf.for {{.*}} iter_args(%[[M1:.*]] = %[[M]], %[[L1:.*]] = %[[L]]) -> (f32, f32)
+// CHECK: %[[NEWMAX:.*]] = arith.maximumf %[[M1]]
+// CHECK: math.exp
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[ACC]]
+// CHECK: } else {
+// CHECK: scf.yield %[[M]], %[[L]] : f32, f32
+// CHECK: gpu.barrier
+// CHECK: scf.if %[[ACTIVE]]
+// CHECK: arith.divf %{{.*}}, %[[STATE]]#1
+// CHECK: memref.store %{{.*}}, %{{.*}}[%[[HEAD]], %[[Q]], %{{.*}}] : memref<2x?x8xf32, strided<[64, 8, 1]>>
+func.func private @k3_fused_attention_impl(%arg0: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg1: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg2: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg3: memref<2x?x8xf32, strided<[64, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %c1 = arith.constant 1 : index
+  %q0 = bufferization.to_tensor %arg0 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %k0 = bufferization.to_tensor %arg1 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %v0 = bufferization.to_tensor %arg2 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %nq = tensor.dim %q0, %c1 : tensor<2x?x8xf32>
+  %nk = tensor.dim %k0, %c1 : tensor<2x?x8xf32>
+  %q = tensor.extract_slice %q0[%begin, 0, 0] [%count, %nq, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %k = tensor.extract_slice %k0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %v = tensor.extract_slice %v0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %o = attn.fused_attention %q, %k, %v scale(0.35) causal(%T, -1.0e+09) : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, index) -> tensor<?x?x8xf32>
+  %dst = memref.subview %arg3[%begin, 0, 0] [%count, %nq, 8] [1, 1, 1] : memref<2x?x8xf32, strided<[64, 8, 1]>> to memref<?x?x8xf32, strided<[64, 8, 1], offset: ?>>
+  bufferization.materialize_in_destination %o in restrict writable %dst : (tensor<?x?x8xf32>, memref<?x?x8xf32, strided<[64, 8, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// A masked softmax over keys: one row (head, query) per warp; the scores
+// scaled and masked at absolute key positions on every read.
+// CHECK-LABEL: gpu.func @k6_masked_softmax
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK: %[[T:.*]] = arith.index_cast %arg2 : i64 to index
+// CHECK: scf.for %[[E:.*]] = %{{.*}} to %{{.*}} step %c8
+// CHECK: %[[Q:.*]] = arith.remui %[[E]], %{{.*}}
+// CHECK: %[[MAX:.*]] = scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %c32 iter_args
+// CHECK: %[[S:.*]] = arith.mulf %{{.*}}, %cst
+// CHECK: %[[LIMIT:.*]] = arith.addi %[[T]], %[[Q]]
+// CHECK: %[[VISIBLE:.*]] = arith.cmpi ule, %[[J]], %[[LIMIT]]
+// CHECK: arith.select %[[VISIBLE]], %[[S]], %cst
+// CHECK: arith.maximumf
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: scf.for
+// CHECK: math.exp
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: scf.for
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: memref.store
+func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 8, 1]>>, %arg1: memref<2x?x?xf32, strided<[64, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<2x?x?xf32, strided<[64, 8, 1]>> to tensor<2x?x?xf32>
+  %nq = tensor.dim %x, %c1 : tensor<2x?x?xf32>
+  %nk = tensor.dim %x, %c2 : tensor<2x?x?xf32>
+  %xs = tensor.extract_slice %x[%begin, 0, 0] [%count, %nq, %nk] [1, 1, 1] : tensor<2x?x?xf32> to tensor<?x?x?xf32>
+  %p = attn.masked_softmax %xs, %T scale(0.5) fill(-1.0e+09) : tensor<?x?x?xf32>
+  %dst = memref.subview %arg1[%begin, 0, 0] [%count, %nq, %nk] [1, 1, 1] : memref<2x?x?xf32, strided<[64, 8, 1]>> to memref<?x?x?xf32, strided<[64, 8, 1], offset: ?>>
+  bufferization.materialize_in_destination %p in restrict writable %dst : (tensor<?x?x?xf32>, memref<?x?x?xf32, strided<[64, 8, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// A decode step's attention (one query per head): the block's threads take
+// keys t, t + 256, ... each with its own online softmax; the states merge
+// across each warp by shuffles and across the 8 warps in shared memory,
+// rescaled to the overall maximum.
+// CHECK-LABEL: gpu.func @k7_fused_attention
+// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: private(%{{.*}} : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
+// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK: %[[T:.*]] = arith.index_cast %arg2 : i64 to index
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
+// CHECK: %[[STATE:.*]]:2 = scf.for %[[KEY:.*]] = %[[TID]] to %{{.*}} step %c256 iter_args
+// CHECK: arith.cmpi ule, %[[KEY]], %[[T]]
+// CHECK: memref.store %{{.*}}, %[[ACC]]
+// CHECK: gpu.shuffle xor %[[STATE]]#0, %c16_i32, %c32_i32
+// CHECK-COUNT-4: arith.maximumf
+// CHECK: math.exp
+// CHECK-COUNT-5: gpu.shuffle xor
+// Loops over head_dim are unrolled, so that the private rows are registers.
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[WACC]][%[[WARP]], %c0]
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[WACC]][%[[WARP]], %c1]
+// CHECK: memref.store %{{.*}}, %[[WMAX]][%[[WARP]]]
+// CHECK: memref.store %{{.*}}, %[[WSUM]][%[[WARP]]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[E:.*]] = %[[TID]] to %c8 step %c256
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %c0, %[[E]]] : memref<2x1x8xf32, strided<[8, 8, 1]>>
+func.func private @k7_fused_attention_impl(%arg0: memref<2x1x8xf32, strided<[8, 8, 1]>>, %arg1: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg2: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg3: memref<2x1x8xf32, strided<[8, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %c1 = arith.constant 1 : index
+  %q0 = bufferization.to_tensor %arg0 restrict : memref<2x1x8xf32, strided<[8, 8, 1]>> to tensor<2x1x8xf32>
+  %k0 = bufferization.to_tensor %arg1 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %v0 = bufferization.to_tensor %arg2 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %nk = tensor.dim %k0, %c1 : tensor<2x?x8xf32>
+  %q = tensor.extract_slice %q0[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : tensor<2x1x8xf32> to tensor<?x1x8xf32>
+  %k = tensor.extract_slice %k0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %v = tensor.extract_slice %v0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %o = attn.fused_attention %q, %k, %v scale(0.35) causal(%T, -1.0e+09) : (tensor<?x1x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, index) -> tensor<?x1x8xf32>
+  %dst = memref.subview %arg3[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : memref<2x1x8xf32, strided<[8, 8, 1]>> to memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>
+  bufferization.materialize_in_destination %o in restrict writable %dst : (tensor<?x1x8xf32>, memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>) -> ()
+  return
+}
