@@ -190,8 +190,9 @@ static LogicalResult verifyHeadSplit(Operation *op, StringRef mergedName,
     return failure();
   int64_t hidden = shapeOf(merged)[1];
   int64_t heads = shapeOf(split)[0], headDim = shapeOf(split)[2];
-  if (ShapedType::isDynamic(heads))
-    return op->emitOpError() << "expects a static number of heads in '"
+  if (ShapedType::isDynamic(heads) || heads < 1)
+    return op->emitOpError() << "expects a static, positive number of heads "
+                                "in '"
                              << splitName << "', got " << split.getType();
   if (ShapedType::isDynamic(hidden))
     return success();

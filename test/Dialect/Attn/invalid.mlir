@@ -146,8 +146,17 @@ func.func @split_heads_hidden(%x: tensor<?x768xf32>) {
 // -----
 
 func.func @split_heads_dynamic_heads(%x: tensor<?x768xf32>) {
-  // expected-error @+1 {{expects a static number of heads in 'result', got 'tensor<?x?x64xf32>'}}
+  // expected-error @+1 {{expects a static, positive number of heads in 'result', got 'tensor<?x?x64xf32>'}}
   %0 = attn.split_heads %x : tensor<?x768xf32> -> tensor<?x?x64xf32>
+  return
+}
+
+// -----
+
+// Found by the attn-ir fuzzer: zero heads divided the hidden size by zero.
+func.func @split_heads_zero_heads(%x: tensor<?x768xf32>) {
+  // expected-error @+1 {{expects a static, positive number of heads in 'result', got 'tensor<0x?x?xf32>'}}
+  %0 = attn.split_heads %x : tensor<?x768xf32> -> tensor<0x?x?xf32>
   return
 }
 
