@@ -22,7 +22,12 @@
 #   4. prints prefill (128 and 512 tokens) and per-token decode times of
 #      ours and HF eager, and their ratios, naming the GPU.
 # Any mismatch or error exits non-zero with a line saying what failed.
-set -euo pipefail
+#
+# With the device tool of our workplace: prepare into a folder of the
+# checkout (say gpu-check/), then run `gpu-check/gpu-check.sh gpu-check`
+# with carry=["gpu-check"]: *.attn files are git-ignored, so only carry
+# brings them (about 5 MiB of the 64 MiB allowed).
+set -Eeuo pipefail
 
 fail() {
   echo "gpu-check: FAILED: $*" >&2
@@ -88,13 +93,17 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 command, path = sys.argv[1], sys.argv[2]
-torch.backends.cuda.matmul.allow_tf32 = False
+# fp32 matmuls without TF32, as ours (the newer API; the legacy allow_tf32
+# setter conflicts with it in recent PyTorch).
+torch.set_float32_matmul_precision("highest")
 
 
 def model_from(path):
     from safetensors.torch import load_file
     # Eager attention: PyTorch ops as the model code writes them.
     model = GPT2LMHeadModel(GPT2Config(attn_implementation="eager"))
+    if model.config._attn_implementation != "eager":
+        sys.exit(f"HF attention is {model.config._attn_implementation}, not eager")
     missing, unexpected = model.load_state_dict(load_file(path), strict=False)
     # lm_head is tied to wte; the masks are buffers.
     missing = [m for m in missing if m != "lm_head.weight"
@@ -171,9 +180,11 @@ check() {
   local gpu sanitizer
   gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) ||
     fail "nvidia-smi does not see a GPU"
-  sanitizer=$(command -v compute-sanitizer ||
-    ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null ||
-    ls "$(dirname "$(command -v nvcc)")/compute-sanitizer" 2>/dev/null) ||
+  sanitizer=$(command -v compute-sanitizer) || sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  if [ ! -x "$sanitizer" ] && command -v nvcc > /dev/null; then
+    sanitizer=$(dirname "$(command -v nvcc)")/compute-sanitizer
+  fi
+  [ -x "$sanitizer" ] ||
     fail "compute-sanitizer not found (PATH, /usr/local/cuda/bin, next to nvcc)"
   WORK=$(mktemp -d)
   trap 'rm -rf "$WORK"' EXIT
@@ -184,7 +195,7 @@ check() {
     local name=$1
     shift
     "$bin/attn-run" "$@" --device=cpu --json --logits > "$WORK/$name.cpu.json"
-    "$bin/attn-run" "$@" --device=cuda --json --logits > "$WORK/$name.cuda.json"
+    timeout 120 "$bin/attn-run" "$@" --device=cuda --json --logits > "$WORK/$name.cuda.json"
     python3 "$dir/compare.py" --atol 1e-3 "$WORK/$name.cuda.json" "$WORK/$name.cpu.json" ||
       fail "$name: the GPU disagrees with the CPU"
   }
@@ -196,7 +207,7 @@ check() {
   log "2. GPT-2 124M: our greedy tokens and Hugging Face's on the same weights"
   local weights=$WORK/gpt2-124m.safetensors
   hf make "$weights" "$GPT2_SEED"
-  "$bin/attn-run" "$dir/gpt2-124m.attn" --weights "$weights" --device=cuda \
+  timeout 120 "$bin/attn-run" "$dir/gpt2-124m.attn" --weights "$weights" --device=cuda \
     --tokens "$GPT2_PROMPT" --max-new-tokens "$GPT2_NEW_TOKENS" --json > "$WORK/ours.json"
   hf greedy "$weights" "$GPT2_PROMPT" "$GPT2_NEW_TOKENS" > "$WORK/hf.json"
   python3 - "$WORK/ours.json" "$WORK/hf.json" <<'EOF' || fail "GPT-2 124M: our tokens differ from Hugging Face's"
@@ -212,15 +223,20 @@ print(f"match: {len(ours)} tokens, smallest top-2 margin {min(hf['margins']):.3g
 EOF
 
   log "3. compute-sanitizer (memcheck) on one short generation"
-  "$sanitizer" --tool memcheck --error-exitcode 3 --leak-check full \
+  local rc=0
+  timeout 180 "$sanitizer" --tool memcheck --error-exitcode 3 --leak-check full \
     "$bin/attn-run" "$dir/tiny.attn" --device=cuda --tokens "$TINY_SHORT" \
-    --max-new-tokens 8 > "$WORK/sanitizer.txt" 2>&1 ||
-    { tail -20 "$WORK/sanitizer.txt" >&2; fail "compute-sanitizer reports errors"; }
+    --max-new-tokens 8 > "$WORK/sanitizer.txt" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    tail -20 "$WORK/sanitizer.txt" >&2
+    [ "$rc" -eq 3 ] && fail "compute-sanitizer reports memcheck errors"
+    fail "attn-run failed under compute-sanitizer (exit $rc)"
+  fi
   grep -q "ERROR SUMMARY: 0 errors" "$WORK/sanitizer.txt" ||
     { tail -20 "$WORK/sanitizer.txt" >&2; fail "compute-sanitizer did not report 0 errors"; }
 
   log "4. timings"
-  "$bin/attn-bench" "$dir/gpt2-124m.attn" --weights "$weights" --device cuda \
+  timeout 120 "$bin/attn-bench" "$dir/gpt2-124m.attn" --weights "$weights" --device cuda \
     --prefill 128 --prefill 512 --decode-after 128 --decode 32 --repeats 5 > "$WORK/bench.json"
   hf bench "$weights" > "$WORK/hf-bench.json"
   python3 - "$WORK/bench.json" "$WORK/hf-bench.json" "$gpu" <<'EOF'
@@ -236,7 +252,8 @@ print(f"{'':32} {'attn ms':>10} {'HF ms':>10} {'HF/attn':>8}")
 for name, a, b in rows:
     print(f"{name:32} {a:10.3f} {b:10.3f} {b / a:8.2f}")
 EOF
-  log "gpu-check: all checks passed"
+  log "gpu-check: all checks passed in ${SECONDS}s"
+  [ "$SECONDS" -le 300 ] || fail "took ${SECONDS}s, over the 5-minute budget"
 }
 
 case "${1:-}" in

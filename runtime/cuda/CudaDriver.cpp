@@ -116,9 +116,14 @@ Status checkResult(CUresult result, const char *call, const char *file,
       result == 2 ? StatusCode::ResourceExhausted : StatusCode::Unsupported;
   // The entry point's name, without the table it is called through or the
   // arguments.
+  // "d.cuMemAlloc(...)" and "driver->cuDeviceGetCount(...)" alike.
   std::string_view shown = call;
-  if (size_t dot = shown.find(".cu"); dot != std::string_view::npos)
-    shown.remove_prefix(dot + 1);
+  for (size_t at = shown.find("cu"); at != std::string_view::npos;
+       at = shown.find("cu", at + 1))
+    if (at > 0 && (shown[at - 1] == '.' || shown[at - 1] == '>')) {
+      shown.remove_prefix(at);
+      break;
+    }
   shown = shown.substr(0, shown.find('('));
   std::string where = file;
   // The path relative to the repository, as in the sources.

@@ -67,10 +67,13 @@ Status CudaModel::get(const std::shared_ptr<const Artifact> &artifact,
   std::lock_guard<std::mutex> lock(mutex);
   for (auto it = models.begin(); it != models.end();)
     it = it->second.expired() ? models.erase(it) : std::next(it);
-  if (auto it = models.find(artifact.get()); it != models.end()) {
-    out = it->second.lock();
-    return Status();
-  }
+  // The last session may drop an entry's model between the sweep above and
+  // this lookup; then a new model replaces the expired entry.
+  if (auto it = models.find(artifact.get()); it != models.end())
+    if (std::shared_ptr<CudaModel> live = it->second.lock()) {
+      out = std::move(live);
+      return Status();
+    }
   std::shared_ptr<CudaModel> model(new CudaModel(artifact));
   ATTN_RETURN_IF_ERROR(model->load());
   models[artifact.get()] = model;
@@ -283,6 +286,9 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
     session->memrefs_.resize(model.maxBindingCount());
     session->works_.resize(model.maxDispatchCount());
     session->logits_.resize(static_cast<size_t>(model.vocabSize()));
+    // Enough for a contiguous [1, vocab] logits view, so that steps do not
+    // allocate; a strided view may grow it once.
+    session->span_.resize(static_cast<size_t>(model.vocabSize()));
     return ATTN_CU(d.cuStreamSynchronize(session->stream_));
   }();
   if (!status.ok())
@@ -471,7 +477,8 @@ Status CudaSession::copyLogits(const ProgramPlan &program,
                       static_cast<CUdeviceptr>(low * int64_t(sizeof(float)));
   ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuMemcpyDtoHAsync(
       span_.data(), first, count * sizeof(float), stream_)));
-  // Kernel faults surface here, at the step that caused them.
+  // A copy into pageable memory waits for the stream's earlier work, so a
+  // kernel fault of this step surfaces at the copy above or here.
   ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuStreamSynchronize(stream_)));
   attn_memref host = view;
   host.data = span_.data() - low;

@@ -145,6 +145,15 @@ TEST_F(RuntimeDeviceTest, TheCheckMacroNamesTheCallTheErrorAndTheLine) {
       checkResult(2, "d.cuMemAlloc(&p, n)", "x/runtime/cuda/A.cpp", 7)
           .message(),
       AllOf(StartsWith("cuMemAlloc: "), HasSubstr("(runtime/cuda/A.cpp:7)")));
+  // Through a pointer to the table, and with "cu" inside the arguments.
+  EXPECT_THAT(checkResult(2, "driver->cuDeviceGetCount(&count)",
+                          "runtime/cuda/A.cpp", 9)
+                  .message(),
+              StartsWith("cuDeviceGetCount: "));
+  EXPECT_THAT(checkResult(2, "d.cuMemcpyHtoD(cursor, source, n)",
+                          "runtime/cuda/A.cpp", 9)
+                  .message(),
+              StartsWith("cuMemcpyHtoD: "));
 }
 
 TEST_F(RuntimeDeviceTest, RefusesAnArtifactWithoutKernels) {
