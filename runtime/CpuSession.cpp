@@ -56,11 +56,12 @@ Status CpuSession::reset() {
   return Status();
 }
 
-/// A dispatch whose operands hold fewer elements than this runs on the
-/// calling thread: waking the pool and meeting at the barrier costs a few
-/// microseconds, more than such a kernel takes (CogModel's 128x128 matmuls
-/// ran slower on two threads than on one).
-static constexpr int64_t kInlineElements = 32 * 1024;
+/// A dispatch whose operands hold fewer elements than this (512 KiB of f32)
+/// runs on the calling thread: waking the pool and meeting at the barrier
+/// costs a few microseconds, as much as such a kernel takes (CogModel's
+/// 128x128 matmuls and 64-token prefills ran slower on two threads than on
+/// one).
+static constexpr int64_t kInlineElements = 128 * 1024;
 
 /// The number of elements `view` spans.
 static int64_t viewElements(const attn_memref &view, uint32_t rank) {
