@@ -34,7 +34,10 @@ Mapping::~Mapping() {
 }
 
 Status Mapping::mapFile(const std::string &path, Mapping &out) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer before the
+  // regular-file check below could refuse it. It changes nothing for the
+  // regular files that pass, which are mapped, not read.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return makeError(errno == ENOENT ? StatusCode::NotFound
                                      : StatusCode::IoError,

@@ -29,6 +29,8 @@ context is full.
 
 Input:
   --prompt TEXT          the prompt, tokenized with the artifact's tokenizer
+  --prompt-file FILE     the prompt is FILE's bytes (- reads standard input):
+                         for prompts too long for the command line
   --tokens IDS           the prompt as comma-separated token ids: 1,2,3
                          (an empty prompt starts from the model's bos_token)
   --tokenize TEXT        print the token ids of TEXT and exit (comma-separated,
@@ -98,8 +100,10 @@ struct Options {
   std::string artifact;
   /// --weights, or empty.
   std::string weights;
-  /// Exactly one of these is set.
+  /// Exactly one of prompt, promptFile, tokens and tokenize is given.
   const char *prompt = nullptr;
+  /// --prompt-file, read when the run starts.
+  const char *promptFile = nullptr;
   /// --tokens, as given and as ids.
   const char *tokens = nullptr;
   std::vector<int32_t> tokenIds;
@@ -204,6 +208,8 @@ Options parseOptions(int argc, char **argv) {
       std::exit(0);
     } else if (name == "--prompt") {
       options.prompt = value();
+    } else if (name == "--prompt-file") {
+      options.promptFile = value();
     } else if (name == "--tokens") {
       options.tokens = value();
       options.tokenIds = parseTokenList(options.tokens);
@@ -261,12 +267,14 @@ Options parseOptions(int argc, char **argv) {
   }
   if (options.artifact.empty())
     throw UsageError{"no artifact given"};
-  int inputs = !!options.prompt + !!options.tokens + !!options.tokenize;
+  int inputs = !!options.prompt + !!options.promptFile + !!options.tokens +
+               !!options.tokenize;
   if (inputs != 1)
     throw UsageError{inputs == 0
-                         ? "give the prompt with --prompt or --tokens"
-                         : "--prompt, --tokens and --tokenize exclude each "
-                           "other"};
+                         ? "give the prompt with --prompt, --prompt-file or "
+                           "--tokens"
+                         : "--prompt, --prompt-file, --tokens and --tokenize "
+                           "exclude each other"};
   if (options.logits && !options.json)
     throw UsageError{"--logits needs --json"};
   return options;
@@ -395,14 +403,36 @@ std::string_view tokenText(const attn_artifact_t *artifact, int32_t token) {
 
 /// The token ids of the NUL-terminated `text`.
 std::vector<int32_t> tokenize(const attn_artifact_t *artifact,
-                              const char *text) {
+                              std::string_view prompt) {
   size_t count = 0;
-  size_t length = std::strlen(text);
+  const char *text = prompt.data();
+  size_t length = prompt.size();
   check(attn_artifact_tokenize(artifact, text, length, nullptr, 0, &count));
   std::vector<int32_t> tokens(count);
   check(attn_artifact_tokenize(artifact, text, length, tokens.data(),
                                tokens.size(), &count));
   return tokens;
+}
+
+/// The bytes of `path` ("-": standard input), for --prompt-file.
+std::string readPromptFile(const char *path) {
+  bool standardInput = std::strcmp(path, "-") == 0;
+  std::FILE *file = standardInput ? stdin : std::fopen(path, "rb");
+  if (!file)
+    throw RuntimeError{std::string(path) + ": cannot open: " +
+                       std::strerror(errno)};
+  std::string text;
+  char buffer[1 << 16];
+  size_t read;
+  while ((read = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
+    text.append(buffer, read);
+  int error = std::ferror(file) ? errno : 0;
+  if (!standardInput)
+    std::fclose(file);
+  if (error)
+    throw RuntimeError{std::string(path) + ": cannot read: " +
+                       std::strerror(error)};
+  return text;
 }
 
 /// Runs what `options` ask for; throws RuntimeError.
@@ -432,9 +462,11 @@ int run(const Options &options) {
     return 0;
   }
 
-  std::vector<int32_t> prompt = options.prompt
-                                    ? tokenize(handles.artifact, options.prompt)
-                                    : options.tokenIds;
+  std::vector<int32_t> prompt =
+      options.prompt       ? tokenize(handles.artifact, options.prompt)
+      : options.promptFile ? tokenize(handles.artifact,
+                                      readPromptFile(options.promptFile))
+                           : options.tokenIds;
   attn_session_options_t sessionOptions;
   attn_session_options_initialize(&sessionOptions);
   sessionOptions.threads = options.threads;
