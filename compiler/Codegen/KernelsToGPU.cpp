@@ -22,6 +22,7 @@
 #include "compiler/Codegen/GPU.h"
 #include "compiler/Codegen/GPUKernelBuilder.h"
 #include "compiler/Codegen/Passes.h"
+#include "compiler/Codegen/Plan.h"
 
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -415,51 +416,6 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
   return layout;
 }
 
-/// The memref of binding `index`: attn_memref = { void *data; int64_t
-/// sizes[4]; int64_t strides[4]; } read from device memory. Strides are the
-/// type's constants, which the plan guarantees.
-static Value loadBinding(OpBuilder &b, Location loc, Value bindings,
-                         int64_t index, MemRefType type) {
-  MLIRContext *ctx = b.getContext();
-  constexpr int64_t kMaxRank = 4, kWords = 1 + 2 * kMaxRank;
-  auto ptrType = LLVM::LLVMPointerType::get(ctx);
-  Type i64 = b.getI64Type();
-  auto word = [&](int64_t field) -> Value {
-    return LLVM::GEPOp::create(b, loc, ptrType, i64, bindings,
-                               ArrayRef<LLVM::GEPArg>{index * kWords + field});
-  };
-  int64_t rank = type.getRank();
-  auto arrayType = LLVM::LLVMArrayType::get(i64, rank);
-  auto descriptorType = LLVM::LLVMStructType::getLiteral(
-      ctx, {ptrType, ptrType, i64, arrayType, arrayType});
-  auto constant = [&](int64_t v) -> Value {
-    return LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(v));
-  };
-  Value data = LLVM::LoadOp::create(b, loc, ptrType, word(0));
-  Value descriptor = LLVM::UndefOp::create(b, loc, descriptorType);
-  descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data,
-                                           ArrayRef<int64_t>{0});
-  descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data,
-                                           ArrayRef<int64_t>{1});
-  descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, constant(0),
-                                           ArrayRef<int64_t>{2});
-  auto [strides, offset] = type.getStridesAndOffset();
-  (void)offset;
-  for (int64_t axis = 0; axis < rank; ++axis) {
-    Value size =
-        type.isDynamicDim(axis)
-            ? LLVM::LoadOp::create(b, loc, i64, word(1 + axis)).getResult()
-            : constant(type.getDimSize(axis));
-    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, size,
-                                             ArrayRef<int64_t>{3, axis});
-    descriptor =
-        LLVM::InsertValueOp::create(b, loc, descriptor, constant(strides[axis]),
-                                    ArrayRef<int64_t>{4, axis});
-  }
-  return UnrealizedConversionCastOp::create(b, loc, type, descriptor)
-      .getResult(0);
-}
-
 namespace {
 struct KernelsToGPU : public attn::impl::KernelsToGPUBase<KernelsToGPU> {
   using KernelsToGPUBase::KernelsToGPUBase;
@@ -502,7 +458,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
   KernelValues values;
   for (unsigned i = 0; i < numBindings; ++i) {
     values.bindings.push_back(
-        loadBinding(b, loc, entry.getArgument(0), i,
+        loadKernelBinding(b, loc, entry.getArgument(0), i,
                     cast<MemRefType>(impl.getArgumentTypes()[i])));
     values.mapping.map(impl.getArgument(i), values.bindings.back());
   }

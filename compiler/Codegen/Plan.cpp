@@ -692,40 +692,10 @@ void Planner::buildEntryWrapper(func::FuncOp impl,
       b.getFunctionType({ptrType, i64, i64, i64, i64}, {}));
   Block *entry = wrapper.addEntryBlock();
   b.setInsertionPointToStart(entry);
-  Value bindings = entry->getArgument(0);
-  constexpr int64_t kMaxRank = 4;
-  // Fields of attn_memref, counted in 8-byte words.
-  constexpr int64_t kWords = 1 + 2 * kMaxRank;
-  auto word = [&](int64_t binding, int64_t field) -> Value {
-    Value address = LLVM::GEPOp::create(
-        b, loc, ptrType, i64, bindings,
-        ArrayRef<LLVM::GEPArg>{binding * kWords + field});
-    return address;
-  };
   SmallVector<Value> args;
-  for (auto [i, type] : llvm::enumerate(types)) {
-    int64_t rank = type.getRank();
-    auto arrayType = LLVM::LLVMArrayType::get(i64, rank);
-    auto descriptorType = LLVM::LLVMStructType::getLiteral(
-        ctx, {ptrType, ptrType, i64, arrayType, arrayType});
-    Value data = LLVM::LoadOp::create(b, loc, ptrType, word(i, 0));
-    Value descriptor = LLVM::UndefOp::create(b, loc, descriptorType);
-    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data, ArrayRef<int64_t>{0});
-    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data, ArrayRef<int64_t>{1});
-    Value zero = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(0));
-    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, zero, ArrayRef<int64_t>{2});
-    for (int64_t axis = 0; axis < rank; ++axis) {
-      Value size = LLVM::LoadOp::create(b, loc, i64, word(i, 1 + axis));
-      Value stride =
-          LLVM::LoadOp::create(b, loc, i64, word(i, 1 + kMaxRank + axis));
-      descriptor = LLVM::InsertValueOp::create(
-          b, loc, descriptor, size, ArrayRef<int64_t>{3, axis});
-      descriptor = LLVM::InsertValueOp::create(
-          b, loc, descriptor, stride, ArrayRef<int64_t>{4, axis});
-    }
-    args.push_back(UnrealizedConversionCastOp::create(b, loc, type, descriptor)
-                       .getResult(0));
-  }
+  for (auto [i, type] : llvm::enumerate(types))
+    args.push_back(
+        loadKernelBinding(b, loc, entry->getArgument(0), i, type));
   for (unsigned i = 1; i <= 4; ++i)
     args.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(),
                                               entry->getArgument(i)));
@@ -744,4 +714,49 @@ FailureOr<ModelPlan> mlir::attn::buildModelPlan(ModuleOp programs,
       return failure();
   }
   return FailureOr<ModelPlan>(planner.takePlan());
+}
+
+Value mlir::attn::loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
+                                    int64_t index, MemRefType type) {
+  MLIRContext *ctx = b.getContext();
+  // Fields of attn_memref, counted in 8-byte words: data, sizes[4],
+  // strides[4].
+  constexpr int64_t kMaxRank = 4, kWords = 1 + 2 * kMaxRank;
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i64 = b.getI64Type();
+  auto word = [&](int64_t field) -> Value {
+    return LLVM::GEPOp::create(b, loc, ptrType, i64, bindings,
+                               ArrayRef<LLVM::GEPArg>{index * kWords + field});
+  };
+  auto constant = [&](int64_t v) -> Value {
+    return LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(v));
+  };
+  int64_t rank = type.getRank();
+  auto arrayType = LLVM::LLVMArrayType::get(i64, rank);
+  auto descriptorType = LLVM::LLVMStructType::getLiteral(
+      ctx, {ptrType, ptrType, i64, arrayType, arrayType});
+  Value data = LLVM::LoadOp::create(b, loc, ptrType, word(0));
+  Value descriptor = LLVM::UndefOp::create(b, loc, descriptorType);
+  descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data,
+                                           ArrayRef<int64_t>{0});
+  descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data,
+                                           ArrayRef<int64_t>{1});
+  descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, constant(0),
+                                           ArrayRef<int64_t>{2});
+  auto [strides, offset] = type.getStridesAndOffset();
+  (void)offset;
+  for (int64_t axis = 0; axis < rank; ++axis) {
+    assert(!ShapedType::isDynamic(strides[axis]) && "plan strides are constant");
+    Value size =
+        type.isDynamicDim(axis)
+            ? LLVM::LoadOp::create(b, loc, i64, word(1 + axis)).getResult()
+            : constant(type.getDimSize(axis));
+    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, size,
+                                             ArrayRef<int64_t>{3, axis});
+    descriptor =
+        LLVM::InsertValueOp::create(b, loc, descriptor, constant(strides[axis]),
+                                    ArrayRef<int64_t>{4, axis});
+  }
+  return UnrealizedConversionCastOp::create(b, loc, type, descriptor)
+      .getResult(0);
 }

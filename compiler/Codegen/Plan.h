@@ -95,6 +95,14 @@ struct ModelPlan {
 /// `contextLength` tokens. Emits diagnostics and fails on IR it cannot plan.
 FailureOr<ModelPlan> buildModelPlan(ModuleOp programs, int64_t contextLength);
 
+/// The memref of `type` for entry `index` of the attn_memref array at the
+/// LLVM pointer `bindings` (kernel_abi.h), built at `b`'s insertion point:
+/// the data pointer and the dynamic sizes are loaded; static sizes and the
+/// strides (constants in every plan) come from `type`. Both the CPU entry
+/// points and the GPU kernels read their bindings with it.
+Value loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
+                        int64_t index, MemRefType type);
+
 } // namespace mlir::attn
 
 #endif // ATTN_COMPILER_CODEGEN_PLAN_H
