@@ -56,14 +56,21 @@ void mlir::attn::buildCpuKernelPipeline(OpPassManager &pm,
   (void)parsed;
 }
 
+/// LLVM's x86 backend, registered on first use, for `triple`.
+static const llvm::Target *lookupX86Target(const llvm::Triple &triple,
+                                           std::string &error) {
+  LLVMInitializeX86TargetInfo();
+  LLVMInitializeX86Target();
+  LLVMInitializeX86TargetMC();
+  LLVMInitializeX86AsmPrinter();
+  return llvm::TargetRegistry::lookupTarget(triple, error);
+}
+
 llvm::Expected<CpuTarget> CpuTarget::get(StringRef cpu) {
   CpuTarget target;
   std::string error;
   llvm::Triple triple(target.triple);
-  LLVMInitializeX86TargetInfo();
-  LLVMInitializeX86TargetMC();
-  const llvm::Target *llvmTarget =
-      llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *llvmTarget = lookupX86Target(triple, error);
   if (!llvmTarget)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), error);
   target.cpu = cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu.str();
@@ -130,14 +137,9 @@ mlir::attn::compileCpuSharedObject(ModuleOp module, const CpuTarget &target,
   if (!llvmModule)
     return emitError(loc) << "cannot translate the CPU kernels to LLVM IR";
 
-  LLVMInitializeX86TargetInfo();
-  LLVMInitializeX86Target();
-  LLVMInitializeX86TargetMC();
-  LLVMInitializeX86AsmPrinter();
   llvm::Triple triple(target.triple);
   std::string error;
-  const llvm::Target *llvmTarget =
-      llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *llvmTarget = lookupX86Target(triple, error);
   if (!llvmTarget)
     return emitError(loc) << "unknown target '" << target.triple
                           << "': " << error;

@@ -139,8 +139,8 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
     RankedTensorType resultType = op.getType();
     Type elementType = resultType.getElementType();
     Value q = adaptor.getQuery(), k = adaptor.getKey(), v = adaptor.getValue();
-    int64_t headDim = cast<RankedTensorType>(q.getType()).getDimSize(2);
-    int64_t valueDim = resultType.getDimSize(2);
+    auto queryType = cast<RankedTensorType>(q.getType());
+    int64_t headDim = queryType.getDimSize(2);
     double scale = op.getScale().convertToDouble();
     std::optional<double> fill;
     if (std::optional<APFloat> f = op.getFill())
@@ -162,13 +162,12 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
     Value lastKey = arith::SubIOp::create(b, loc, limit, c1);
 
     OpFoldResult one = b.getIndexAttr(1), zero = b.getIndexAttr(0);
-    auto rowType = RankedTensorType::get({headDim}, cast<RankedTensorType>(q.getType()).getElementType());
+    auto rowType =
+        RankedTensorType::get({headDim}, queryType.getElementType());
     Value qRow = tensor::ExtractSliceOp::create(
         b, loc, rowType, q, ArrayRef<OpFoldResult>{h, i, zero},
         ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(headDim)},
         ArrayRef<OpFoldResult>{one, one, one});
-    auto tileType = RankedTensorType::get({keyTileSize}, elementType);
-    auto accType = RankedTensorType::get({valueDim}, elementType);
     Value max0 = floatConstant(b, loc, elementType, negInf);
     Value sum0 = floatConstant(b, loc, elementType, 0.0);
     Value acc0 =
@@ -191,6 +190,33 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
                  ? x
                  : arith::ExtFOp::create(nb, nl, elementType, x).getResult();
     };
+    // Both products of a tile, over loops (t, x): init[out(t, x)] +=
+    // input[in(t, x)] * source[h, key(t), x], the source row gathered by
+    // key index (k for the scores, v for the output).
+    auto accumulateGathered =
+        [&](OpBuilder &lb, Location l, Value input, AffineMap inputMap,
+            Value init, AffineMap initMap, Value source, Value start,
+            ArrayRef<utils::IteratorType> iterators) -> Value {
+      return linalg::GenericOp::create(
+                 lb, l, TypeRange{init.getType()}, ValueRange{input},
+                 ValueRange{init}, ArrayRef<AffineMap>{inputMap, initMap},
+                 iterators,
+                 [&](OpBuilder &nb, Location nl, ValueRange args) {
+                   Value gathered = tensor::ExtractOp::create(
+                       nb, nl, source,
+                       ValueRange{h, keyIndex(nb, nl, start),
+                                  linalg::IndexOp::create(nb, nl, 1)});
+                   Value product = arith::MulFOp::create(
+                       nb, nl, widen(nb, nl, args[0]),
+                       widen(nb, nl, gathered), fastMath);
+                   linalg::YieldOp::create(
+                       nb, nl,
+                       arith::AddFOp::create(nb, nl, args[1], product,
+                                             fastMath)
+                           .getResult());
+                 })
+          .getResult(0);
+    };
 
     auto loop = scf::ForOp::create(
         b, loc, arith::ConstantIndexOp::create(b, loc, 0), limit, tile,
@@ -198,30 +224,11 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
         [&](OpBuilder &lb, Location l, Value start, ValueRange carried) {
           Value max = carried[0], sum = carried[1], acc = carried[2];
           // Loops (t, d): raw[t] = q . k[key(t)].
-          Value raw = linalg::GenericOp::create(
-                          lb, l, TypeRange{tileType}, ValueRange{qRow},
-                          ValueRange{linalg::FillOp::create(lb, l, sum0,
-                                                            carried[3])
-                                         .getResult(0)},
-                          ArrayRef<AffineMap>{projectionMap(ctx, 2, {1}),
-                                              projectionMap(ctx, 2, {0})},
-                          {utils::IteratorType::parallel,
-                           utils::IteratorType::reduction},
-                          [&](OpBuilder &nb, Location nl, ValueRange args) {
-                            Value key = tensor::ExtractOp::create(
-                                nb, nl, k,
-                                ValueRange{h, keyIndex(nb, nl, start),
-                                           linalg::IndexOp::create(nb, nl, 1)});
-                            Value product = arith::MulFOp::create(
-                                nb, nl, widen(nb, nl, args[0]),
-                                widen(nb, nl, key), fastMath);
-                            linalg::YieldOp::create(
-                                nb, nl,
-                                arith::AddFOp::create(nb, nl, args[1], product,
-                                                      fastMath)
-                                    .getResult());
-                          })
-                          .getResult(0);
+          Value raw = accumulateGathered(
+              lb, l, qRow, projectionMap(ctx, 2, {1}),
+              linalg::FillOp::create(lb, l, sum0, carried[3]).getResult(0),
+              projectionMap(ctx, 2, {0}), k, start,
+              {utils::IteratorType::parallel, utils::IteratorType::reduction});
           // Scaled and masked: slots past the visited keys are -inf, keys
           // past the row's position get the fill.
           Value scores = updateInPlace(
@@ -267,28 +274,10 @@ struct FusedAttentionToLinalg : public OpConversionPattern<FusedAttentionOp> {
                 return arith::MulFOp::create(nb, nl, x, correction);
               });
           // Loops (t, e): acc[e] += p[t] * v[key(t), e], e innermost.
-          Value newAcc =
-              linalg::GenericOp::create(
-                  lb, l, TypeRange{accType}, ValueRange{probs},
-                  ValueRange{rescaled},
-                  ArrayRef<AffineMap>{projectionMap(ctx, 2, {0}),
-                                      projectionMap(ctx, 2, {1})},
-                  {utils::IteratorType::reduction,
-                   utils::IteratorType::parallel},
-                  [&](OpBuilder &nb, Location nl, ValueRange args) {
-                    Value value = tensor::ExtractOp::create(
-                        nb, nl, v,
-                        ValueRange{h, keyIndex(nb, nl, start),
-                                   linalg::IndexOp::create(nb, nl, 1)});
-                    Value product = arith::MulFOp::create(
-                        nb, nl, args[0], widen(nb, nl, value), fastMath);
-                    linalg::YieldOp::create(
-                        nb, nl,
-                        arith::AddFOp::create(nb, nl, args[1], product,
-                                              fastMath)
-                            .getResult());
-                  })
-                  .getResult(0);
+          Value newAcc = accumulateGathered(
+              lb, l, probs, projectionMap(ctx, 2, {0}), rescaled,
+              projectionMap(ctx, 2, {1}), v, start,
+              {utils::IteratorType::reduction, utils::IteratorType::parallel});
           scf::YieldOp::create(lb, l,
                                ValueRange{newMax, newSum, newAcc, probs});
         });
