@@ -544,6 +544,13 @@ Status Artifact::readKernelTables() {
     return makeError(StatusCode::InvalidArtifact,
                      "cuda: %zu kernels, but the CPU kernels are %zu", count,
                      kernelNames_.size());
+  auto checkEntries = [&](size_t size, const char *field) {
+    if (size == count)
+      return Status();
+    return makeError(StatusCode::InvalidArtifact,
+                     "cuda: %zu kernels but %zu entries in '%s'", count, size,
+                     field);
+  };
   const struct {
     const flatbuffers::Vector<uint32_t> *values;
     const char *field;
@@ -551,11 +558,14 @@ Status Artifact::readKernelTables() {
                   {cuda->items_per_block(), "items_per_block"},
                   {cuda->shared_memory_bytes(), "shared_memory_bytes"}};
   for (const auto &list : geometry)
-    if ((list.values ? list.values->size() : 0) != count)
-      return makeError(StatusCode::InvalidArtifact,
-                       "cuda: %zu kernels but %zu entries in '%s'", count,
-                       list.values ? (size_t)list.values->size() : 0,
-                       list.field);
+    ATTN_RETURN_IF_ERROR(
+        checkEntries(list.values ? list.values->size() : 0, list.field));
+  // Optional lists: absent, or one entry per kernel.
+  if (cuda->grid_y())
+    ATTN_RETURN_IF_ERROR(checkEntries(cuda->grid_y()->size(), "grid_y"));
+  if (cuda->reads_step())
+    ATTN_RETURN_IF_ERROR(
+        checkEntries(cuda->reads_step()->size(), "reads_step"));
   CudaPlan plan;
   for (size_t i = 0; i < count; ++i) {
     CudaKernelPlan kernel;
@@ -563,6 +573,10 @@ Status Artifact::readKernelTables() {
     kernel.blockSize = cuda->block_size()->Get(i);
     kernel.itemsPerBlock = cuda->items_per_block()->Get(i);
     kernel.sharedMemoryBytes = cuda->shared_memory_bytes()->Get(i);
+    if (cuda->grid_y())
+      kernel.gridY = cuda->grid_y()->Get(i);
+    if (cuda->reads_step())
+      kernel.readsStep = cuda->reads_step()->Get(i);
     std::string label = describeNamed("cuda: kernel", kernel.name, i);
     if (cpu && kernel.name != kernelNames_[i])
       return makeError(StatusCode::InvalidArtifact,
@@ -580,6 +594,11 @@ Status Artifact::readKernelTables() {
     if (kernel.itemsPerBlock < 1)
       return makeError(StatusCode::InvalidArtifact,
                        "%s: items_per_block is 0", label.c_str());
+    // CUDA's limit on a grid's y dimension.
+    if (kernel.gridY < 1 || kernel.gridY > 65535)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: grid_y %u is not in [1, 65535]", label.c_str(),
+                       kernel.gridY);
     plan.kernels.push_back(kernel);
   }
   if (cuda->modules())

@@ -40,6 +40,10 @@ struct CudaKernelPlan {
   uint32_t blockSize = 0;
   uint32_t itemsPerBlock = 0;
   uint32_t sharedMemoryBytes = 0;
+  /// Blocks along y; see CudaKernels.grid_y.
+  uint32_t gridY = 1;
+  /// Whether the kernel reads its S and T parameters.
+  bool readsStep = true;
 };
 
 /// PTX for one architecture.

@@ -234,11 +234,14 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   }
   flatbuffers::Offset<fb::CudaKernels> cuda;
   if (const std::optional<CudaKernels> &compiled = kernels.cuda) {
-    std::vector<uint32_t> blockSize, itemsPerBlock, sharedMemoryBytes;
+    std::vector<uint32_t> blockSize, itemsPerBlock, sharedMemoryBytes, gridY;
+    std::vector<uint8_t> readsStep;
     for (const CudaKernelGeometry &geometry : compiled->geometry) {
       blockSize.push_back(geometry.blockSize);
       itemsPerBlock.push_back(geometry.itemsPerBlock);
       sharedMemoryBytes.push_back(geometry.sharedMemoryBytes);
+      gridY.push_back(geometry.gridY);
+      readsStep.push_back(geometry.readsStep);
     }
     std::vector<flatbuffers::Offset<fb::CudaModule>> modules;
     for (const CudaModuleText &module : compiled->modules)
@@ -246,7 +249,7 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
                                                    module.ptx.c_str()));
     cuda = fb::CreateCudaKernelsDirect(fbb, &kernelNames, &blockSize,
                                        &itemsPerBlock, &sharedMemoryBytes,
-                                       &modules);
+                                       &modules, &gridY, &readsStep);
   }
   auto artifact = fb::CreateArtifactDirect(fbb, fb::Version_Current, config,
                                            tokenizer, &tensorTable, weights,

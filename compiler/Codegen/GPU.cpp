@@ -108,11 +108,26 @@ mlir::attn::compileCudaKernels(ModuleOp module, const CudaTarget &target,
         func->getAttrOfType<IntegerAttr>(kItemsPerBlockAttrName).getInt();
     geometry.sharedMemoryBytes =
         func->getAttrOfType<IntegerAttr>(kSharedMemoryBytesAttrName).getInt();
+    if (auto gridY = func->getAttrOfType<IntegerAttr>(kGridYAttrName))
+      geometry.gridY = gridY.getInt();
     result.geometry.push_back(geometry);
   }
 
+  PassManager toNvvm(ctx);
+  addNvvmLowering(toNvvm, target);
+  if (failed(toNvvm.run(module)))
+    return failure();
+  // The kernel ABI's S and T are arguments 1 and 2; canonicalization has
+  // dropped the arithmetic nobody used.
+  for (auto [name, geometry] : llvm::zip(names, result.geometry)) {
+    auto func = gpuModule.lookupSymbol<LLVM::LLVMFuncOp>(name);
+    if (!func)
+      return emitError(loc) << "no lowered GPU kernel '" << name << "'";
+    geometry.readsStep =
+        !func.getArgument(1).use_empty() || !func.getArgument(2).use_empty();
+  }
+
   PassManager toPtx(ctx);
-  addNvvmLowering(toPtx, target);
   GpuModuleToBinaryPassOptions binaryOptions;
   binaryOptions.compilationTarget = "isa";
   toPtx.addPass(createGpuModuleToBinaryPass(binaryOptions));

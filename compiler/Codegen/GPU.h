@@ -26,12 +26,18 @@ inline constexpr llvm::StringLiteral kItemsPerBlockAttrName =
     "attn.items_per_block";
 inline constexpr llvm::StringLiteral kSharedMemoryBytesAttrName =
     "attn.shared_memory_bytes";
+/// Blocks along y (CudaKernels.grid_y); absent means 1.
+inline constexpr llvm::StringLiteral kGridYAttrName = "attn.grid_y";
 
 /// The launch geometry of one kernel (CudaKernels in artifact.fbs).
 struct CudaKernelGeometry {
   uint32_t blockSize = 0;
   uint32_t itemsPerBlock = 0;
   uint32_t sharedMemoryBytes = 0;
+  uint32_t gridY = 1;
+  /// Whether the kernel reads its S and T parameters (after the NVVM
+  /// lowering has dropped dead code).
+  bool readsStep = true;
 };
 
 /// The PTX text of every kernel for one architecture.

@@ -142,9 +142,8 @@ void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
 
   // Every thread walks the same tiles, so that all of them reach each
   // barrier; threads past the last query only help with the copies.
-  forLoop(
-      b, loc, zero, numQueries, indexConstant(b, loc, range.blockSize),
-      [&](Value queryTile) {
+  range.forEachTile(
+      b, loc, numQueries, range.blockSize, [&](Value queryTile) {
         Value query = arith::AddIOp::create(b, loc, queryTile, thread);
         Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                              query, numQueries);

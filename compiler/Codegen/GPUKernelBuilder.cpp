@@ -145,6 +145,14 @@ void WorkRange::forEachIndex(OpBuilder &b, Location loc, ArrayRef<Value> sizes,
           });
 }
 
+void WorkRange::forEachTile(OpBuilder &b, Location loc, Value n,
+                            int64_t tileSize,
+                            function_ref<void(Value)> body) const {
+  Value first = arith::MulIOp::create(b, loc, blockY,
+                                      indexConstant(b, loc, tileSize));
+  forLoop(b, loc, first, n, indexConstant(b, loc, tileSize * gridY), body);
+}
+
 void WarpRow::forEach(OpBuilder &b, Location loc, Value n,
                       function_ref<void(Value)> body) const {
   forLoop(b, loc, lane, n, indexConstant(b, loc, kWarpSize), body);

@@ -95,6 +95,16 @@ struct KernelValues {
 struct WorkRange {
   Value begin, count;
   int64_t blockSize;
+  /// The block's index along y, of gridY (CudaKernels.grid_y): kernels with
+  /// gridY > 1 split each work item's tiles over them, block y taking tiles
+  /// y, y + gridY, ...
+  Value blockY;
+  int64_t gridY = 1;
+
+  /// body(tile) for this block's tiles of [0, n) in steps of `tileSize`:
+  /// tile starts blockY * tileSize, (blockY + gridY) * tileSize, ...
+  void forEachTile(OpBuilder &b, Location loc, Value n, int64_t tileSize,
+                   function_ref<void(Value)> body) const;
 
   /// body(indices) for every index of a box of `sizes` whose `axis` lies in
   /// the block's range of work items (sizes[axis] is ignored), one index per
@@ -130,14 +140,22 @@ struct WarpRow {
 /// f32 fit in 32 KiB of shared memory (at most 64 keys).
 int64_t getKeyTile(int64_t headDim);
 
+/// Threads per block of the flash kernel, one query each: small tiles of
+/// queries, so that a 512-token prefill of 12 heads fills ~100 blocks.
+inline constexpr int64_t kFlashBlockSize = 64;
+/// Blocks along y of the flash kernel: query tiles of one head spread over
+/// up to this many blocks (enough for 1024 queries in 64-query tiles).
+inline constexpr int64_t kFlashQueryGroups = 16;
+
 /// The buffers of the flash kernel: per thread its query and unnormalized
 /// output (private), per block a tile of keys and one of values (shared).
 struct FlashBuffers {
   Value query, acc, keys, values;
 };
 
-/// A fused attention as a flash kernel. The block takes one head; its
-/// threads take one query each, a tile of blockSize queries at a time. For
+/// A fused attention as a flash kernel. The block takes one head and its
+/// share of the query tiles (WorkRange::forEachTile); its threads take one
+/// query each, a tile of blockSize queries at a time. For
 /// every tile of keys the block copies K and V into shared memory once
 /// (coalesced), then each thread runs FlashAttention's online softmax over
 /// them: the running maximum m and sum l in registers, the output in `acc`,
@@ -174,9 +192,13 @@ inline constexpr int64_t kMatmulTile = 32;
 /// Output features per block of a one-row linear (a decode step's matrix
 /// times vector): 32-byte sectors of each weight row, and many blocks.
 inline constexpr int64_t kMatVecColumns = 8;
+/// Blocks along y of a linear: its row tiles spread over up to this many
+/// blocks per column tile (a 512-token prefill: one row tile each).
+inline constexpr int64_t kMatmulRowGroups = 16;
 
 /// A linear as a matrix product tiled through shared memory: the block
-/// computes its features for kMatmulTile rows at a time; per reduction step
+/// computes its features for its share of the row tiles of kMatmulTile rows
+/// (WorkRange::forEachTile), one tile at a time; per reduction step
 /// it stages a kMatmulTile x kMatmulTile slice of x (`xs`) and of the weight
 /// (`ws`, coalesced reads in the weight's own layout; out-of-range elements
 /// are zeros), and each thread accumulates kMatmulTile / warps rows of one

@@ -88,7 +88,7 @@ void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, a, bound);
   };
 
-  forLoop(b, loc, zero, rows, tile, [&](Value rowTile) {
+  range.forEachTile(b, loc, rows, kMatmulTile, [&](Value rowTile) {
     forLoop(b, loc, zero, indexConstant(b, loc, rowsPerThread), one,
             [&](Value r) {
               memref::StoreOp::create(b, loc, fzero, acc, ValueRange{r});

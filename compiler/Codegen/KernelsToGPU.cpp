@@ -280,6 +280,9 @@ struct KernelLayout {
   /// PerRow: the axis each warp reduces on its own.
   int64_t rowAxis = -1;
   int64_t itemsPerBlock = 1;
+  /// Threads per block, and blocks along y (CudaKernels.grid_y).
+  int64_t blockSize = 0;
+  int64_t gridY = 1;
   /// Shared memory per block and private memory per thread.
   SmallVector<Type> workgroup, privates;
 };
@@ -350,6 +353,7 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
   auto out = cast<MemRefType>(argTypes[argTypes.size() - 5]);
   Type type = out.getElementType();
   KernelLayout layout;
+  layout.blockSize = blockSize;
   auto rowWise = [&](int64_t rowAxis) {
     layout.shape = Shape::PerRow;
     layout.rowAxis = rowAxis;
@@ -382,6 +386,9 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
     } else {
       int64_t keyTile = getKeyTile(std::max(headDim, valueDim));
       layout.shape = Shape::Attention;
+      // A block per (head, group of query tiles).
+      layout.blockSize = std::min(blockSize, kFlashBlockSize);
+      layout.gridY = kFlashQueryGroups;
       layout.workgroup = {
           getBufferType({keyTile, headDim}, type, gpu::AddressSpace::Workgroup),
           getBufferType({keyTile, valueDim}, type,
@@ -396,6 +403,7 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
   } else if (isa_and_nonnull<LinearOp>(op)) {
     layout.shape = Shape::Matmul;
     layout.itemsPerBlock = kMatmulTile;
+    layout.gridY = kMatmulRowGroups;
     int64_t rowsPerThread = kMatmulTile * kMatmulTile / blockSize;
     layout.workgroup = {getBufferType({kMatmulTile, kMatmulTile}, type,
                                       gpu::AddressSpace::Workgroup),
@@ -441,6 +449,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
   if (failed(layout))
     return failure();
   int64_t itemsPerBlock = layout->itemsPerBlock;
+  int64_t threads = layout->blockSize;
   Type i64 = b.getI64Type();
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   StringRef name = impl.getSymName().drop_back(strlen("_impl"));
@@ -448,9 +457,11 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
       b, loc, name, b.getFunctionType({ptrType, i64, i64, i64}, {}),
       layout->workgroup, layout->privates);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(blockSize.getValue()), 1, 1}));
+  func.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   func->setAttr(kItemsPerBlockAttrName, b.getI64IntegerAttr(itemsPerBlock));
+  if (layout->gridY > 1)
+    func->setAttr(kGridYAttrName, b.getI64IntegerAttr(layout->gridY));
   func->setAttr(kSharedMemoryBytesAttrName, b.getI64IntegerAttr(0));
 
   Block &entry = func.getBody().front();
@@ -474,7 +485,9 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
       b, loc, work,
       arith::AddIOp::create(b, loc, begin,
                             indexConstant(b, loc, itemsPerBlock)));
-  WorkRange range{begin, arith::SubIOp::create(b, loc, end, begin), blockSize};
+  WorkRange range{begin, arith::SubIOp::create(b, loc, end, begin), threads,
+                  gpu::BlockIdOp::create(b, loc, gpu::Dimension::y),
+                  layout->gridY};
   values.mapping.map(impl.getArguments().take_back(4),
                      ValueRange{S, T, begin, end});
   // Index operands (query offsets) are arithmetic on S and T; arithmetic

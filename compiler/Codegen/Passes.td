@@ -184,8 +184,9 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
     `kN_<op>`, by a `gpu.func @kN_<op>` in `gpu.module @attn_kernels` with
     the CUDA ABI of `runtime/schema/artifact.fbs`: a device pointer to the
     dispatch's `attn_memref` array, S, T and the number of work items.
-    Block b handles work items [b * items_per_block, min(work, (b + 1) *
-    items_per_block)) with `block-size` threads. The kernels compute what
+    Block (b, y) handles work items [b * items_per_block, min(work, (b + 1)
+    * items_per_block)) with `block-size` threads (the flash kernel: fewer),
+    y < `attn.grid_y` splitting their tiles. The kernels compute what
     `attn-lower-to-linalg` computes for the CPU, element by element in f32:
 
     - elementwise ops, gathers, head split/merge, KV cache writes and the
@@ -193,17 +194,19 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
       iteration, the last axis across neighbouring threads;
     - layer norms and softmaxes: one row per warp, reductions by shuffles;
     - `attn.linear`: a matrix product tiled through shared memory (32
-      features per block, 32 rows and 32 reduction steps per tile), or for
+      features per block, 32 rows and 32 reduction steps per tile, the row
+      tiles spread over 16 blocks along y), or for
       one row (decode) a matrix-vector product with the reduction split
       across the block;
-    - `attn.fused_attention`: a flash kernel, one head per block, one query
-      per thread, keys and values in tiles through shared memory, the online
+    - `attn.fused_attention`: a flash kernel, a block per (head, group of
+      64-query tiles), one query per thread, keys and values in tiles
+      through shared memory, the online
       softmax in registers; for one query (decode) the keys spread over the
       block and the softmax states merge by shuffles and shared memory.
 
     Each kernel carries its launch geometry: `known_block_size`,
-    `attn.items_per_block` and `attn.shared_memory_bytes` (dynamic shared
-    memory; the tiles are static).
+    `attn.items_per_block`, `attn.shared_memory_bytes` (dynamic shared
+    memory; the tiles are static) and, where above 1, `attn.grid_y`.
 
     Before:
     ```mlir

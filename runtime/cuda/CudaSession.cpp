@@ -370,12 +370,12 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
                          (long long)works_[i], (long long)blocks);
       Launch &launch = launches_[i];
       launch.values[0] = static_cast<int64_t>(bindings);
-      launch.values[1] = S;
-      launch.values[2] = T;
+      launch.values[1] = kernel.readsStep ? S : 0;
+      launch.values[2] = kernel.readsStep ? T : 0;
       launch.values[3] = works_[i];
       launch.node = {model_->function(dispatch.kernel),
                      static_cast<unsigned>(blocks),
-                     1,
+                     kernel.gridY,
                      1,
                      kernel.blockSize,
                      1,
@@ -413,7 +413,7 @@ Status CudaSession::launchDirect(const ProgramPlan &program) {
     if (node.gridDimX == 0)
       continue;
     ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuLaunchKernel(
-        node.func, node.gridDimX, 1, 1, node.blockDimX, 1, 1,
+        node.func, node.gridDimX, node.gridDimY, 1, node.blockDimX, 1, 1,
         node.sharedMemBytes, stream_, node.kernelParams, nullptr)));
   }
   return Status();
@@ -432,11 +432,22 @@ Status CudaSession::buildGraph(const ProgramPlan &program) {
         &nodes_[i], graph_, previous ? &previous : nullptr, previous ? 1 : 0,
         &launches_[i].node)));
     previous = nodes_[i];
+    launches_[i].markInGraph();
   }
   ATTN_RETURN_IF_ERROR(
       ATTN_CU(d.cuGraphInstantiateWithFlags(&graphExec_, graph_, 0)));
   graphProgram_ = &program;
   return Status();
+}
+
+bool CudaSession::Launch::matchesGraph() const {
+  return node.gridDimX == graphGridX &&
+         std::equal(values, values + 4, graphValues);
+}
+
+void CudaSession::Launch::markInGraph() {
+  graphGridX = node.gridDimX;
+  std::copy(values, values + 4, graphValues);
 }
 
 Status CudaSession::launchGraph(const ProgramPlan &program) {
@@ -452,10 +463,14 @@ Status CudaSession::launchGraph(const ProgramPlan &program) {
       return status;
     }
   } else {
-    for (size_t i = 0; i < program.dispatches.size(); ++i)
-      if (nodes_[i])
-        ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuGraphExecKernelNodeSetParams(
-            graphExec_, nodes_[i], &launches_[i].node)));
+    for (size_t i = 0; i < program.dispatches.size(); ++i) {
+      Launch &launch = launches_[i];
+      if (!nodes_[i] || launch.matchesGraph())
+        continue;
+      ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuGraphExecKernelNodeSetParams(
+          graphExec_, nodes_[i], &launch.node)));
+      launch.markInGraph();
+    }
   }
   return ATTN_CU(d.cuGraphLaunch(graphExec_, stream_));
 }

@@ -19,7 +19,10 @@
 //    re-uploaded before each launch, so a node's `bindings` argument never
 //    changes; what does (T, the work size and with it the grid) is patched
 //    into the instantiated graph with cuGraphExecKernelNodeSetParams before
-//    each replay, as llama.cpp does. A step whose set of empty dispatches
+//    each replay, as llama.cpp does, for the nodes whose arguments changed.
+//    Kernels that do not read S and T (CudaKernels.reads_step) get 0 for
+//    them, so in a decode step only the few that do (attention's causal
+//    offset, positions) are patched. A step whose set of empty dispatches
 //    (work 0, not launched) differs from the graph's rebuilds it.
 //
 //===----------------------------------------------------------------------===//
@@ -87,6 +90,15 @@ private:
     int64_t values[4]; // bindings, S, T, work
     void *params[4];
     CudaKernelNodeParams node;
+    /// The arguments and grid of the dispatch's node in the instantiated
+    /// graph, so that a replay patches only the nodes that change.
+    int64_t graphValues[4];
+    unsigned graphGridX;
+
+    /// Whether the graph's node already runs this launch.
+    bool matchesGraph() const;
+    /// Records this launch as what the graph's node runs.
+    void markInGraph();
   };
   std::vector<Launch> launches_;
 

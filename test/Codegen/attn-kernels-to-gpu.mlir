@@ -54,20 +54,23 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // -----
 
 // A linear split over output features, tiled through shared memory: 32
-// features per block, 32 rows at a time, the reduction staged 32 at a time
+// features per block, 32 rows at a time (row tiles y, y + 16, ... on block
+// y of 16), the reduction staged 32 at a time
 // (x and the weight in their own layout, f16 widened, zeros outside),
 // 4 rows per thread accumulated in private memory, the bias added at the
 // store.
 // CHECK-LABEL: gpu.func @k1_linear
 // CHECK-SAME: workgroup(%[[XS:.*]] : memref<32x32xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<32x33xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%[[ACC:.*]] : memref<4xf32, #gpu.address_space<private>>)
-// CHECK-SAME: attn.items_per_block = 32 : i64
+// CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 32 : i64
 // CHECK: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c32 : index
+// CHECK: %[[Y:.*]] = gpu.block_id y
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
 // CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
 // CHECK: %[[FEATURE:.*]] = arith.addi %[[BEGIN]], %[[LANE]]
-// CHECK: scf.for %[[ROWS:.*]] = %c0 to %{{.*}} step %c32
+// CHECK: %[[FIRST:.*]] = arith.muli %[[Y]], %c32
+// CHECK: scf.for %[[ROWS:.*]] = %[[FIRST]] to %{{.*}} step %c512
 // CHECK: memref.store %cst, %[[ACC]]
 // CHECK: scf.for %{{.*}} = %[[TID]] to %c1024 step %c256
 // CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
@@ -191,17 +194,21 @@ func.func private @k4_kv_cache_write_impl(%arg0: memref<2x?x8xf32, strided<[64, 
 
 // -----
 
-// The fused attention as a flash kernel: one head per block, one query per
-// thread (tiles of 256 queries), K and V copied into shared memory 64 keys
+// The fused attention as a flash kernel: a block of 64 threads per head and
+// group of query tiles (tiles y, y + 16, ... on block y of 16), one query
+// per thread (tiles of 64 queries), K and V copied into shared memory 64 keys
 // at a time between barriers, the online softmax in registers and private
 // memory, acc / l at the end.
 // CHECK-LABEL: gpu.func @k3_fused_attention
 // CHECK-SAME: workgroup(%[[KS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>>, %[[VS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%[[QP:.*]] : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
-// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 1 : i64
+// CHECK-SAME: known_block_size = array<i32: 64, 1, 1>
 // CHECK: %[[HEAD:.*]] = gpu.block_id x
+// CHECK: %[[Y:.*]] = gpu.block_id y
 // CHECK: %[[TID:.*]] = gpu.thread_id x
-// CHECK: scf.for %[[QT:.*]] = %c0 to %{{.*}} step %c256
+// CHECK: %[[FIRST:.*]] = arith.muli %[[Y]], %c64
+// CHECK: scf.for %[[QT:.*]] = %[[FIRST]] to %{{.*}} step %c1024
 // CHECK: %[[Q:.*]] = arith.addi %[[QT]], %[[TID]]
 // CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %[[Q]]
 // CHECK: scf.if %[[ACTIVE]]

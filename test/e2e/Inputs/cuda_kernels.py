@@ -4,7 +4,7 @@ per PTX module, for FileCheck:
     cuda_kernels.py ARTIFACT
 
     cpu: yes|no
-    kernel k0_embedding block_size=256 items_per_block=1 shared_memory_bytes=0
+    kernel k0_embedding block_size=256 items_per_block=1 shared_memory_bytes=0 grid_y=1 reads_step=yes
     module sm_80 entries=14 missing=none
     ...
 
@@ -39,10 +39,15 @@ def main():
         print("cuda: no")
         return
     names = cuda["kernel_names"]
+    # The optional lists' meaning when absent (artifact.fbs).
+    grid_y = cuda.get("grid_y") or [1] * len(names)
+    reads_step = cuda.get("reads_step") or [True] * len(names)
     for i, kernel in enumerate(names):
         print(f"kernel {kernel} block_size={cuda['block_size'][i]} "
               f"items_per_block={cuda['items_per_block'][i]} "
-              f"shared_memory_bytes={cuda['shared_memory_bytes'][i]}")
+              f"shared_memory_bytes={cuda['shared_memory_bytes'][i]} "
+              f"grid_y={grid_y[i]} "
+              f"reads_step={'yes' if reads_step[i] else 'no'}")
     for module in cuda["modules"]:
         entries = re.findall(r"\.entry\s+(\w+)\(", module["ptx"])
         missing = [k for k in names if k not in entries]
