@@ -192,6 +192,9 @@ inline constexpr int64_t kMatmulTile = 32;
 /// Output features per block of a one-row linear (a decode step's matrix
 /// times vector): 32-byte sectors of each weight row, and many blocks.
 inline constexpr int64_t kMatVecColumns = 8;
+/// Reduction steps of a one-row linear's thread with their loads issued
+/// together.
+inline constexpr int64_t kMatVecUnroll = 8;
 /// Blocks along y of a linear: its row tiles spread over up to this many
 /// blocks per column tile (a 512-token prefill: one row tile each).
 inline constexpr int64_t kMatmulRowGroups = 16;
@@ -210,7 +213,8 @@ void emitMatmul(OpBuilder &b, Location loc, LinearOp op,
 /// A one-row linear (decode) as matrix times vector: kMatVecColumns features
 /// per block, the reduction split over blockSize / kMatVecColumns slices of
 /// threads whose partial sums meet in `partials` (shared). Neighbouring
-/// threads read neighbouring weight elements in either layout.
+/// threads read neighbouring weight elements in either layout, each thread
+/// kMatVecUnroll of them at once.
 void emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                 const KernelValues &values, const WorkRange &range,
                 Value partials);

@@ -180,24 +180,50 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
   Value hasFeature = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                            column, range.count);
   Value fzero = floatConstant(b, loc, type, 0.0);
+  // The reduction is the weight's static input axis: thread `slice` takes
+  // i = slice + j * slices for j < steps, kMatVecUnroll at a time with
+  // independent loads, so that enough bytes are in flight to stream the
+  // weights at the memory's rate. Indices past the end are clamped (a valid
+  // load) and their product dropped.
+  int64_t depth =
+      cast<MemRefType>(w.getType()).getDimSize(inOut ? 0 : 1);
+  int64_t steps = llvm::divideCeil(depth, slices);
+  int64_t unroll = std::max<int64_t>(1, std::min(kMatVecUnroll, steps));
+  Value last = indexConstant(b, loc, depth - 1);
   auto partial = scf::IfOp::create(b, loc, TypeRange{type}, hasFeature,
                                    /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(partial.thenBlock());
-    auto loop =
-        scf::ForOp::create(b, loc, slice, dimOf(b, loc, x, 1),
-                           indexConstant(b, loc, slices), ValueRange{fzero});
+    SmallVector<Value> inits(unroll, fzero);
+    auto loop = scf::ForOp::create(
+        b, loc, zero, indexConstant(b, loc, steps),
+        indexConstant(b, loc, unroll), inits);
     b.setInsertionPointToStart(loop.getBody());
-    Value i = loop.getInductionVar();
-    Value xi = loadAs(b, loc, x, ValueRange{zero, i}, type);
-    Value wi = weightAt(b, loc, op, w, i, feature, type);
-    scf::YieldOp::create(b, loc,
-                         ValueRange{arith::AddFOp::create(
-                             b, loc, loop.getRegionIterArgs()[0],
-                             arith::MulFOp::create(b, loc, xi, wi))});
+    SmallVector<Value> sums;
+    for (int64_t u = 0; u < unroll; ++u) {
+      Value j = arith::AddIOp::create(b, loc, loop.getInductionVar(),
+                                      indexConstant(b, loc, u));
+      Value i = arith::AddIOp::create(
+          b, loc, slice,
+          arith::MulIOp::create(b, loc, j, indexConstant(b, loc, slices)));
+      Value clamped = arith::MinUIOp::create(b, loc, i, last);
+      Value product = arith::MulFOp::create(
+          b, loc, loadAs(b, loc, x, ValueRange{zero, clamped}, type),
+          weightAt(b, loc, op, w, clamped, feature, type));
+      Value inside =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i,
+                                indexConstant(b, loc, depth));
+      sums.push_back(arith::AddFOp::create(
+          b, loc, loop.getRegionIterArgs()[u],
+          arith::SelectOp::create(b, loc, inside, product, fzero)));
+    }
+    scf::YieldOp::create(b, loc, sums);
     b.setInsertionPointAfter(loop);
-    scf::YieldOp::create(b, loc, loop.getResults());
+    Value total = loop.getResult(0);
+    for (int64_t u = 1; u < unroll; ++u)
+      total = arith::AddFOp::create(b, loc, total, loop.getResult(u));
+    scf::YieldOp::create(b, loc, total);
     b.setInsertionPointToStart(partial.elseBlock());
     scf::YieldOp::create(b, loc, ValueRange{fzero});
   }

@@ -107,8 +107,10 @@ func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %ar
 // -----
 
 // A one-row linear (decode): 8 features per block, the reduction split over
-// 32 slices of threads, reading along the rows of an [out, in] weight, the
-// partial sums added up in shared memory by the first 8 threads.
+// 32 slices of threads, reading along the rows of an [out, in] weight (here
+// one step of up to 8 independent loads: 16 inputs over 32 slices; indices
+// past the end clamped and their products dropped), the partial sums added
+// up in shared memory by the first 8 threads.
 // CHECK-LABEL: gpu.func @k5_linear
 // CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: attn.items_per_block = 8 : i64
@@ -116,8 +118,10 @@ func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %ar
 // CHECK: %[[SLICE:.*]] = arith.remui %[[TID]], %c32
 // CHECK: %[[COLUMN:.*]] = arith.divui %[[TID]], %c32
 // CHECK: %[[PARTIAL:.*]] = scf.if
-// CHECK: scf.for %[[I:.*]] = %[[SLICE]] to %c16 step %c32
+// CHECK: %[[I:.*]] = arith.minui %[[SLICE]], %c15
 // CHECK: memref.load %{{.*}}[%{{.*}}, %[[I]]] : memref<48x16xbf16, strided<[16, 1]>>
+// CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %[[SLICE]], %c16
+// CHECK: arith.select %[[INSIDE]]
 // CHECK: memref.store %[[PARTIAL]], %[[PARTIALS]][%[[SLICE]], %[[COLUMN]]]
 // CHECK: gpu.barrier
 // CHECK: scf.if
