@@ -186,9 +186,11 @@ void emitDecodeAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
 // Linear layers (GPUMatmul.cpp)
 //===----------------------------------------------------------------------===//
 
-/// Rows and output features of a linear's block tile (a warp's 128 bytes
-/// of each weight row), and the reduction slice staged per step.
-inline constexpr int64_t kMatmulTile = 32;
+/// Rows and output features of a linear's block tile, and the reduction
+/// slice staged per step: 256 threads, each computing 4 x 4 outputs.
+inline constexpr int64_t kMatmulTile = 64;
+inline constexpr int64_t kMatmulDepth = 16;
+inline constexpr int64_t kMatmulThreads = 256;
 /// Output features per block of a one-row linear (a decode step's matrix
 /// times vector): 32-byte sectors of each weight row, and many blocks.
 inline constexpr int64_t kMatVecColumns = 8;
@@ -196,19 +198,20 @@ inline constexpr int64_t kMatVecColumns = 8;
 /// together.
 inline constexpr int64_t kMatVecUnroll = 8;
 /// Blocks along y of a linear: its row tiles spread over up to this many
-/// blocks per column tile (a 512-token prefill: one row tile each).
+/// blocks per column tile (a 1024-token prefill: one row tile each).
 inline constexpr int64_t kMatmulRowGroups = 16;
 
 /// A linear as a matrix product tiled through shared memory: the block
-/// computes its features for its share of the row tiles of kMatmulTile rows
-/// (WorkRange::forEachTile), one tile at a time; per reduction step
-/// it stages a kMatmulTile x kMatmulTile slice of x (`xs`) and of the weight
-/// (`ws`, coalesced reads in the weight's own layout; out-of-range elements
-/// are zeros), and each thread accumulates kMatmulTile / warps rows of one
-/// feature in `acc` (private).
+/// computes kMatmulTile features for its share of the row tiles of
+/// kMatmulTile rows (WorkRange::forEachTile), one tile at a time; per
+/// reduction step it stages a kMatmulDepth slice of x (`xs`, [k, row]) and
+/// of the weight (`ws`, [k, feature]; coalesced reads in the weight's own
+/// layout; out-of-range elements are zeros), and each of its kMatmulThreads
+/// threads accumulates 4 x 4 outputs in registers: 8 shared loads per 16
+/// multiply-adds.
 void emitMatmul(OpBuilder &b, Location loc, LinearOp op,
                 const KernelValues &values, const WorkRange &range, Value xs,
-                Value ws, Value acc);
+                Value ws);
 
 /// A one-row linear (decode) as matrix times vector: kMatVecColumns features
 /// per block, the reduction split over blockSize / kMatVecColumns slices of

@@ -37,127 +37,137 @@ static Value addBias(OpBuilder &b, Location loc, LinearOp op,
 
 void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
                              const KernelValues &values, const WorkRange &range,
-                             Value xs, Value ws, Value acc) {
+                             Value xs, Value ws) {
+  assert(range.blockSize == kMatmulThreads && "a matmul block is 16 x 16");
   Value x = values.binding(op.getInput()), w = values.binding(op.getWeight());
   Value out = values.output();
   Type type = op.getType().getElementType();
   bool inOut = op.getLayout() == WeightLayout::in_out;
-  Value zero = indexConstant(b, loc, 0), one = indexConstant(b, loc, 1);
-  Value tile = indexConstant(b, loc, kMatmulTile);
+  constexpr int64_t side = 16; // threads along each axis of the tile
+  constexpr int64_t perThread = kMatmulTile / side;
   Value fzero = floatConstant(b, loc, type, 0.0);
-  int64_t warps = range.blockSize / kMatmulTile;
-  int64_t rowsPerThread = kMatmulTile / warps;
   Value rows = dimOf(b, loc, x, 0), depth = dimOf(b, loc, x, 1);
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value lane = arith::RemUIOp::create(b, loc, thread, tile);
-  Value warp = arith::DivUIOp::create(b, loc, thread, tile);
-  Value feature = arith::AddIOp::create(b, loc, range.begin, lane);
-  Value hasFeature = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                           lane, range.count);
-  // Row r of this thread within the row tile.
-  auto rowOf = [&](Value r) {
-    return arith::AddIOp::create(
-        b, loc, warp,
-        arith::MulIOp::create(b, loc, r, indexConstant(b, loc, warps)));
-  };
-  // value(a, c) for a, c < kMatmulTile stored at tile[a, c], or 0 where
-  // `inside(a, c)` is false; element e of the slice goes to thread e mod
-  // blockSize with c varying fastest.
-  auto stage = [&](Value dest, function_ref<Value(Value, Value)> inside,
-                   function_ref<Value(Value, Value)> value, bool transpose) {
-    forLoop(b, loc, thread, indexConstant(b, loc, kMatmulTile * kMatmulTile),
-            indexConstant(b, loc, range.blockSize), [&](Value e) {
-              Value a = arith::DivUIOp::create(b, loc, e, tile);
-              Value c = arith::RemUIOp::create(b, loc, e, tile);
-              auto guard =
-                  scf::IfOp::create(b, loc, TypeRange{type}, inside(a, c),
-                                    /*withElseRegion=*/true);
-              {
-                OpBuilder::InsertionGuard g(b);
-                b.setInsertionPointToStart(guard.thenBlock());
-                scf::YieldOp::create(b, loc, value(a, c));
-                b.setInsertionPointToStart(guard.elseBlock());
-                scf::YieldOp::create(b, loc, fzero);
-              }
-              memref::StoreOp::create(b, loc, guard.getResult(0), dest,
-                                      transpose ? ValueRange{c, a}
-                                                : ValueRange{a, c});
-            });
-  };
+  Value tx =
+      arith::RemUIOp::create(b, loc, thread, indexConstant(b, loc, side));
+  Value ty =
+      arith::DivUIOp::create(b, loc, thread, indexConstant(b, loc, side));
   auto less = [&](Value a, Value bound) -> Value {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, a, bound);
   };
+  auto add = [&](Value a, Value c) -> Value {
+    return arith::AddIOp::create(b, loc, a, c);
+  };
+  auto offset = [&](Value base, int64_t i) {
+    return add(base, indexConstant(b, loc, side * i));
+  };
+  // value(e / width, e % width), or 0 where `inside` is false, for the
+  // tile's elements e on this thread (e = thread, thread + blockSize, ...),
+  // stored by `store`.
+  auto stage = [&](int64_t width,
+                   function_ref<Value(Value, Value)> inside,
+                   function_ref<Value(Value, Value)> value,
+                   function_ref<void(Value, Value, Value)> store) {
+    for (int64_t e = 0; e < kMatmulTile * kMatmulDepth; e += kMatmulThreads) {
+      Value element = add(thread, indexConstant(b, loc, e));
+      Value a =
+          arith::DivUIOp::create(b, loc, element, indexConstant(b, loc, width));
+      Value c =
+          arith::RemUIOp::create(b, loc, element, indexConstant(b, loc, width));
+      auto guard = scf::IfOp::create(b, loc, TypeRange{type}, inside(a, c),
+                                     /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(guard.thenBlock());
+        scf::YieldOp::create(b, loc, value(a, c));
+        b.setInsertionPointToStart(guard.elseBlock());
+        scf::YieldOp::create(b, loc, fzero);
+      }
+      store(a, c, guard.getResult(0));
+    }
+  };
 
   range.forEachTile(b, loc, rows, kMatmulTile, [&](Value rowTile) {
-    forLoop(b, loc, zero, indexConstant(b, loc, rowsPerThread), one,
-            [&](Value r) {
-              memref::StoreOp::create(b, loc, fzero, acc, ValueRange{r});
-            });
-    forLoop(b, loc, zero, depth, tile, [&](Value k0) {
-      // xs[row, k] = x[rowTile + row, k0 + k].
+    SmallVector<Value> zeros(perThread * perThread, fzero);
+    auto steps =
+        scf::ForOp::create(b, loc, indexConstant(b, loc, 0), depth,
+                           indexConstant(b, loc, kMatmulDepth), zeros);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(steps.getBody());
+      Value k0 = steps.getInductionVar();
+      // xs[k, row] = x[rowTile + row, k0 + k], read along x's rows.
       stage(
-          xs,
+          kMatmulDepth,
           [&](Value row, Value k) -> Value {
-            Value inRows =
-                less(arith::AddIOp::create(b, loc, rowTile, row), rows);
-            Value inDepth = less(arith::AddIOp::create(b, loc, k0, k), depth);
-            return arith::AndIOp::create(b, loc, inRows, inDepth);
+            return arith::AndIOp::create(b, loc, less(add(rowTile, row), rows),
+                                         less(add(k0, k), depth));
           },
           [&](Value row, Value k) {
-            return loadAs(
-                b, loc, x,
-                ValueRange{arith::AddIOp::create(b, loc, rowTile, row),
-                           arith::AddIOp::create(b, loc, k0, k)},
-                type);
+            return loadAs(b, loc, x, ValueRange{add(rowTile, row), add(k0, k)},
+                          type);
           },
-          /*transpose=*/false);
-      // ws[k, feature] = w(k0 + k, begin + feature), read along the
-      // weight's contiguous axis.
+          [&](Value row, Value k, Value v) {
+            memref::StoreOp::create(b, loc, v, xs, ValueRange{k, row});
+          });
+      // ws[k, f] = w(k0 + k, begin + f), read along the weight's contiguous
+      // axis.
       auto inside = [&](Value k, Value f) -> Value {
-        return arith::AndIOp::create(
-            b, loc, less(arith::AddIOp::create(b, loc, k0, k), depth),
-            less(f, range.count));
+        return arith::AndIOp::create(b, loc, less(add(k0, k), depth),
+                                     less(f, range.count));
       };
       auto weight = [&](Value k, Value f) {
-        return weightAt(b, loc, op, w, arith::AddIOp::create(b, loc, k0, k),
-                        arith::AddIOp::create(b, loc, range.begin, f), type);
+        return weightAt(b, loc, op, w, add(k0, k), add(range.begin, f), type);
+      };
+      auto storeWeight = [&](Value k, Value f, Value v) {
+        memref::StoreOp::create(b, loc, v, ws, ValueRange{k, f});
       };
       if (inOut)
-        stage(ws, inside, weight, /*transpose=*/false);
+        stage(kMatmulTile, inside, weight, storeWeight);
       else
         stage(
-            ws, [&](Value f, Value k) { return inside(k, f); },
+            kMatmulDepth, [&](Value f, Value k) { return inside(k, f); },
             [&](Value f, Value k) { return weight(k, f); },
-            /*transpose=*/true);
+            [&](Value f, Value k, Value v) { storeWeight(k, f, v); });
       gpu::BarrierOp::create(b, loc);
-      forLoop(b, loc, zero, tile, one, [&](Value k) {
-        Value wk = memref::LoadOp::create(b, loc, ws, ValueRange{k, lane});
-        forLoop(b, loc, zero, indexConstant(b, loc, rowsPerThread), one,
-                [&](Value r) {
-                  Value xk = memref::LoadOp::create(b, loc, xs,
-                                                    ValueRange{rowOf(r), k});
-                  Value a = memref::LoadOp::create(b, loc, acc, ValueRange{r});
-                  Value sum = arith::AddFOp::create(
-                      b, loc, a, arith::MulFOp::create(b, loc, xk, wk));
-                  memref::StoreOp::create(b, loc, sum, acc, ValueRange{r});
-                });
-      });
+      // Rows ty + 16 i and features tx + 16 j of the tile: a half-warp
+      // reads one broadcast x and 16 consecutive weights per step.
+      SmallVector<Value> acc(steps.getRegionIterArgs());
+      for (int64_t k = 0; k < kMatmulDepth; ++k) {
+        Value kk = indexConstant(b, loc, k);
+        SmallVector<Value> xk, wk;
+        for (int64_t i = 0; i < perThread; ++i) {
+          xk.push_back(
+              memref::LoadOp::create(b, loc, xs, ValueRange{kk, offset(ty, i)}));
+          wk.push_back(
+              memref::LoadOp::create(b, loc, ws, ValueRange{kk, offset(tx, i)}));
+        }
+        for (int64_t i = 0; i < perThread; ++i)
+          for (int64_t j = 0; j < perThread; ++j) {
+            Value &a = acc[i * perThread + j];
+            a = arith::AddFOp::create(
+                b, loc, a, arith::MulFOp::create(b, loc, xk[i], wk[j]));
+          }
+      }
       // The next step overwrites the tiles.
       gpu::BarrierOp::create(b, loc);
-    });
-    forLoop(
-        b, loc, zero, indexConstant(b, loc, rowsPerThread), one, [&](Value r) {
-          Value row = arith::AddIOp::create(b, loc, rowTile, rowOf(r));
-          auto guard = scf::IfOp::create(
-              b, loc,
-              arith::AndIOp::create(b, loc, less(row, rows), hasFeature));
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(guard.thenBlock()->getTerminator());
-          Value y = addBias(b, loc, op, values,
-                            memref::LoadOp::create(b, loc, acc, ValueRange{r}),
-                            feature, type);
-          memref::StoreOp::create(b, loc, y, out, ValueRange{row, feature});
-        });
+      scf::YieldOp::create(b, loc, acc);
+    }
+    for (int64_t i = 0; i < perThread; ++i)
+      for (int64_t j = 0; j < perThread; ++j) {
+        Value row = add(rowTile, offset(ty, i));
+        Value f = offset(tx, j);
+        auto guard = scf::IfOp::create(
+            b, loc,
+            arith::AndIOp::create(b, loc, less(row, rows),
+                                  less(f, range.count)));
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(guard.thenBlock()->getTerminator());
+        Value feature = add(range.begin, f);
+        Value y = addBias(b, loc, op, values,
+                          steps.getResult(i * perThread + j), feature, type);
+        memref::StoreOp::create(b, loc, y, out, ValueRange{row, feature});
+      }
   });
 }
 

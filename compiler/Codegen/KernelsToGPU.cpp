@@ -402,17 +402,15 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
                       gpu::AddressSpace::Workgroup)};
   } else if (isa_and_nonnull<LinearOp>(op)) {
     layout.shape = Shape::Matmul;
+    layout.blockSize = kMatmulThreads;
     layout.itemsPerBlock = kMatmulTile;
     layout.gridY = kMatmulRowGroups;
-    int64_t rowsPerThread = kMatmulTile * kMatmulTile / blockSize;
-    layout.workgroup = {getBufferType({kMatmulTile, kMatmulTile}, type,
+    // One column of padding: the transposed stores of a staged slice hit
+    // distinct banks.
+    layout.workgroup = {getBufferType({kMatmulDepth, kMatmulTile + 1}, type,
                                       gpu::AddressSpace::Workgroup),
-                        // One column of padding: the transposed stores of an
-                        // [out, in] weight hit distinct banks.
-                        getBufferType({kMatmulTile, kMatmulTile + 1}, type,
+                        getBufferType({kMatmulDepth, kMatmulTile + 1}, type,
                                       gpu::AddressSpace::Workgroup)};
-    layout.privates = {
-        getBufferType({rowsPerThread}, type, gpu::AddressSpace::Private)};
   } else if (layout.shape == Shape::PerRow) {
     // One row per warp.
     layout.itemsPerBlock = getItemsPerBlock(out, kernel.axis, layout.rowAxis,
@@ -541,8 +539,8 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
                         {own[0], own[1], shared[0], shared[1], shared[2]});
     break;
   case Shape::Matmul:
-    emitMatmul(b, loc, cast<LinearOp>(op), values, range, shared[0], shared[1],
-               own[0]);
+    emitMatmul(b, loc, cast<LinearOp>(op), values, range, shared[0],
+               shared[1]);
     break;
   case Shape::MatVec:
     emitMatVec(b, loc, cast<LinearOp>(op), values, range, shared[0]);
@@ -554,7 +552,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
 
 void KernelsToGPU::runOnOperation() {
   ModuleOp module = getOperation();
-  // Linear tiles give each warp an equal share of kMatmulTile rows.
+  // Warps and the matrix-vector kernel's slices divide the block evenly.
   if (blockSize < 32 || blockSize > 1024 || !llvm::isPowerOf2_64(blockSize)) {
     module.emitError() << "block-size must be a power of two in [32, 1024], "
                           "got "

@@ -53,42 +53,40 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 
 // -----
 
-// A linear split over output features, tiled through shared memory: 32
-// features per block, 32 rows at a time (row tiles y, y + 16, ... on block
-// y of 16), the reduction staged 32 at a time
-// (x and the weight in their own layout, f16 widened, zeros outside),
-// 4 rows per thread accumulated in private memory, the bias added at the
-// store.
+// A linear split over output features, tiled through shared memory: 64
+// features per block, 64 rows at a time (row tiles y, y + 16, ... on block
+// y of 16), the reduction staged 16 at a time (x and the weight read in
+// their own layout, f16 widened, zeros outside, stored as [k, row] and
+// [k, feature] tiles padded to 65 columns), each of the 16 x 16 threads
+// accumulating 4 x 4 outputs in registers (8 shared loads, 16
+// multiply-adds per step), the bias added at the store.
 // CHECK-LABEL: gpu.func @k1_linear
-// CHECK-SAME: workgroup(%[[XS:.*]] : memref<32x32xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<32x33xf32, #gpu.address_space<workgroup>>)
-// CHECK-SAME: private(%[[ACC:.*]] : memref<4xf32, #gpu.address_space<private>>)
-// CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 32 : i64
-// CHECK: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c32 : index
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c64 : index
 // CHECK: %[[Y:.*]] = gpu.block_id y
 // CHECK: %[[TID:.*]] = gpu.thread_id x
-// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
-// CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
-// CHECK: %[[FEATURE:.*]] = arith.addi %[[BEGIN]], %[[LANE]]
-// CHECK: %[[FIRST:.*]] = arith.muli %[[Y]], %c32
-// CHECK: scf.for %[[ROWS:.*]] = %[[FIRST]] to %{{.*}} step %c512
-// CHECK: memref.store %cst, %[[ACC]]
-// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024 step %c256
+// CHECK: %[[TX:.*]] = arith.remui %[[TID]], %c16
+// CHECK: %[[TY:.*]] = arith.divui %[[TID]], %c16
+// CHECK: %[[FIRST:.*]] = arith.muli %[[Y]], %c64
+// CHECK: scf.for %[[ROWS:.*]] = %[[FIRST]] to %{{.*}} step %c1024
 // CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
-// CHECK: memref.store %{{.*}}, %[[XS]]
-// CHECK: scf.for %{{.*}} = %[[TID]] to %c1024 step %c256
+// CHECK: memref.store %{{.*}}, %[[XS]][%[[TX]], %[[TY]]]
 // CHECK: %[[W:.*]] = memref.load %{{.*}} : memref<16x48xf16, strided<[48, 1]>>
 // CHECK: arith.extf %[[W]] : f16 to f32
 // CHECK: memref.store %{{.*}}, %[[WS]]
 // CHECK: gpu.barrier
-// CHECK: scf.for %[[K:.*]] = %c0 to %c32 step %c1
-// CHECK: memref.load %[[WS]][%[[K]], %[[LANE]]]
-// CHECK: memref.load %[[XS]][%{{.*}}, %[[K]]]
+// CHECK: memref.load %[[XS]][%c0, %[[TY]]]
+// CHECK: memref.load %[[WS]][%c0, %[[TX]]]
+// CHECK-COUNT-6: memref.load {{.*}} : memref<16x65xf32, #gpu.address_space<workgroup>>
+// CHECK-COUNT-16: arith.mulf
 // CHECK: gpu.barrier
 // CHECK: scf.if
-// CHECK: %[[SUM:.*]] = memref.load %[[ACC]]
+// CHECK: %[[FEATURE:.*]] = arith.addi %[[BEGIN]], %[[TX]]
 // CHECK: %[[BIAS:.*]] = memref.load %{{.*}}[%[[FEATURE]]] : memref<48xf32, strided<[1]>>
-// CHECK: %[[Y:.*]] = arith.addf %[[SUM]], %[[BIAS]]
-// CHECK: memref.store %[[Y]], %{{.*}}[%{{.*}}, %[[FEATURE]]] : memref<?x48xf32, strided<[48, 1]>>
+// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[BIAS]]
+// CHECK: memref.store %[[SUM]], %{{.*}}[%{{.*}}, %[[FEATURE]]] : memref<?x48xf32, strided<[48, 1]>>
 func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %arg1: memref<16x48xf16, strided<[48, 1]>>, %arg2: memref<48xf32, strided<[1]>>, %arg3: memref<?x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
   %count = arith.subi %end, %begin : index
   %x = bufferization.to_tensor %arg0 restrict : memref<?x16xf32, strided<[16, 1]>> to tensor<?x16xf32>
