@@ -3,8 +3,9 @@
 // attn.linear as generated kernels rather than cuBLAS calls: a matrix
 // product tiled through shared memory for a step's rows, and a matrix-vector
 // product for a decode step's one row. Weights are read in their storage
-// layout ([in, out] or [out, in]) and element type (f32, f16, bf16: widened
-// on load); sums are in f32, the bias added last.
+// layout ([in, out] or [out, in]) and element type (f32, or f16 and bf16
+// widened on load); sums are in f32, then the epilogue: bias, activation,
+// residual.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,14 +26,23 @@ static Value weightAt(OpBuilder &b, Location loc, LinearOp op, Value weight,
                 type);
 }
 
-/// `y` plus the linear's bias at feature `o`.
-static Value addBias(OpBuilder &b, Location loc, LinearOp op,
-                     const KernelValues &values, Value y, Value o, Type type) {
-  if (!op.getBias())
-    return y;
-  return arith::AddFOp::create(
-      b, loc, y,
-      loadAs(b, loc, values.binding(op.getBias()), ValueRange{o}, type));
+/// The linear's epilogue applied to the product `y` at (row, feature `o`):
+/// the bias, the activation, then the residual.
+static Value epilogue(OpBuilder &b, Location loc, LinearOp op,
+                      const KernelValues &values, Value y, Value row, Value o,
+                      Type type) {
+  if (op.getBias())
+    y = arith::AddFOp::create(
+        b, loc, y,
+        loadAs(b, loc, values.binding(op.getBias()), ValueRange{o}, type));
+  if (op.getActivation())
+    y = geluTanh(b, loc, y);
+  if (op.getResidual())
+    y = arith::AddFOp::create(
+        b, loc, y,
+        loadAs(b, loc, values.binding(op.getResidual()), ValueRange{row, o},
+               type));
+  return y;
 }
 
 void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
@@ -164,8 +174,9 @@ void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPoint(guard.thenBlock()->getTerminator());
         Value feature = add(range.begin, f);
-        Value y = addBias(b, loc, op, values,
-                          steps.getResult(i * perThread + j), feature, type);
+        Value y = epilogue(b, loc, op, values,
+                           steps.getResult(i * perThread + j), row, feature,
+                           type);
         memref::StoreOp::create(b, loc, y, out, ValueRange{row, feature});
       }
   });
@@ -256,6 +267,7 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                          return arith::AddFOp::create(b, loc, a, p);
                        });
   Value o = arith::AddIOp::create(b, loc, range.begin, thread);
-  memref::StoreOp::create(b, loc, addBias(b, loc, op, values, sum, o, type),
-                          out, ValueRange{zero, o});
+  memref::StoreOp::create(b, loc,
+                          epilogue(b, loc, op, values, sum, zero, o, type), out,
+                          ValueRange{zero, o});
 }

@@ -32,7 +32,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/TypeSwitch.h"
 
-#include <cmath>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_KERNELSTOGPU
@@ -46,21 +45,6 @@ using namespace mlir::attn::gpu_kernels;
 //===----------------------------------------------------------------------===//
 // Elementwise, gather, layout and row kernels
 //===----------------------------------------------------------------------===//
-
-static Value gelu(OpBuilder &b, Location loc, Value x) {
-  Type type = x.getType();
-  auto constant = [&](double v) { return floatConstant(b, loc, type, v); };
-  Value x3 =
-      arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
-  Value inner = arith::MulFOp::create(
-      b, loc, constant(std::sqrt(2.0 / M_PI)),
-      arith::AddFOp::create(
-          b, loc, x, arith::MulFOp::create(b, loc, constant(0.044715), x3)));
-  Value t = math::TanhOp::create(b, loc, inner);
-  Value halfX = arith::MulFOp::create(b, loc, constant(0.5), x);
-  return arith::MulFOp::create(b, loc, halfX,
-                               arith::AddFOp::create(b, loc, constant(1.0), t));
-}
 
 /// out[idx] = element(idx) over the block's work items along `axis`.
 static void emitPerElement(OpBuilder &b, Location loc, const WorkRange &range,
@@ -198,7 +182,7 @@ static Value emitElement(OpBuilder &b, Location loc, Operation *op,
         return arith::AddFOp::create(b, loc, in(add.getLhs(), idx),
                                      in(add.getRhs(), rhsIdx));
       })
-      .Case([&](GeluOp g) { return gelu(b, loc, in(g.getInput(), idx)); })
+      .Case([&](GeluOp g) { return geluTanh(b, loc, in(g.getInput(), idx)); })
       .Case([&](ScaleOp s) -> Value {
         return arith::MulFOp::create(
             b, loc, in(s.getInput(), idx),

@@ -44,7 +44,12 @@ static std::optional<SplitSpec> getSplitSpec(Operation *op) {
       .Case([](EmbeddingOp) { return SplitSpec{0, {-1, 0}}; })
       .Case([](LinearOp linear) {
         int64_t weightOut = linear.getLayout() == WeightLayout::in_out ? 1 : 0;
-        return SplitSpec{1, {-1, weightOut, 0}};
+        SplitSpec spec{1, {-1, weightOut}};
+        if (linear.getBias())
+          spec.operandAxes.push_back(0);
+        if (linear.getResidual())
+          spec.operandAxes.push_back(1);
+        return spec;
       })
       .Case([](LayerNormOp ln) -> std::optional<SplitSpec> {
         if (ln.getType().getRank() < 2)

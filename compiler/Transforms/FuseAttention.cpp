@@ -75,6 +75,7 @@ void mlir::attn::populateFuseAttentionPatterns(RewritePatternSet &patterns) {
 void mlir::attn::buildFusionPipeline(OpPassManager &pm, FusionLevel level) {
   if (level == FusionLevel::None)
     return;
+  pm.addPass(createFuseLinearEpilogues());
   pm.addPass(createFuseMaskedSoftmax());
   if (level == FusionLevel::Flash)
     pm.addPass(createFuseAttention());

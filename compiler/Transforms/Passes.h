@@ -22,8 +22,12 @@ void populateFuseMaskedSoftmaxPatterns(RewritePatternSet &patterns);
 /// into attn.fused_attention.
 void populateFuseAttentionPatterns(RewritePatternSet &patterns);
 
-/// The passes of each `attnc --fusion` level: nothing, the masked softmax,
-/// or flash-style attention.
+/// Adds the patterns that fold gelu and residual adds into the attn.linear
+/// that feeds them.
+void populateFuseLinearEpiloguesPatterns(RewritePatternSet &patterns);
+
+/// The passes of each `attnc --fusion` level: nothing, or the linears'
+/// epilogues and the masked softmax, or those and flash-style attention.
 enum class FusionLevel { None, Softmax, Flash };
 void buildFusionPipeline(OpPassManager &pm, FusionLevel level);
 

@@ -62,6 +62,39 @@ def FuseAttention : Pass<"attn-fuse-attention"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FuseLinearEpilogues : Pass<"attn-fuse-linear-epilogues"> {
+  let summary = "Fold gelu and residual adds into the attn.linear that feeds them";
+  let description = [{
+    A linear's consumers in a transformer block are elementwise: GPT-2's MLP
+    applies `attn.gelu` to `c_fc`, and both residual connections add `x` to
+    a projection. Each as its own kernel reads and writes the whole
+    activation again, and costs a launch per layer and token (on a GPU, a
+    decode step is mostly launches). This pass folds them into the linear's
+    epilogue: `attn.gelu` of a linear becomes `activation<gelu>`, and
+    `attn.add` of a linear and a tensor of the same type becomes `residual`,
+    so that the kernel writes act(x·W + b) + r once.
+
+    Before:
+    ```mlir
+    %h = attn.linear %x, %wfc, %bfc layout<in_out> : (...) -> tensor<?x3072xf32>
+    %a = attn.gelu %h : tensor<?x3072xf32>
+    %p = attn.linear %a, %wp, %bp layout<in_out> : (...) -> tensor<?x768xf32>
+    %y = attn.add %r, %p : tensor<?x768xf32>, tensor<?x768xf32>
+    ```
+    After:
+    ```mlir
+    %a = attn.linear %x, %wfc, %bfc layout<in_out> activation<gelu> : (...) -> tensor<?x3072xf32>
+    %y = attn.linear %a, %wp, %bp layout<in_out> residual %r : (...) -> tensor<?x768xf32>
+    ```
+
+    It leaves the ops alone when the linear's result has another user (the
+    product would be computed twice), when the add broadcasts, and when the
+    order of the epilogue would change (a gelu of a linear that already adds
+    a residual).
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def TransposeWeights : Pass<"attn-transpose-weights", "::mlir::ModuleOp"> {
   let summary = "Store [in, out] linear weights as [out, in]";
   let description = [{

@@ -69,4 +69,16 @@ def Attn_WeightLayoutAttr : EnumAttr<Attn_Dialect, Attn_WeightLayout, "layout"> 
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Attn_Activation : I32EnumAttr<"Activation", "activation fused into a linear", [
+    I32EnumAttrCase<"gelu", 0>
+  ]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+
+def Attn_ActivationAttr : EnumAttr<Attn_Dialect, Attn_Activation, "activation"> {
+  let summary = "activation applied to a linear's output: gelu (attn.gelu's tanh approximation)";
+  let assemblyFormat = "`<` $value `>`";
+}
+
 #endif // ATTN_DIALECT_TD

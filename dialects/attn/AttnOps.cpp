@@ -4,6 +4,7 @@
 
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include <cmath>
 
@@ -132,6 +133,11 @@ LogicalResult LinearOp::verify() {
       return emitOpError() << "'bias' element type " << bias.getType()
                            << " does not match 'input' " << input.getType();
   }
+  if (Value residual = getResidual())
+    if (getElementTypeOrSelf(residual) != getElementTypeOrSelf(result) ||
+        failed(verifyCompatibleShape(residual.getType(), result.getType())))
+      return emitOpError() << "'residual' type " << residual.getType()
+                           << " does not match 'result' " << result.getType();
   return success();
 }
 

@@ -47,32 +47,53 @@ def Attn_EmbeddingOp : Attn_Op<"embedding", []> {
 }
 
 def Attn_LinearOp : Attn_Op<"linear",
-    [AllElementTypesMatch<["input", "result"]>]> {
-  let summary = "affine map x·W + b over the last axis";
+    [AttrSizedOperandSegments, AllElementTypesMatch<["input", "result"]>]> {
+  let summary = "affine map x·W + b over the last axis, with a fused epilogue";
   let description = [{
-    `result[s, o] = sum_i input[s, i] * W[i, o] + bias[o]`. The `layout`
-    attribute says how `weight` is stored: `in_out` is `[in, out]` (GPT-2's
-    Conv1D), `out_in` is `[out, in]` (torch `nn.Linear`). The bias is
-    optional and has the input's type; the weight may be stored in a
-    narrower float type (f16 or bf16, widened as it is read): decoding reads
-    every weight once per token, so halving their bytes nearly halves its
-    time.
+    `result[s, o] = act(sum_i input[s, i] * W[i, o] + bias[o]) +
+    residual[s, o]`. The `layout` attribute says how `weight` is stored:
+    `in_out` is `[in, out]` (GPT-2's Conv1D), `out_in` is `[out, in]` (torch
+    `nn.Linear`). The bias is optional and has the input's type; the weight
+    may be stored in a narrower float type (f16 or bf16, widened as it is
+    read): decoding reads every weight once per token, so halving their bytes
+    nearly halves its time.
+
+    The epilogue is what `attn-fuse-linear-epilogues` folds in from the ops
+    that consume the product, so that a kernel writes the final value once:
+    an optional `activation` (`gelu`: `attn.gelu`), then an optional
+    `residual` of the result's type (`attn.add` of a residual connection).
 
     ```mlir
     %qkv = attn.linear %h, %w, %b layout<in_out>
         : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>) -> tensor<?x2304xf32>
     %q = attn.linear %x, %wq layout<out_in>
         : (tensor<?x128xf32>, tensor<128x128xf32>) -> tensor<?x128xf32>
+    %a = attn.linear %h, %wfc, %bfc layout<in_out> activation<gelu>
+        : (tensor<?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32>) -> tensor<?x3072xf32>
+    %y = attn.linear %a, %wp, %bp layout<in_out> residual %x
+        : (tensor<?x3072xf32>, tensor<3072x768xf32>, tensor<768xf32>, tensor<?x768xf32>) -> tensor<?x768xf32>
     ```
   }];
   let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$weight,
                        Optional<Attn_FloatTensor>:$bias,
-                       Attn_WeightLayoutAttr:$layout);
+                       Optional<Attn_FloatTensor>:$residual,
+                       Attn_WeightLayoutAttr:$layout,
+                       OptionalAttr<Attn_ActivationAttr>:$activation);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? `layout` `` $layout attr-dict `:`
+    $input `,` $weight (`,` $bias^)? `layout` `` $layout
+    (`activation` `` $activation^)? (`residual` $residual^)? attr-dict `:`
     functional-type(operands, results)
   }];
+  let builders = [
+    // A plain linear, without an epilogue.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "::mlir::attn::WeightLayout":$layout), [{
+      build($_builder, $_state, result, input, weight, bias,
+            /*residual=*/::mlir::Value(), layout, /*activation=*/nullptr);
+    }]>
+  ];
   let extraClassDeclaration = [{
     /// The [in, out] sizes of the weight, whatever its storage layout.
     std::pair<int64_t, int64_t> getInOutSizes();

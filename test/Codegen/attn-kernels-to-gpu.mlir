@@ -139,6 +139,34 @@ func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 
 // -----
 
+// A linear's epilogue where its result is stored: the bias, gelu, then the
+// residual at the same (row, feature).
+// CHECK-LABEL: gpu.func @k6_linear
+// CHECK: gpu.barrier
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: %[[BIAS:.*]] = memref.load %{{.*}} : memref<48xf32, strided<[1]>>
+// CHECK: arith.addf %{{.*}}, %[[BIAS]]
+// CHECK: math.tanh
+// CHECK: %[[R:.*]] = memref.load %{{.*}}[%c0, %{{.*}}] : memref<1x48xf32, strided<[48, 1]>>
+// CHECK: %[[Y:.*]] = arith.addf %{{.*}}, %[[R]]
+// CHECK: memref.store %[[Y]], %{{.*}} : memref<1x48xf32, strided<[48, 1]>>
+func.func private @k6_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<48x16xf32, strided<[16, 1]>>, %arg2: memref<48xf32, strided<[1]>>, %arg3: memref<1x48xf32, strided<[48, 1]>>, %arg4: memref<1x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x16xf32, strided<[16, 1]>> to tensor<1x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x16xf32, strided<[16, 1]>> to tensor<48x16xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 16] [1, 1] : tensor<48x16xf32> to tensor<?x16xf32>
+  %b = bufferization.to_tensor %arg2 restrict : memref<48xf32, strided<[1]>> to tensor<48xf32>
+  %bc = tensor.extract_slice %b[%begin] [%count] [1] : tensor<48xf32> to tensor<?xf32>
+  %r = bufferization.to_tensor %arg3 restrict : memref<1x48xf32, strided<[48, 1]>> to tensor<1x48xf32>
+  %rc = tensor.extract_slice %r[0, %begin] [1, %count] [1, 1] : tensor<1x48xf32> to tensor<1x?xf32>
+  %y = attn.linear %x, %wc, %bc layout<out_in> activation<gelu> residual %rc : (tensor<1x16xf32>, tensor<?x16xf32>, tensor<?xf32>, tensor<1x?xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg4[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
 // A layer norm: one row per warp (8 per block), each lane summing every
 // 32nd element, the lanes' sums combined by butterfly shuffles; mean,
 // biased variance and the normalized row in three passes.

@@ -68,6 +68,40 @@ func.func @linear_out_in(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x
 
 // -----
 
+// A residual without an activation joins the bias in the accumulator's
+// initial value.
+// CHECK-LABEL: func.func @linear_residual
+// CHECK-SAME: (%[[IN:.*]]: tensor<?x8xf32>, %[[WT:.*]]: tensor<16x8xf32>, %[[B:.*]]: tensor<16xf32>, %[[R:.*]]: tensor<?x16xf32>)
+// CHECK: %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[B]], %[[R]] : tensor<16xf32>, tensor<?x16xf32>)
+// CHECK: arith.addf
+// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[IN]], %[[WT]] : {{.*}}) outs(%[[INIT]] : tensor<?x16xf32>)
+// CHECK: return %[[Y]]
+func.func @linear_residual(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>, %r: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %0 = attn.linear %x, %w, %b layout<out_in> residual %r : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// An activation applies in place to the product (no new tensor), then the
+// residual is added.
+// CHECK-LABEL: func.func @linear_gelu_residual
+// CHECK-SAME: (%[[IN:.*]]: tensor<?x8xf32>, %[[WT:.*]]: tensor<16x8xf32>, %[[R:.*]]: tensor<?x16xf32>)
+// CHECK: %[[Z:.*]] = linalg.fill
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[IN]], %[[WT]] : {{.*}}) outs(%[[Z]] : tensor<?x16xf32>)
+// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[R]] : tensor<?x16xf32>) outs(%[[P]] : tensor<?x16xf32>)
+// CHECK-NEXT: ^bb0(%[[RV:.*]]: f32, %[[PV:.*]]: f32):
+// CHECK: math.tanh
+// CHECK: %[[S:.*]] = arith.addf %{{.*}}, %[[RV]]
+// CHECK-NEXT: linalg.yield %[[S]]
+// CHECK: return %[[Y]]
+func.func @linear_gelu_residual(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %r: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %0 = attn.linear %x, %w layout<out_in> activation<gelu> residual %r : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // Row by row, mean and variance as scalars (no [rows] temporaries), the
 // normalized row written into the output's row.
 // CHECK-LABEL: func.func @layer_norm

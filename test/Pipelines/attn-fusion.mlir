@@ -32,3 +32,23 @@ func.func @attention(%q: tensor<?x768xf32>, %k: tensor<?x768xf32>,
   %y = attn.merge_heads %o : tensor<12x?x64xf32> -> tensor<?x768xf32>
   return %y : tensor<?x768xf32>
 }
+
+// Both levels fold GPT-2's MLP gelu and residual add into its linears.
+// SOFTMAX-LABEL: func.func @mlp
+// SOFTMAX: %[[H:.*]] = attn.linear %{{.*}}, %{{.*}}, %{{.*}} layout<in_out> activation<gelu>
+// SOFTMAX: attn.linear %[[H]], %{{.*}}, %{{.*}} layout<in_out> residual
+// SOFTMAX-NOT: attn.gelu
+// SOFTMAX-NOT: attn.add
+// FLASH-LABEL: func.func @mlp
+// FLASH: %[[H:.*]] = attn.linear %{{.*}}, %{{.*}}, %{{.*}} layout<in_out> activation<gelu>
+// FLASH: attn.linear %[[H]], %{{.*}}, %{{.*}} layout<in_out> residual
+// FLASH-NOT: attn.gelu
+// FLASH-NOT: attn.add
+func.func @mlp(%x: tensor<?x768xf32>, %wfc: tensor<768x3072xf32>, %bfc: tensor<3072xf32>,
+               %wp: tensor<3072x768xf32>, %bp: tensor<768xf32>) -> tensor<?x768xf32> {
+  %h = attn.linear %x, %wfc, %bfc layout<in_out> : (tensor<?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32>) -> tensor<?x3072xf32>
+  %g = attn.gelu %h : tensor<?x3072xf32>
+  %p = attn.linear %g, %wp, %bp layout<in_out> : (tensor<?x3072xf32>, tensor<3072x768xf32>, tensor<768xf32>) -> tensor<?x768xf32>
+  %y = attn.add %x, %p : tensor<?x768xf32>, tensor<?x768xf32>
+  return %y : tensor<?x768xf32>
+}

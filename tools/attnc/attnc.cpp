@@ -63,11 +63,12 @@ static cl::opt<Emit> emit(
                           "the artifact that attn-run executes (default)")),
     cl::cat(attncCategory));
 static cl::opt<FusionLevel> fusion(
-    "fusion", cl::init(FusionLevel::Flash), cl::desc("Attention fusion level"),
+    "fusion", cl::init(FusionLevel::Flash), cl::desc("Fusion level"),
     cl::values(clEnumValN(FusionLevel::None, "none",
-                          "keep the seed's scale, mask and softmax ops"),
+                          "keep every op of the model as it is imported"),
                clEnumValN(FusionLevel::Softmax, "softmax",
-                          "fuse scale + causal mask + softmax"),
+                          "fuse gelu and residual adds into linears, and "
+                          "scale + causal mask + softmax"),
                clEnumValN(FusionLevel::Flash, "flash",
                           "fuse the whole attention; online softmax over key "
                           "tiles (default)")),

@@ -49,8 +49,10 @@ struct EmbeddingToLinalg : public OpConversionPattern<EmbeddingOp> {
   }
 };
 
-/// The output starts as the broadcast bias (or zeros) and accumulates
-/// x·W with the weight read in its storage layout.
+/// The output starts as the broadcast bias (plus the residual, without an
+/// activation; or zeros) and accumulates x·W with the weight read in its
+/// storage layout; an activation is then applied in place, adding the
+/// residual after it.
 struct LinearToLinalg : public OpConversionPattern<LinearOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -61,19 +63,35 @@ struct LinearToLinalg : public OpConversionPattern<LinearOp> {
     MLIRContext *ctx = rewriter.getContext();
     RankedTensorType type = op.getType();
     Value input = adaptor.getInput(), weight = adaptor.getWeight();
+    Value bias = adaptor.getBias(), residual = adaptor.getResidual();
     bool inOut = op.getLayout() == WeightLayout::in_out;
+    bool activation = op.getActivation().has_value();
     SmallVector<OpFoldResult> weightSizes = sizesOf(rewriter, loc, weight);
     SmallVector<OpFoldResult> sizes = {sizesOf(rewriter, loc, input)[0],
                                        weightSizes[inOut ? 1 : 0]};
-    Value init;
-    if (Value bias = adaptor.getBias())
-      init = elementwise(rewriter, loc, type, sizes, ValueRange{bias},
-                         {projectionMap(ctx, 2, {1})},
-                         [](OpBuilder &, Location, ValueRange args) {
-                           return args[0];
-                         });
-    else
-      init = filledTensor(rewriter, loc, type, sizes, 0.0);
+    AffineMap identity = identityMap(ctx, 2);
+    // What the products accumulate into: the bias and (without an
+    // activation) the residual.
+    SmallVector<Value> addends;
+    SmallVector<AffineMap> addendMaps;
+    if (bias) {
+      addends.push_back(bias);
+      addendMaps.push_back(projectionMap(ctx, 2, {1}));
+    }
+    if (residual && !activation) {
+      addends.push_back(residual);
+      addendMaps.push_back(identity);
+    }
+    Value init =
+        addends.empty()
+            ? filledTensor(rewriter, loc, type, sizes, 0.0)
+            : elementwise(rewriter, loc, type, sizes, addends, addendMaps,
+                          [](OpBuilder &b, Location l, ValueRange args) {
+                            Value sum = args[0];
+                            for (Value v : args.drop_front())
+                              sum = arith::AddFOp::create(b, l, sum, v);
+                            return sum;
+                          });
 
     // [in, out] weights: loops (s, i, o), so that the innermost loop walks a
     // row of W and of the output. [out, in] weights: loops (s, o, i), a dot
@@ -85,6 +103,22 @@ struct LinearToLinalg : public OpConversionPattern<LinearOp> {
               : contract(rewriter, loc, init, input,
                          projectionMap(ctx, 3, {0, 2}), weight,
                          projectionMap(ctx, 3, {1, 2}));
+    if (activation) {
+      SmallVector<Value> inputs;
+      SmallVector<AffineMap> maps;
+      if (residual) {
+        inputs.push_back(residual);
+        maps.push_back(identity);
+      }
+      result = updateElementwise(
+          rewriter, loc, result, inputs, maps,
+          [](OpBuilder &b, Location l, Value y, ValueRange args) {
+            Value activated = geluTanh(b, l, y);
+            return args.empty() ? activated
+                                : arith::AddFOp::create(b, l, activated,
+                                                        args[0]);
+          });
+    }
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -204,37 +238,20 @@ struct LayerNormToLinalg : public OpConversionPattern<LayerNormOp> {
   }
 };
 
-/// 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))).
+/// geluTanh, elementwise.
 struct GeluToLinalg : public OpConversionPattern<GeluOp> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult
   matchAndRewrite(GeluOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    Type elementType = type.getElementType();
     Value x = adaptor.getInput();
-    auto constant = [&](double v) {
-      return floatConstant(rewriter, loc, elementType, v);
-    };
-    Value half = constant(0.5), one = constant(1.0),
-          cubic = constant(0.044715), root = constant(std::sqrt(2.0 / M_PI));
     Value result = elementwise(
-        rewriter, loc, type, sizesOf(rewriter, loc, x), ValueRange{x},
-        {identityMap(rewriter.getContext(), type.getRank())},
-        [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value v = args[0];
-          Value v3 = arith::MulFOp::create(
-              b, l, v, arith::MulFOp::create(b, l, v, v));
-          Value inner = arith::MulFOp::create(
-              b, l, root,
-              arith::AddFOp::create(b, l, v,
-                                    arith::MulFOp::create(b, l, cubic, v3)));
-          Value t = math::TanhOp::create(b, l, inner);
-          Value halfX = arith::MulFOp::create(b, l, half, v);
-          return arith::MulFOp::create(b, l, halfX,
-                                       arith::AddFOp::create(b, l, one, t));
+        rewriter, op.getLoc(), type, sizesOf(rewriter, op.getLoc(), x),
+        ValueRange{x}, {identityMap(rewriter.getContext(), type.getRank())},
+        [](OpBuilder &b, Location l, ValueRange args) {
+          return geluTanh(b, l, args[0]);
         });
     rewriter.replaceOp(op, result);
     return success();

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -64,13 +65,14 @@ static SmallVector<Value> loopIndices(OpBuilder &b, Location loc,
   return indices;
 }
 
-Value mlir::attn::elementwise(
-    OpBuilder &b, Location loc, RankedTensorType type,
-    ArrayRef<OpFoldResult> sizes, ValueRange inputs,
-    ArrayRef<AffineMap> inputMaps,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+/// A parallel `linalg.generic` over `init`'s elements computing
+/// `body(inputs..., init element)`.
+static Value mapInto(OpBuilder &b, Location loc, Value init, ValueRange inputs,
+                     ArrayRef<AffineMap> inputMaps,
+                     function_ref<Value(OpBuilder &, Location, ValueRange)>
+                         body) {
+  auto type = cast<RankedTensorType>(init.getType());
   unsigned rank = type.getRank();
-  Value init = emptyTensor(b, loc, type, sizes);
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(identityMap(b.getContext(), rank));
   SmallVector<utils::IteratorType> iterators(rank,
@@ -78,10 +80,45 @@ Value mlir::attn::elementwise(
   auto generic = linalg::GenericOp::create(
       b, loc, TypeRange{type}, inputs, ValueRange{init}, maps, iterators,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value result = body(nb, nloc, args.drop_back());
-        linalg::YieldOp::create(nb, nloc, result);
+        linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
       });
   return generic.getResult(0);
+}
+
+Value mlir::attn::elementwise(
+    OpBuilder &b, Location loc, RankedTensorType type,
+    ArrayRef<OpFoldResult> sizes, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  return mapInto(b, loc, emptyTensor(b, loc, type, sizes), inputs, inputMaps,
+                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                   return body(nb, nloc, args.drop_back());
+                 });
+}
+
+Value mlir::attn::updateElementwise(
+    OpBuilder &b, Location loc, Value dest, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> body) {
+  return mapInto(b, loc, dest, inputs, inputMaps,
+                 [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                   return body(nb, nloc, args.back(), args.drop_back());
+                 });
+}
+
+Value mlir::attn::geluTanh(OpBuilder &b, Location loc, Value x) {
+  Type type = x.getType();
+  auto constant = [&](double v) { return floatConstant(b, loc, type, v); };
+  Value x3 =
+      arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
+  Value inner = arith::MulFOp::create(
+      b, loc, constant(std::sqrt(2.0 / M_PI)),
+      arith::AddFOp::create(
+          b, loc, x, arith::MulFOp::create(b, loc, constant(0.044715), x3)));
+  Value t = math::TanhOp::create(b, loc, inner);
+  Value halfX = arith::MulFOp::create(b, loc, constant(0.5), x);
+  return arith::MulFOp::create(b, loc, halfX,
+                               arith::AddFOp::create(b, loc, constant(1.0), t));
 }
 
 Value mlir::attn::contract(OpBuilder &b, Location loc, Value init, Value lhs,

@@ -40,6 +40,18 @@ Value elementwise(
     ArrayRef<AffineMap> inputMaps,
     function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
+/// A `linalg.generic` replacing each element of `dest` by `body(b, loc,
+/// element, inputs...)`: in place, so that it bufferizes into dest's buffer
+/// without a temporary. Inputs use `inputMaps`.
+Value updateElementwise(
+    OpBuilder &b, Location loc, Value dest, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, Value, ValueRange)> body);
+
+/// GELU's tanh approximation (GPT-2's gelu_new) of the scalar `x`:
+/// 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))).
+Value geluTanh(OpBuilder &b, Location loc, Value x);
+
 /// A contraction over one reduction loop: the loops are the result's axes
 /// with the reduced axis inserted at `reductionLoop` (default: innermost),
 /// `lhs` and `rhs` are read through their maps, and the products accumulate

@@ -80,6 +80,31 @@ func.func @linear_bias_size(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor
 
 // -----
 
+func.func @linear_residual_type(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x8xf32>) {
+  // expected-error @+1 {{'residual' type 'tensor<?x8xf32>' does not match 'result' 'tensor<?x4xf32>'}}
+  %0 = attn.linear %x, %w layout<in_out> residual %r : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_residual_element_type(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %r: tensor<?x4xf16>) {
+  // expected-error @+1 {{'residual' type 'tensor<?x4xf16>' does not match 'result' 'tensor<?x4xf32>'}}
+  %0 = attn.linear %x, %w layout<in_out> residual %r : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<?x4xf16>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_unknown_activation(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>) {
+  // expected-error @+2 {{expected ::mlir::attn::Activation to be one of: gelu}}
+  // expected-error @+1 {{failed to parse Attn_ActivationAttr parameter 'value'}}
+  %0 = attn.linear %x, %w layout<in_out> activation<relu> : (tensor<?x8xf32>, tensor<8x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
 func.func @linear_bias_type(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf16>) {
   // expected-error @+1 {{'bias' element type 'tensor<4xf16>' does not match 'input' 'tensor<?x8xf32>'}}
   %0 = attn.linear %x, %w, %b layout<in_out> : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<4xf16>) -> tensor<?x4xf32>

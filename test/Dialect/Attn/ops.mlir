@@ -17,6 +17,10 @@ func.func @model_ops(%ids: tensor<?xi32>,
   %qkv = attn.linear %n, %w, %b layout<in_out> : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>) -> tensor<?x2304xf32>
   // CHECK: attn.linear %[[N]], %{{.*}} layout<out_in> : (tensor<?x768xf32>, tensor<2304x768xf32>) -> tensor<?x2304xf32>
   %nobias = attn.linear %n, %wl layout<out_in> : (tensor<?x768xf32>, tensor<2304x768xf32>) -> tensor<?x2304xf32>
+  // CHECK: attn.linear %[[N]], %{{.*}}, %{{.*}} layout<in_out> activation<gelu> residual %[[QKV]] : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
+  %epilogue = attn.linear %n, %w, %b layout<in_out> activation<gelu> residual %qkv : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
+  // CHECK: attn.linear %[[N]], %{{.*}} layout<out_in> residual %[[QKV]] : (tensor<?x768xf32>, tensor<2304x768xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
+  %residual = attn.linear %n, %wl layout<out_in> residual %qkv : (tensor<?x768xf32>, tensor<2304x768xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
   // CHECK: %[[G:.*]] = attn.gelu %[[QKV]] : tensor<?x2304xf32>
   %gl = attn.gelu %qkv : tensor<?x2304xf32>
   // CHECK: attn.add %[[G]], %{{.*}} : tensor<?x2304xf32>, tensor<?x2304xf32>
