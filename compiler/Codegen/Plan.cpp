@@ -140,6 +140,11 @@ private:
   LogicalResult planDispatch(Operation *op, size_t opIndex,
                              ProgramPlan &program);
   LogicalResult planCacheWrite(KVCacheWriteOp op, ProgramPlan &program);
+  /// The [heads, seq, head_dim] view of `source`'s [seq, heads * head_dim]
+  /// elements: split_heads as a view, and the view through which the
+  /// producer of a merge_heads writes the merged buffer.
+  static ViewPlan headsView(const ViewPlan &source, int64_t heads,
+                            int64_t headDim);
 
   /// Builds (or finds) the kernel computing `op` over a range of work items
   /// of `spec`, given the views of its tensor operands and of its result.
@@ -168,6 +173,9 @@ private:
   SmallVector<unsigned> freeScratch;
   DenseMap<unsigned, size_t> busyUntil;
   DenseMap<Value, size_t> lastUse;
+  /// Per merge_heads whose input's producer writes the merged layout
+  /// directly: the buffer of its result.
+  DenseMap<Operation *, unsigned> mergedBuffers;
 };
 
 } // namespace
@@ -298,6 +306,7 @@ LogicalResult Planner::planProgram(func::FuncOp func) {
   freeScratch.clear();
   busyUntil.clear();
   lastUse.clear();
+  mergedBuffers.clear();
 
   ProgramPlan program;
   program.name = func.getSymName().str();
@@ -439,6 +448,33 @@ LogicalResult Planner::planOp(Operation *op, size_t opIndex,
   }
   if (auto write = dyn_cast<KVCacheWriteOp>(op))
     return planCacheWrite(write, program);
+  // Head splits and merges are layouts, not work: a split reads its input
+  // through a strided view, and a merge's input was written into the merged
+  // buffer by its producer (planDispatch).
+  if (auto split = dyn_cast<SplitHeadsOp>(op)) {
+    FailureOr<ViewPlan> source = getView(split.getInput(), op);
+    if (failed(source))
+      return failure();
+    if (source->strides.back() == 1) {
+      RankedTensorType type = split.getType();
+      keep(split.getResult(),
+           headsView(*source, type.getDimSize(0), type.getDimSize(2)));
+      return success();
+    }
+  }
+  if (auto merge = dyn_cast<MergeHeadsOp>(op)) {
+    auto it = mergedBuffers.find(merge);
+    if (it != mergedBuffers.end()) {
+      FailureOr<ViewPlan> heads = getView(merge.getInput(), op);
+      if (failed(heads))
+        return failure();
+      keep(merge.getResult(),
+           wholeView(it->second,
+                     {heads->sizes[1],
+                      Affine::constant(merge.getType().getDimSize(1))}));
+      return success();
+    }
+  }
   if (auto ret = dyn_cast<func::ReturnOp>(op)) {
     if (ret.getNumOperands() < 1)
       return op->emitOpError() << "must return the logits first";
@@ -517,8 +553,26 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
                                   "cannot derive";
     sizes.push_back(views[tensorOperands[operand]].sizes[operandAxis]);
   }
-  unsigned buffer = allocateScratch(resultType, sizes, opIndex);
-  ViewPlan result = wholeView(buffer, sizes);
+  // A result only a merge_heads reads is written in the merged layout,
+  // [seq, heads * head_dim], through a [heads, seq, head_dim] view.
+  Value resultValue = op->getResult(0);
+  auto merge = resultValue.hasOneUse()
+                   ? dyn_cast<MergeHeadsOp>(*resultValue.getUsers().begin())
+                   : MergeHeadsOp();
+  unsigned buffer;
+  ViewPlan result;
+  if (merge && resultType.getRank() == 3 && !resultType.isDynamicDim(0) &&
+      !resultType.isDynamicDim(2)) {
+    RankedTensorType mergedType = merge.getType();
+    Affine width = Affine::constant(mergedType.getDimSize(1));
+    buffer = allocateScratch(mergedType, {sizes[1], width}, opIndex);
+    result = headsView(wholeView(buffer, {sizes[1], width}),
+                       resultType.getDimSize(0), resultType.getDimSize(2));
+    mergedBuffers[merge] = buffer;
+  } else {
+    buffer = allocateScratch(resultType, sizes, opIndex);
+    result = wholeView(buffer, sizes);
+  }
   bindings.push_back(result);
   unsigned kernel =
       getOrCreateKernel(op, op->getOperands(), *spec, bindings, indexOperands);
@@ -528,6 +582,18 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
   keepAlive(busyUntil, plan.buffers[buffer], buffer,
             it == lastUse.end() ? opIndex : it->second);
   return success();
+}
+
+ViewPlan Planner::headsView(const ViewPlan &source, int64_t heads,
+                            int64_t headDim) {
+  // Element (h, s, d) is source element (s, h * headDim + d).
+  ViewPlan view;
+  view.buffer = source.buffer;
+  view.offset = source.offset;
+  view.sizes = {Affine::constant(heads), source.sizes[0],
+                Affine::constant(headDim)};
+  view.strides = {headDim, source.strides[0], 1};
+  return view;
 }
 
 //===----------------------------------------------------------------------===//
