@@ -107,6 +107,12 @@ public:
   size_t maxBindingCount() const { return maxBindingCount_; }
   size_t maxDispatchCount() const { return maxDispatchCount_; }
 
+  /// The number of kernels (Dispatch.kernel is below it), and their names.
+  size_t kernelCount() const { return kernelNames_.size(); }
+  std::string_view kernelName(uint32_t index) const {
+    return kernelNames_[index];
+  }
+
   /// Whether the artifact has CPU kernels (attnc --target=cuda leaves them
   /// out); kernel() needs them.
   bool hasCpuKernels() const { return kernels_ != nullptr; }

@@ -26,6 +26,8 @@ struct attn_artifact_t {
 
 struct attn_session_t {
   std::unique_ptr<Session> session;
+  /// The text attn_session_profile last returned.
+  std::string profileText;
 };
 
 struct attn_generator_t {
@@ -141,6 +143,7 @@ void attn_session_options_initialize(attn_session_options_t *out_options) {
   SessionOptions defaults;
   out_options->threads = defaults.threads;
   out_options->device = static_cast<attn_device_t>(defaults.device);
+  out_options->profile = defaults.profile;
 }
 
 attn_status_t attn_session_create(attn_artifact_t *artifact,
@@ -153,10 +156,11 @@ attn_status_t attn_session_create(attn_artifact_t *artifact,
     SessionOptions sessionOptions;
     sessionOptions.threads = c.threads;
     sessionOptions.device = static_cast<Device>(c.device);
+    sessionOptions.profile = c.profile != 0;
     std::unique_ptr<Session> session;
     ATTN_RETURN_IF_ERROR(
         Session::create(artifact->artifact, sessionOptions, session));
-    *out_session = new attn_session_t{std::move(session)};
+    *out_session = new attn_session_t{std::move(session), {}};
     return Status();
   });
 }
@@ -165,6 +169,21 @@ void attn_session_free(attn_session_t *session) { delete session; }
 
 attn_device_t attn_session_device(const attn_session_t *session) {
   return static_cast<attn_device_t>(session->session->device());
+}
+
+attn_status_t attn_session_profile(attn_session_t *session,
+                                   const char **out_text) {
+  return guard([&] {
+    const Session &s = *session->session;
+    const Profile *profile = s.profile();
+    if (!profile)
+      return makeError(StatusCode::InvalidArgument,
+                       "the session was created without profiling");
+    session->profileText =
+        profile->format(s.artifact(), deviceName(s.device()));
+    *out_text = session->profileText.c_str();
+    return Status();
+  });
 }
 
 attn_status_t attn_session_reset(attn_session_t *session) {

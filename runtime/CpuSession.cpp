@@ -3,6 +3,7 @@
 #include "runtime/CpuSession.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace attn::runtime {
@@ -90,12 +91,19 @@ Status CpuSession::step(const ProgramPlan &program, const int32_t *tokens,
     int64_t elements = 0;
     for (size_t b = 0; b < dispatch.bindings.size(); ++b)
       elements += viewElements(bindings[b], dispatch.bindings[b].rank);
+    auto start = std::chrono::steady_clock::now();
     if (elements < kInlineElements)
       kernel(bindings, S, T, 0, works_[d]);
     else
       pool_.parallelFor(works_[d], [&](int64_t begin, int64_t end) {
         kernel(bindings, S, T, begin, end);
       });
+    if (profile_)
+      profile_->addKernel(
+          programIndex(program), dispatch.kernel,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        start)
+              .count());
     bindings += dispatch.bindings.size();
   }
 

@@ -33,18 +33,20 @@ Status Session::create(std::shared_ptr<const Artifact> artifact,
                                                                 : Device::Cpu;
   if (device == Device::Cuda) {
     std::unique_ptr<cuda::CudaSession> session;
-    ATTN_RETURN_IF_ERROR(cuda::CudaSession::create(std::move(artifact),
-                                                   session));
+    ATTN_RETURN_IF_ERROR(cuda::CudaSession::create(
+        std::move(artifact), options.profile, session));
     out = std::move(session);
-    return Status();
-  }
-  if (device != Device::Cpu)
+  } else if (device == Device::Cpu) {
+    std::unique_ptr<CpuSession> session;
+    ATTN_RETURN_IF_ERROR(
+        CpuSession::create(std::move(artifact), options.threads, session));
+    out = std::move(session);
+  } else {
     return makeError(StatusCode::InvalidArgument, "unknown device %d",
                      static_cast<int>(device));
-  std::unique_ptr<CpuSession> session;
-  ATTN_RETURN_IF_ERROR(
-      CpuSession::create(std::move(artifact), options.threads, session));
-  out = std::move(session);
+  }
+  if (options.profile)
+    out->profile_ = std::make_unique<Profile>(*out->artifact_);
   return Status();
 }
 
@@ -78,7 +80,10 @@ Status Session::run(std::string_view name, const int32_t *tokens, int64_t S,
                          "[0, %lld)",
                          tokens[i], (long long)i,
                          (long long)model.vocabSize());
-  return step(*program, tokens, S, T, logits);
+  ATTN_RETURN_IF_ERROR(step(*program, tokens, S, T, logits));
+  if (profile_)
+    profile_->addStep(programIndex(*program));
+  return Status();
 }
 
 } // namespace attn::runtime

@@ -13,6 +13,7 @@
 #define ATTN_RUNTIME_SESSION_H
 
 #include "runtime/Artifact.h"
+#include "runtime/Profile.h"
 
 #include <cstdint>
 #include <memory>
@@ -37,6 +38,9 @@ struct SessionOptions {
   /// CPU: threads that run kernels, the caller included (0: one per
   /// hardware thread). Unused on CUDA.
   unsigned threads = 0;
+  /// Time every kernel (Profile); on CUDA decode then runs kernel by
+  /// kernel instead of as a graph.
+  bool profile = false;
 };
 
 /// One sequence's state on an artifact and a device. Not thread-safe: one
@@ -68,6 +72,9 @@ public:
   Status run(std::string_view program, const int32_t *tokens, int64_t S,
              int64_t T, const float *&logits);
 
+  /// The time per kernel so far, or null unless the session profiles.
+  const Profile *profile() const { return profile_.get(); }
+
 protected:
   explicit Session(std::shared_ptr<const Artifact> artifact);
 
@@ -75,7 +82,14 @@ protected:
   virtual Status step(const ProgramPlan &program, const int32_t *tokens,
                       int64_t S, int64_t T, const float *&logits) = 0;
 
+  /// The index of `program` in the artifact's programs().
+  size_t programIndex(const ProgramPlan &program) const {
+    return static_cast<size_t>(&program - artifact_->programs().data());
+  }
+
   std::shared_ptr<const Artifact> artifact_;
+  /// Set before the first step when the session profiles.
+  std::unique_ptr<Profile> profile_;
 };
 
 } // namespace attn::runtime

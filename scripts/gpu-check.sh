@@ -20,7 +20,10 @@
 #      identical tokens;
 #   3. runs one short generation under compute-sanitizer (memcheck);
 #   4. prints prefill (128 and 512 tokens) and per-token decode times of
-#      ours and HF eager, and their ratios, naming the GPU.
+#      ours and HF eager, and their ratios, naming the GPU, and decode's
+#      floor (the weights' bytes at the device's measured copy bandwidth);
+#   5. prints attn-run --profile's time per kernel of a 128-token prefill
+#      and 15 decode steps (what to tune next).
 # Any mismatch or error exits non-zero with a line saying what failed.
 #
 # With the device tool of our workplace: prepare into a folder of the
@@ -167,6 +170,12 @@ elif command == "bench":
                 steps.append(ms)
             per_token.append(statistics.median(steps))
         result["decode_ms_per_token"] = statistics.median(per_token[1:])
+        # The device's memory bandwidth, for decode's floor: a 1 GiB copy
+        # reads and writes 1 GiB each.
+        a = torch.empty(1 << 28, device="cuda")
+        b = torch.empty_like(a)
+        copies = [timed(lambda: b.copy_(a))[0] for _ in range(6)][1:]
+        result["bandwidth_gb_s"] = 2 * a.numel() * 4 / (statistics.median(copies) / 1000) / 1e9
     print(json.dumps(result))
 EOF
 }
@@ -239,9 +248,10 @@ EOF
   timeout 120 "$bin/attn-bench" "$dir/gpt2-124m.attn" --weights "$weights" --device cuda \
     --prefill 128 --prefill 512 --decode-after 128 --decode 32 --repeats 5 > "$WORK/bench.json"
   hf bench "$weights" > "$WORK/hf-bench.json"
-  python3 - "$WORK/bench.json" "$WORK/hf-bench.json" "$gpu" <<'EOF'
+  python3 - "$WORK/bench.json" "$WORK/hf-bench.json" "$gpu" "$(stat -c %s "$weights")" <<'EOF'
 import json, sys
 ours, hf, gpu = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+weight_bytes = int(sys.argv[4])
 if ours["device"] != "cuda":
     sys.exit(f"attn-bench ran on {ours['device']}")
 rows = [("prefill, 128 tokens", ours["prefill_128_ms"], hf["prefill_128_ms"]),
@@ -251,7 +261,19 @@ print(f"GPT-2 124M (f32) on {gpu}; HF eager: transformers, {hf['attn_implementat
 print(f"{'':32} {'attn ms':>10} {'HF ms':>10} {'HF/attn':>8}")
 for name, a, b in rows:
     print(f"{name:32} {a:10.3f} {b:10.3f} {b / a:8.2f}")
+# Decode reads every weight once per token: its floor at the measured
+# bandwidth.
+floor_ms = weight_bytes / (hf["bandwidth_gb_s"] * 1e9) * 1e3
+decode = ours["decode_32_after_128_ms_per_token"]
+print(f"decode floor: {weight_bytes / 1e6:.0f} MB of weights at {hf['bandwidth_gb_s']:.0f} GB/s "
+      f"(device copy) = {floor_ms:.3f} ms; attn decode is {decode / floor_ms:.2f}x the floor")
 EOF
+
+  log "5. where the time goes: attn-run --profile (decode kernel by kernel)"
+  timeout 120 "$bin/attn-run" "$dir/gpt2-124m.attn" --weights "$weights" --device=cuda \
+    --tokens "$(seq -s, 100 227)" --max-new-tokens 16 --json --profile \
+    > /dev/null 2> "$WORK/profile.txt" || { cat "$WORK/profile.txt" >&2; fail "attn-run --profile failed"; }
+  cat "$WORK/profile.txt"
   log "gpu-check: all checks passed in ${SECONDS}s"
   [ "$SECONDS" -le 300 ] || fail "took ${SECONDS}s, over the 5-minute budget"
 }

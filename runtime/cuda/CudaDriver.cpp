@@ -66,6 +66,12 @@ LoadedDriver load() {
       {&d.cuGraphExecKernelNodeSetParams, "cuGraphExecKernelNodeSetParams"},
       {&d.cuGraphLaunch, "cuGraphLaunch"},
       {&d.cuGraphExecDestroy, "cuGraphExecDestroy"},
+      {&d.cuEventCreate, "cuEventCreate"},
+      {&d.cuEventRecord, "cuEventRecord"},
+      // CUDA 13's cuda.h maps this name to cuEventElapsedTime_v2, which
+      // older drivers lack; the original has the same signature.
+      {&d.cuEventElapsedTime, "cuEventElapsedTime"},
+      {&d.cuEventDestroy, "cuEventDestroy_v2"},
   };
   for (const auto &entry : entries) {
     void *symbol = dlsym(library, entry.symbol);

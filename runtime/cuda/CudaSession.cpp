@@ -225,7 +225,7 @@ CudaSession::CudaSession(std::shared_ptr<const Artifact> artifact)
     : Session(std::move(artifact)) {}
 
 Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
-                           std::unique_ptr<CudaSession> &out) {
+                           bool profile, std::unique_ptr<CudaSession> &out) {
   if (!artifact->cuda())
     return artifact->error(StatusCode::Unsupported,
                            "the artifact has no CUDA kernels (compile it "
@@ -289,6 +289,12 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
     // Enough for a contiguous [1, vocab] logits view, so that steps do not
     // allocate; a strided view may grow it once.
     session->span_.resize(static_cast<size_t>(model.vocabSize()));
+    if (profile) {
+      session->events_.resize(model.maxDispatchCount() + 1);
+      for (CUevent &event : session->events_)
+        ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuEventCreate(&event, 0)));
+      session->launched_.reserve(model.maxDispatchCount());
+    }
     return ATTN_CU(d.cuStreamSynchronize(session->stream_));
   }();
   if (!status.ok())
@@ -306,6 +312,9 @@ CudaSession::~CudaSession() {
   if (stream_)
     (void)ATTN_CU(d.cuStreamSynchronize(stream_));
   destroyGraph();
+  for (CUevent event : events_)
+    if (event)
+      (void)ATTN_CU(d.cuEventDestroy(event));
   if (memrefArrays_)
     (void)ATTN_CU(d.cuMemFree(memrefArrays_));
   if (buffers_)
@@ -395,9 +404,12 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
       ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuMemcpyHtoDAsync(
           programMemrefs_[index], memrefs_.data(),
           program.bindingCount * sizeof(attn_memref), stream_)));
-    ATTN_RETURN_IF_ERROR(program.staticS != 0 ? launchGraph(program)
-                                              : launchDirect(program));
-    return copyLogits(program, logitsView);
+    // A graph hides where one kernel ends and the next begins.
+    bool graph = program.staticS != 0 && events_.empty();
+    ATTN_RETURN_IF_ERROR(graph ? launchGraph(program)
+                               : launchDirect(program));
+    ATTN_RETURN_IF_ERROR(copyLogits(program, logitsView));
+    return events_.empty() ? Status() : recordKernelTimes(program);
   }();
   if (!status.ok())
     return model.annotate(std::move(status));
@@ -407,14 +419,34 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
 
 Status CudaSession::launchDirect(const ProgramPlan &program) {
   const CudaDriver &d = *driver_;
+  bool profiling = !events_.empty();
+  launched_.clear();
   for (size_t i = 0; i < program.dispatches.size(); ++i) {
     const CudaKernelNodeParams &node = launches_[i].node;
     // A grid cannot be empty; an empty dispatch has nothing to do.
     if (node.gridDimX == 0)
       continue;
+    if (profiling)
+      ATTN_RETURN_IF_ERROR(
+          ATTN_CU(d.cuEventRecord(events_[launched_.size()], stream_)));
     ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuLaunchKernel(
         node.func, node.gridDimX, node.gridDimY, 1, node.blockDimX, 1, 1,
         node.sharedMemBytes, stream_, node.kernelParams, nullptr)));
+    launched_.push_back(static_cast<uint32_t>(i));
+  }
+  if (profiling)
+    return ATTN_CU(d.cuEventRecord(events_[launched_.size()], stream_));
+  return Status();
+}
+
+Status CudaSession::recordKernelTimes(const ProgramPlan &program) {
+  const CudaDriver &d = *driver_;
+  for (size_t i = 0; i < launched_.size(); ++i) {
+    float ms = 0;
+    ATTN_RETURN_IF_ERROR(
+        ATTN_CU(d.cuEventElapsedTime(&ms, events_[i], events_[i + 1])));
+    profile_->addKernel(programIndex(program),
+                        program.dispatches[launched_[i]].kernel, ms * 1e-3);
   }
   return Status();
 }

@@ -53,7 +53,7 @@ public:
   /// memory. The first session of an artifact loads its module and uploads
   /// its weights; later ones share them while any is alive.
   static Status create(std::shared_ptr<const Artifact> artifact,
-                       std::unique_ptr<CudaSession> &out);
+                       bool profile, std::unique_ptr<CudaSession> &out);
 
   Device device() const override { return Device::Cuda; }
   Status reset() override;
@@ -63,8 +63,12 @@ private:
 
   Status step(const ProgramPlan &program, const int32_t *tokens, int64_t S,
               int64_t T, const float *&logits) override;
-  /// Launches `program`'s dispatches one by one on the stream.
+  /// Launches `program`'s dispatches one by one on the stream; when
+  /// profiling, between events.
   Status launchDirect(const ProgramPlan &program);
+  /// Adds the time between the events of the last launchDirect to the
+  /// profile (after the stream has reached them).
+  Status recordKernelTimes(const ProgramPlan &program);
   /// Replays (building first, if need be) the graph of `program`.
   Status launchGraph(const ProgramPlan &program);
   Status buildGraph(const ProgramPlan &program);
@@ -115,6 +119,11 @@ private:
   CUgraphExec graphExec_ = nullptr;
   /// Per dispatch: its node, or null when it was empty (not launched).
   std::vector<CUgraphNode> nodes_;
+
+  /// When profiling: an event before each launched dispatch and one after
+  /// the last (maxDispatchCount + 1), and the dispatch each launch ran.
+  std::vector<CUevent> events_;
+  std::vector<uint32_t> launched_;
 };
 
 } // namespace attn::runtime::cuda

@@ -34,6 +34,7 @@
 
 #include "attn/kernel_abi.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -491,5 +492,35 @@ CUresult cuGraphLaunch(void *execHandle, void *stream) {
   return CUDA_SUCCESS;
 }
 CUresult cuGraphExecDestroy(void *exec) { return cuGraphDestroy(exec); }
+
+/* An event is the host time at which it was recorded: the stream has run
+ * everything before it by then. */
+struct Event {
+  std::chrono::steady_clock::time_point recorded;
+  bool done = false;
+};
+CUresult cuEventCreate(Event **event, unsigned flags) {
+  (void)flags;
+  *event = new Event;
+  return CUDA_SUCCESS;
+}
+CUresult cuEventRecord(Event *event, void *stream) {
+  (void)stream;
+  event->recorded = std::chrono::steady_clock::now();
+  event->done = true;
+  return CUDA_SUCCESS;
+}
+CUresult cuEventElapsedTime(float *milliseconds, Event *start, Event *end) {
+  if (!start->done || !end->done)
+    return CUDA_ERROR_INVALID_VALUE;
+  *milliseconds = std::chrono::duration<float, std::milli>(end->recorded -
+                                                           start->recorded)
+                      .count();
+  return CUDA_SUCCESS;
+}
+CUresult cuEventDestroy_v2(Event *event) {
+  delete event;
+  return CUDA_SUCCESS;
+}
 
 } // extern "C"

@@ -135,7 +135,44 @@ TEST_F(RuntimeCApiTest, GeneratesTextThroughTheCApi) {
   EXPECT_EQ(attn_status_code(status), ATTN_STATUS_INVALID_ARGUMENT);
   attn_status_free(status);
   EXPECT_EQ(attn_session_reset(session), nullptr);
+  // Profiling is asked for when the session is created.
+  EXPECT_EQ(sessionOptions.profile, 0u);
+  const char *profile = nullptr;
+  status = attn_session_profile(session, &profile);
+  EXPECT_EQ(attn_status_code(status), ATTN_STATUS_INVALID_ARGUMENT);
+  attn_status_free(status);
   attn_session_free(session);
+}
+
+TEST_F(RuntimeCApiTest, ProfilesEveryKernelOfASession) {
+  attn_artifact_t *artifact = nullptr;
+  ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
+                                       &artifact)),
+            "OK");
+  attn_session_options_t options;
+  attn_session_options_initialize(&options);
+  options.profile = 1;
+  attn_session_t *session = nullptr;
+  ASSERT_EQ(consume(attn_session_create(artifact, &options, &session)), "OK");
+  const char *text = nullptr;
+  ASSERT_EQ(consume(attn_session_profile(session, &text)), "OK");
+  EXPECT_STREQ(text, "") << "no step has run";
+  const float *logits;
+  int32_t token = 3;
+  for (int64_t position = 0; position < 2; ++position)
+    ASSERT_EQ(consume(attn_session_run(session, "decode", &token, 1, position,
+                                       &logits)),
+              "OK");
+  ASSERT_EQ(consume(attn_session_profile(session, &text)), "OK");
+  std::string profile = text;
+  EXPECT_NE(profile.find("profile: cpu, program 'decode': 2 steps, "),
+            std::string::npos)
+      << profile;
+  // Every dispatch of the bigram model's decode ran once per step.
+  EXPECT_NE(profile.find("attn_test_matvec"), std::string::npos) << profile;
+  EXPECT_EQ(profile.find("program 'prefill'"), std::string::npos) << profile;
+  attn_session_free(session);
+  attn_artifact_free(artifact);
 }
 
 TEST_F(RuntimeCApiTest, TokenizeReportsTheUnknownCharacter) {

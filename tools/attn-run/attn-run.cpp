@@ -55,6 +55,11 @@ Generation:
                          cuda without a driver or GPU, is an error.
   --threads N            threads that run the kernels on the cpu (default:
                          one per hardware thread)
+  --profile              time every kernel and print, on stderr after the
+                         run, per program its steps and time in kernels and
+                         its kernels by total time (calls, total ms, mean us,
+                         share). On cuda, decode then runs kernel by kernel
+                         instead of as one CUDA graph.
 
 Weights:
   --weights FILE         run an artifact compiled with attnc
@@ -111,6 +116,7 @@ struct Options {
   attn_generate_options_t generate;
   attn_device_t device = ATTN_DEVICE_AUTO;
   uint32_t threads = 0;
+  bool profile = false;
   bool json = false;
   bool logits = false;
 };
@@ -255,6 +261,9 @@ Options parseOptions(int argc, char **argv) {
     } else if (name == "--truncate") {
       flag();
       options.generate.truncate_prompt = true;
+    } else if (name == "--profile") {
+      flag();
+      options.profile = true;
     } else if (name == "--json") {
       flag();
       options.json = true;
@@ -471,6 +480,7 @@ int run(const Options &options) {
   attn_session_options_initialize(&sessionOptions);
   sessionOptions.threads = options.threads;
   sessionOptions.device = options.device;
+  sessionOptions.profile = options.profile;
   check(attn_session_create(handles.artifact, &sessionOptions,
                             &handles.session));
   check(attn_generator_start(handles.session, prompt.data(), prompt.size(),
@@ -513,6 +523,11 @@ int run(const Options &options) {
       write(piece);
   }
 
+  if (options.profile) {
+    const char *profile;
+    check(attn_session_profile(handles.session, &profile));
+    fputs(profile, stderr);
+  }
   if (!options.json) {
     write("\n");
     return 0;

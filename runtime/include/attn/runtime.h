@@ -178,9 +178,14 @@ typedef struct attn_session_options_t {
   uint32_t threads;
   /** Where to run (default ATTN_DEVICE_AUTO). */
   attn_device_t device;
+  /** Nonzero: time every kernel (see attn_session_profile). On CUDA the
+   *  decode steps then run kernel by kernel instead of as a graph, so steps
+   *  are slower than without. Default 0. */
+  uint32_t profile;
 } attn_session_options_t;
 
-/** Sets `*out_options` to the defaults (threads = 0, ATTN_DEVICE_AUTO). */
+/** Sets `*out_options` to the defaults (threads = 0, ATTN_DEVICE_AUTO,
+ *  profile = 0). */
 void attn_session_options_initialize(attn_session_options_t *out_options);
 
 /** Creates a session on `artifact` (borrowed; the session keeps it alive)
@@ -203,6 +208,14 @@ void attn_session_free(attn_session_t *session);
 /** The device `session` runs on: ATTN_DEVICE_CPU or ATTN_DEVICE_CUDA, never
  *  ATTN_DEVICE_AUTO. */
 attn_device_t attn_session_device(const attn_session_t *session);
+
+/** The time per kernel of the steps so far, as text: per program that ran,
+ *  its steps and time in kernels, then its kernels by decreasing total time
+ *  (calls, total ms, mean us, share). `*out_text` is NUL-terminated, owned
+ *  by the session and valid until the next call on it. Fails with
+ *  ATTN_STATUS_INVALID_ARGUMENT for a session created without `profile`. */
+attn_status_t attn_session_profile(attn_session_t *session,
+                                   const char **out_text);
 
 /** Zeroes the KV caches, so that the next step starts a new sequence. Fails
  *  only when the device does. */
