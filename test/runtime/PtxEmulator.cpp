@@ -117,6 +117,7 @@ enum class Op : uint8_t {
   MovPack,
   MovUnpack,
   Cvt,
+  CvtTf32, // cvt.rna{.satfinite}.tf32.f32 (.satfinite: kSat)
   CvtaToShared,
   CvtaShared,
   LdGlobal,
@@ -158,8 +159,10 @@ enum class Cmp : uint8_t {
 /// The combining operation of setp.<cmp>.<bool>.
 enum class BoolOp : uint8_t { None, And, Or, Xor };
 
-/// shfl.sync's modes; None is bar.warp.sync (synchronization only).
-enum class Shfl : uint8_t { None, Up, Down, Bfly, Idx };
+/// What a warp synchronization (Op::WarpSync) does once its lanes are all
+/// there: shfl.sync's modes; None is bar.warp.sync (synchronization only);
+/// Mma is mma.sync (the whole warp, its operands in Kernel::mmas).
+enum class Shfl : uint8_t { None, Up, Down, Bfly, Idx, Mma };
 
 enum class Ty : uint8_t {
   None,
@@ -281,7 +284,7 @@ struct Instr {
   Operand d[4];             // destinations
   Operand s[4];             // sources
   int64_t offset = 0;       // ld/st: added to s[3] (the base register)
-  uint32_t target = 0;      // bra
+  uint32_t target = 0;      // bra; mma.sync: its index in Kernel::mmas
   uint32_t line = 0;
   uint32_t barrier = 0; // bar.sync's barrier
 
@@ -290,6 +293,12 @@ struct Instr {
     for (Operand &o : d)
       o.reg = kSinkReg;
   }
+};
+
+/// The register slots of an mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+/// {d0..d3}, {a0..a3}, {b0, b1}, {c0..c3}: more than Instr holds.
+struct MmaOperands {
+  uint32_t d[4], a[4], b[2], c[4];
 };
 
 /// A special register's value, stored in a register slot per thread.
@@ -331,6 +340,8 @@ const std::unordered_map<std::string, Special> &specialRegisters() {
 struct Kernel {
   std::string name;
   std::vector<Instr> code;
+  /// The operands of the kernel's mma.sync instructions (Instr::target).
+  std::vector<MmaOperands> mmas;
   uint32_t registers = 1; // slots, the sink included
   std::vector<std::pair<uint32_t, Special>> specials;
   ParamLayout params;
@@ -1440,6 +1451,21 @@ Instr Decoder::decode(const RawInstr &raw) {
     return in;
   }
 
+  if (base == "cvt" && (raw.opcode == "cvt.rna.tf32.f32" ||
+                        raw.opcode == "cvt.rna.satfinite.tf32.f32")) {
+    // f32 to tf32 in a .b32 register: rounded to nearest, ties away from
+    // zero, to the upper 19 bits; the low 13 bits are zero.
+    in.op = Op::CvtTf32;
+    if (mods.take("satfinite"))
+      in.flags |= kSat;
+    in.bits = 32;
+    in.mask = maskOf(32);
+    expectCount(raw, 2);
+    in.d[0] = dst(ops[0], raw.line);
+    in.s[0] = src(ops[1], Ty::F32, raw.line);
+    return in;
+  }
+
   if (base == "cvt") {
     decodeCvt(raw, mods, in);
     return in;
@@ -1545,6 +1571,44 @@ Instr Decoder::decode(const RawInstr &raw) {
     in.s[1] = src(ops[2], Ty::B32, raw.line);
     in.s[2] = src(ops[4], Ty::B32, raw.line); // membermask
     in.s[3] = src(ops[3], Ty::B32, raw.line); // c
+    return in;
+  }
+
+  if (base == "mma") {
+    // The one shape and type of the warp-level matrix multiply-accumulate
+    // that is implemented: D (16x8, f32) = A (16x8, tf32) x B (8x8, tf32) +
+    // C (16x8, f32), the fragments as the PTX ISA's "Matrix Fragments for
+    // mma.m16n8k8" (.tf32) lays them out (Runner::mma).
+    if (raw.opcode != "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32")
+      unsupported(raw);
+    expectCount(raw, 4);
+    static const size_t kSizes[4] = {4, 4, 2, 4};
+    MmaOperands operands;
+    uint32_t *slots[4] = {operands.d, operands.a, operands.b, operands.c};
+    for (size_t i = 0; i < 4; ++i) {
+      const RawOperand &vector = ops[i];
+      if (vector.kind != RawOperand::Vector || vector.elems.size() != kSizes[i])
+        failAt(raw.line, "mma.sync operand %zu: expected %zu registers", i + 1,
+               kSizes[i]);
+      for (size_t j = 0; j < kSizes[i]; ++j) {
+        const std::string &name = vector.elems[j];
+        if (name == "_" || name[0] != '%')
+          failAt(raw.line, "mma.sync operand %zu: '%s' is not a register",
+                 i + 1, name.c_str());
+        if (i == 0 && specialRegisters().count(name))
+          failAt(raw.line, "'%s' is read-only", name.c_str());
+        unsigned bits;
+        slots[i][j] = reg(name, raw.line, &bits);
+        if (bits != 32)
+          failAt(raw.line, "mma.sync operand '%s' is not a 32-bit register",
+                 name.c_str());
+      }
+    }
+    in.op = Op::WarpSync;
+    in.shfl = Shfl::Mma;
+    in.s[2].imm = 0xffffffffu; // the whole warp takes part
+    in.target = static_cast<uint32_t>(kernel_.mmas.size());
+    kernel_.mmas.push_back(operands);
     return in;
   }
 
@@ -1808,6 +1872,26 @@ uint16_t f32ToBf16(float f) {
 }
 float bf16ToF32(uint16_t h) { return toF32(static_cast<uint32_t>(h) << 16); }
 
+/// The upper 19 bits (sign, exponent, 10 bits of mantissa) of an f32 bit
+/// pattern: the tf32 value that mma.sync reads from a .b32 register.
+constexpr uint32_t kTf32Mask = 0xffffe000u;
+
+/// cvt.rna{.satfinite}.tf32.f32: rounds to nearest, ties away from zero,
+/// as the hardware does (add half a tf32 ulp, then truncate; a carry into
+/// the exponent is right, up to inf). A NaN stays a NaN; .satfinite makes
+/// what would be infinite the largest finite tf32 of its sign.
+uint32_t f32ToTf32(uint32_t x, bool satfinite) {
+  uint32_t abs = x & 0x7fffffffu;
+  if (abs > 0x7f800000u)
+    return (x & kTf32Mask) | 0x00400000u; // quiet, whatever its low bits
+  if (abs < 0x7f800000u)
+    x += 0x1000u;
+  x &= kTf32Mask;
+  if (satfinite && (x & 0x7fffffffu) == 0x7f800000u)
+    x = (x & 0x80000000u) | 0x7f7fe000u;
+  return x;
+}
+
 /// A float's value (f16, bf16, f32, f64) as a double: exact.
 double floatValue(uint64_t v, Ty t, bool ftz) {
   switch (t) {
@@ -2045,9 +2129,11 @@ public:
 private:
   /// Runs `t` until it exits or waits at a synchronization point.
   void run(Thread &t);
-  /// Exchanges the values of the shuffles that all their lanes reached;
-  /// whether any did.
+  /// Exchanges the values of the shuffles (and runs the mma.sync) that all
+  /// their lanes reached; whether any did.
   bool resolveWarpSyncs();
+  /// Runs `in`, an mma.sync, for the warp whose lane 0 is thread `first`.
+  void mma(unsigned first, const Instr &in);
   [[noreturn]] void fail(LaunchStatus status, const Thread &t, const Instr &in,
                          const std::string &what);
   [[noreturn]] void memoryFault(const Thread &t, const Instr &in,
@@ -2507,6 +2593,9 @@ void Runner::run(Thread &t) {
     case Op::Cvt:
       d = convert(in, get(in.s[0]));
       break;
+    case Op::CvtTf32:
+      d = f32ToTf32(static_cast<uint32_t>(get(in.s[0])), in.flags & kSat);
+      break;
     case Op::CvtaShared:
       d = (get(in.s[0]) + kSharedGeneric) & in.mask;
       break;
@@ -2624,13 +2713,16 @@ bool Runner::resolveWarpSyncs() {
       if (!complete)
         continue;
       // Every member is here: exchange (reading all before writing any).
+      bool exchange = in.shfl != Shfl::None && in.shfl != Shfl::Mma;
+      if (in.shfl == Shfl::Mma)
+        mma(first, in);
       uint64_t results[32];
       bool preds[32];
       for (unsigned l = 0; l < 32; ++l) {
         if (!(members >> l & 1))
           continue;
         const Thread &me = threads_[first + l];
-        if (in.shfl == Shfl::None)
+        if (!exchange)
           continue;
         uint32_t b = value(me, in.s[1]) & 31,
                  c = static_cast<uint32_t>(value(me, in.s[3]));
@@ -2674,7 +2766,7 @@ bool Runner::resolveWarpSyncs() {
         if (!(members >> l & 1))
           continue;
         Thread &me = threads_[first + l];
-        if (in.shfl != Shfl::None) {
+        if (exchange) {
           me.regs[in.d[0].reg] = results[l];
           if (in.flags & kWidePred)
             me.regs[in.d[1].reg] = preds[l];
@@ -2687,6 +2779,55 @@ bool Runner::resolveWarpSyncs() {
     }
   }
   return resolved;
+}
+
+void Runner::mma(unsigned first, const Instr &in) {
+  const MmaOperands &ops = kernel_.mmas[in.target];
+  // The PTX ISA's fragments for mma.m16n8k8 with .tf32 A and B and .f32
+  // C and D: lane l holds, with g = l >> 2 and t = l % 4,
+  //   a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4],
+  //   b0 = B[t][g], b1 = B[t+4][g]  (B is K x N),
+  //   c0 = C[g][2t], c1 = C[g][2t+1], c2 = C[g+8][2t], c3 = C[g+8][2t+1],
+  // and d0..d3 as c0..c3. Every lane's operands are read before any D is
+  // written: a d register may also be an input.
+  float a[16][8], b[8][8], c[16][8];
+  auto tf32 = [](uint64_t v) {
+    return toF32(static_cast<uint32_t>(v) & kTf32Mask);
+  };
+  for (unsigned l = 0; l < 32; ++l) {
+    const uint64_t *r = threads_[first + l].regs;
+    unsigned g = l >> 2, t = l % 4;
+    a[g][t] = tf32(r[ops.a[0]]);
+    a[g + 8][t] = tf32(r[ops.a[1]]);
+    a[g][t + 4] = tf32(r[ops.a[2]]);
+    a[g + 8][t + 4] = tf32(r[ops.a[3]]);
+    b[t][g] = tf32(r[ops.b[0]]);
+    b[t + 4][g] = tf32(r[ops.b[1]]);
+    c[g][2 * t] = toF32(r[ops.c[0]]);
+    c[g][2 * t + 1] = toF32(r[ops.c[1]]);
+    c[g + 8][2 * t] = toF32(r[ops.c[2]]);
+    c[g + 8][2 * t + 1] = toF32(r[ops.c[3]]);
+  }
+  // D = C + sum over k of A[i][k] * B[k][n], in f32, one rounded add per k
+  // in k order. The hardware's accumulation order and intermediate
+  // precision are unspecified; this is within the tests' tolerances (the
+  // product of two tf32 values is exact in f32, so only the adds round).
+  float d[16][8];
+  for (unsigned i = 0; i < 16; ++i)
+    for (unsigned n = 0; n < 8; ++n) {
+      float sum = c[i][n];
+      for (unsigned k = 0; k < 8; ++k)
+        sum += a[i][k] * b[k][n];
+      d[i][n] = sum;
+    }
+  for (unsigned l = 0; l < 32; ++l) {
+    uint64_t *r = threads_[first + l].regs;
+    unsigned g = l >> 2, t = l % 4;
+    r[ops.d[0]] = fromF32(d[g][2 * t]);
+    r[ops.d[1]] = fromF32(d[g][2 * t + 1]);
+    r[ops.d[2]] = fromF32(d[g + 8][2 * t]);
+    r[ops.d[3]] = fromF32(d[g + 8][2 * t + 1]);
+  }
 }
 
 void Runner::runBlock(Dim3 block) {

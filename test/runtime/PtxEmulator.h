@@ -12,7 +12,8 @@
 // one after another; inside a block one thread runs at a time until it
 // reaches a synchronization point (bar.sync waits for every live thread of
 // the block at the same barrier, shfl.sync for every lane of its member mask
-// at the same instruction), then the next thread runs. What a GPU would leave
+// at the same instruction, mma.sync for all 32 lanes of the warp at the same
+// instruction), then the next thread runs. What a GPU would leave
 // undefined fails the launch with a message naming the kernel and the PTX
 // line: an access outside every allocation (or outside the block's shared
 // memory) or misaligned, a shuffle with an exited lane, threads waiting at
@@ -22,7 +23,10 @@
 // Semantics follow the PTX ISA: f32 arithmetic is IEEE single precision with
 // round-to-nearest-even and no contraction (the file is compiled with
 // -ffp-contract=off), .ftz flushes subnormal inputs and results, the .approx
-// functions are their correctly rounded C library counterparts.
+// functions are their correctly rounded C library counterparts. The one
+// tensor-core instruction, mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32,
+// reads the upper 19 bits of each tf32 input and accumulates in f32, one
+// rounded add per k in k order (the hardware's order is unspecified).
 //
 //===----------------------------------------------------------------------===//
 
