@@ -6,14 +6,17 @@
 #
 # --prepare compiles, with build/bin/attnc --target=all, the shipped CogModel,
 # a tiny GPT-2 and a GPT-2 124M-shaped model (--weights=external, its random
-# weights deleted afterwards: the GPU machine makes its own), and copies them
+# weights deleted afterwards: the GPU machine makes its own), each with its
+# matrix products on tensor cores and on the f32 pipelines, and copies them
 # with attn-run, attn-bench, test/reference/compare.py and this script into
 # DIR (under 64 MiB).
 #
 # On the GPU machine (an NVIDIA driver, compute-sanitizer, and python3 with
 # PyTorch, transformers and safetensors; no MLIR, no network needed) it:
 #   1. runs the CogModel and tiny GPT-2 artifacts on the CPU and on the GPU:
-#      identical tokens, logits within 1e-3;
+#      identical tokens, logits within 1e-3 (both matmul variants; if the
+#      tensor-core one fails, the later steps use the f32 one and the
+#      check fails at the end);
 #   2. writes a seeded random GPT-2 124M (GPT2LMHeadModel(GPT2Config()))
 #      as safetensors with Hugging Face's names, runs our artifact on it
 #      (attn-run --weights) and HF's greedy generation on the same weights:
@@ -47,6 +50,9 @@ GPT2_PROMPT=464,2068,7586,21831,18045,625,262,16931,3290,13
 GPT2_NEW_TOKENS=32
 GPT2_SEED=1234
 
+# The artifact name suffix of a --cuda-matmul variant.
+suffix() { [ "$1" = tf32x3 ] || echo "-$1"; }
+
 prepare() {
   local dir=$1
   # shellcheck source=lib.sh
@@ -61,19 +67,32 @@ prepare() {
   WORK=$(mktemp -d)
   trap 'rm -rf "$WORK"' EXIT
 
+  # Each model twice: matrix products on tensor cores (3xTF32, the
+  # default) and on the f32 pipelines (-f32), so that a failure of one
+  # still leaves the other's figures.
+  local variant
   log "CogModel"
-  "$bin/attnc" "$ATTN_ROOT/models/cogmodel" --target=all -o "$dir/cogmodel.attn"
+  for variant in tf32x3 f32; do
+    "$bin/attnc" "$ATTN_ROOT/models/cogmodel" --target=all --cuda-matmul=$variant \
+      -o "$dir/cogmodel$(suffix $variant).attn"
+  done
   log "tiny GPT-2"
   "$python" "$ATTN_ROOT/test/reference/gpt2.py" make "$WORK/tiny" --seed 3 \
     --n-embd 64 --n-head 4 --n-layer 2 --n-positions 128
-  "$bin/attnc" "$WORK/tiny" --target=all -o "$dir/tiny.attn"
+  for variant in tf32x3 f32; do
+    "$bin/attnc" "$WORK/tiny" --target=all --cuda-matmul=$variant \
+      -o "$dir/tiny$(suffix $variant).attn"
+  done
   log "GPT-2 124M shapes (external weights, not shipped)"
   # HF's names for GPT2LMHeadModel ("transformer." + ...), which the GPU
   # machine's checkpoint has too; the artifact binds them by name.
   "$python" "$ATTN_ROOT/test/reference/gpt2.py" make "$WORK/gpt2" --seed 1 \
     --init hf --prefix --vocab 50257 --n-embd 768 --n-head 12 --n-layer 12 \
     --n-positions 1024 --tokenizer "$ATTN_GPT2_BPE_DIR"
-  "$bin/attnc" "$WORK/gpt2" --target=all --weights=external -o "$dir/gpt2-124m.attn"
+  for variant in tf32x3 f32; do
+    "$bin/attnc" "$WORK/gpt2" --target=all --weights=external --cuda-matmul=$variant \
+      -o "$dir/gpt2-124m$(suffix $variant).attn"
+  done
 
   cp "$bin/attn-run" "$bin/attn-bench" "$dir/bin/"
   cp "$ATTN_ROOT/test/reference/compare.py" "$dir/"
@@ -183,7 +202,8 @@ EOF
 check() {
   local dir=$1
   local bin=$dir/bin
-  for file in bin/attn-run bin/attn-bench compare.py cogmodel.attn tiny.attn gpt2-124m.attn; do
+  for file in bin/attn-run bin/attn-bench compare.py cogmodel.attn tiny.attn gpt2-124m.attn \
+    cogmodel-f32.attn tiny-f32.attn gpt2-124m-f32.attn; do
     [ -e "$dir/$file" ] || fail "$dir/$file is missing (make DIR with --prepare)"
   done
   local gpu sanitizer
@@ -203,20 +223,34 @@ check() {
   same() {
     local name=$1
     shift
-    "$bin/attn-run" "$@" --device=cpu --json --logits > "$WORK/$name.cpu.json"
-    timeout 120 "$bin/attn-run" "$@" --device=cuda --json --logits > "$WORK/$name.cuda.json"
-    python3 "$dir/compare.py" --atol 1e-3 "$WORK/$name.cuda.json" "$WORK/$name.cpu.json" ||
-      fail "$name: the GPU disagrees with the CPU"
+    "$bin/attn-run" "$@" --device=cpu --json --logits > "$WORK/$name.cpu.json" &&
+      timeout 120 "$bin/attn-run" "$@" --device=cuda --json --logits > "$WORK/$name.cuda.json" &&
+      python3 "$dir/compare.py" --atol 1e-3 "$WORK/$name.cuda.json" "$WORK/$name.cpu.json"
   }
-  same cogmodel-echo "$dir/cogmodel.attn" --prompt "minecraft echo" --max-new-tokens 16
-  same cogmodel-upper "$dir/cogmodel.attn" --prompt "zebra upper" --max-new-tokens 16
-  same tiny-short "$dir/tiny.attn" --tokens "$TINY_SHORT" --max-new-tokens 24
-  same tiny-long "$dir/tiny.attn" --tokens "$TINY_LONG" --max-new-tokens 50
+  # The variant the later steps use: tensor cores, unless they disagree
+  # (then the check goes on with the f32 pipelines and fails at the end).
+  local use="" tensor_cores=passed
+  for variant in f32 tf32x3; do
+    local s ok=1
+    s=$(suffix $variant)
+    log "   --cuda-matmul=$variant"
+    same "cogmodel-echo$s" "$dir/cogmodel$s.attn" --prompt "minecraft echo" --max-new-tokens 16 &&
+      same "cogmodel-upper$s" "$dir/cogmodel$s.attn" --prompt "zebra upper" --max-new-tokens 16 &&
+      same "tiny-short$s" "$dir/tiny$s.attn" --tokens "$TINY_SHORT" --max-new-tokens 24 &&
+      same "tiny-long$s" "$dir/tiny$s.attn" --tokens "$TINY_LONG" --max-new-tokens 50 || ok=0
+    if [ $ok = 0 ] && [ $variant = f32 ]; then
+      fail "--cuda-matmul=f32: the GPU disagrees with the CPU"
+    elif [ $ok = 0 ]; then
+      echo "gpu-check: FAILED: --cuda-matmul=tf32x3: the GPU disagrees with the CPU; going on with f32" >&2
+      tensor_cores=failed
+      use=-f32
+    fi
+  done
 
   log "2. GPT-2 124M: our greedy tokens and Hugging Face's on the same weights"
   local weights=$WORK/gpt2-124m.safetensors
   hf make "$weights" "$GPT2_SEED"
-  timeout 120 "$bin/attn-run" "$dir/gpt2-124m.attn" --weights "$weights" --device=cuda \
+  timeout 120 "$bin/attn-run" "$dir/gpt2-124m$use.attn" --weights "$weights" --device=cuda \
     --tokens "$GPT2_PROMPT" --max-new-tokens "$GPT2_NEW_TOKENS" --json > "$WORK/ours.json"
   hf greedy "$weights" "$GPT2_PROMPT" "$GPT2_NEW_TOKENS" > "$WORK/hf.json"
   python3 - "$WORK/ours.json" "$WORK/hf.json" <<'EOF' || fail "GPT-2 124M: our tokens differ from Hugging Face's"
@@ -234,7 +268,7 @@ EOF
   log "3. compute-sanitizer (memcheck) on one short generation"
   local rc=0
   timeout 180 "$sanitizer" --tool memcheck --error-exitcode 3 --leak-check full \
-    "$bin/attn-run" "$dir/tiny.attn" --device=cuda --tokens "$TINY_SHORT" \
+    "$bin/attn-run" "$dir/tiny$use.attn" --device=cuda --tokens "$TINY_SHORT" \
     --max-new-tokens 8 > "$WORK/sanitizer.txt" 2>&1 || rc=$?
   if [ "$rc" -ne 0 ]; then
     tail -20 "$WORK/sanitizer.txt" >&2
@@ -245,13 +279,22 @@ EOF
     { tail -20 "$WORK/sanitizer.txt" >&2; fail "compute-sanitizer did not report 0 errors"; }
 
   log "4. timings"
-  timeout 120 "$bin/attn-bench" "$dir/gpt2-124m.attn" --weights "$weights" --device cuda \
-    --prefill 128 --prefill 512 --decode-after 128 --decode 32 --repeats 5 > "$WORK/bench.json"
+  # Both variants: which multiplies matrices faster is decided here.
+  for variant in tf32x3 f32; do
+    timeout 120 "$bin/attn-bench" "$dir/gpt2-124m$(suffix $variant).attn" --weights "$weights" \
+      --device cuda --prefill 128 --prefill 512 --decode-after 128 --decode 32 --repeats 5 \
+      > "$WORK/bench-$variant.json"
+  done
   hf bench "$weights" > "$WORK/hf-bench.json"
-  python3 - "$WORK/bench.json" "$WORK/hf-bench.json" "$gpu" "$(stat -c %s "$weights")" <<'EOF'
+  python3 - "$WORK/bench-tf32x3.json" "$WORK/hf-bench.json" "$gpu" "$(stat -c %s "$weights")" \
+    "$WORK/bench-f32.json" "$tensor_cores" <<'EOF'
 import json, sys
 ours, hf, gpu = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
 weight_bytes = int(sys.argv[4])
+f32 = json.load(open(sys.argv[5]))
+if sys.argv[6] != "passed":
+    print("(tensor cores failed the CPU comparison: the attn figures below are the f32 pipelines')")
+    ours = f32
 if ours["device"] != "cuda":
     sys.exit(f"attn-bench ran on {ours['device']}")
 rows = [("prefill, 128 tokens", ours["prefill_128_ms"], hf["prefill_128_ms"]),
@@ -261,6 +304,10 @@ print(f"GPT-2 124M (f32) on {gpu}; HF eager: transformers, {hf['attn_implementat
 print(f"{'':32} {'attn ms':>10} {'HF ms':>10} {'HF/attn':>8}")
 for name, a, b in rows:
     print(f"{name:32} {a:10.3f} {b:10.3f} {b / a:8.2f}")
+print("--cuda-matmul=f32 (the f32 pipelines) instead of tensor cores:")
+for name, key in (("prefill, 128 tokens", "prefill_128_ms"), ("prefill, 512 tokens", "prefill_512_ms"),
+                  ("decode, per token (after 128)", "decode_32_after_128_ms_per_token")):
+    print(f"{name:32} {f32[key]:10.3f}")
 # Decode reads every weight once per token: its floor at the measured
 # bandwidth.
 floor_ms = weight_bytes / (hf["bandwidth_gb_s"] * 1e9) * 1e3
@@ -270,10 +317,11 @@ print(f"decode floor: {weight_bytes / 1e6:.0f} MB of weights at {hf['bandwidth_g
 EOF
 
   log "5. where the time goes: attn-run --profile (decode kernel by kernel)"
-  timeout 120 "$bin/attn-run" "$dir/gpt2-124m.attn" --weights "$weights" --device=cuda \
+  timeout 120 "$bin/attn-run" "$dir/gpt2-124m$use.attn" --weights "$weights" --device=cuda \
     --tokens "$(seq -s, 100 227)" --max-new-tokens 16 --json --profile \
     > /dev/null 2> "$WORK/profile.txt" || { cat "$WORK/profile.txt" >&2; fail "attn-run --profile failed"; }
   cat "$WORK/profile.txt"
+  [ "$tensor_cores" = passed ] || fail "--cuda-matmul=tf32x3 disagreed with the CPU (step 1)"
   log "gpu-check: all checks passed in ${SECONDS}s"
   [ "$SECONDS" -le 300 ] || fail "took ${SECONDS}s, over the 5-minute budget"
 }

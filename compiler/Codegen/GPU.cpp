@@ -29,6 +29,7 @@ static std::string getNvvmLoweringPipeline(const CudaTarget &target) {
 static void addKernelsToGpu(OpPassManager &pm, const CudaTarget &target) {
   KernelsToGPUOptions options;
   options.blockSize = target.blockSize;
+  options.tensorCores = target.tensorCores;
   pm.addPass(createKernelsToGPU(options));
 }
 
@@ -53,6 +54,10 @@ struct GpuPipelineOptions : public PassPipelineOptions<GpuPipelineOptions> {
   Option<int64_t> blockSize{*this, "block-size",
                             llvm::cl::desc("Threads per block"),
                             llvm::cl::init(256)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("Matrix products on tensor cores (3xTF32)"),
+      llvm::cl::init(true)};
 };
 } // namespace
 
@@ -66,6 +71,7 @@ void mlir::attn::registerGpuPipelines() {
         if (!options.archs.empty())
           target.archs.assign(options.archs.begin(), options.archs.end());
         target.blockSize = options.blockSize;
+        target.tensorCores = options.tensorCores;
         buildGpuKernelPipeline(pm, target);
       });
 }
@@ -76,11 +82,18 @@ llvm::Error mlir::attn::checkCudaTarget(const CudaTarget &target) {
   llvm::Regex archPattern("^sm_[0-9]{2,3}$");
   if (target.archs.empty())
     return llvm::createStringError("no CUDA architecture");
-  for (const std::string &arch : target.archs)
+  for (const std::string &arch : target.archs) {
     if (!archPattern.match(arch))
       return llvm::createStringError("'" + arch +
                                      "' is not a CUDA architecture such as "
                                      "sm_80");
+    // mma.sync on tf32 came with Ampere.
+    if (target.tensorCores && std::stoi(arch.substr(3)) < 80)
+      return llvm::createStringError(
+          "'" + arch +
+          "' has no tf32 tensor cores (sm_80 and newer have them); its "
+          "matrix products need the f32 pipelines");
+  }
   return llvm::Error::success();
 }
 

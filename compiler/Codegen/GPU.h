@@ -16,8 +16,11 @@ struct CudaTarget {
   /// One PTX module per architecture. sm_80 (A100) PTX also runs on newer
   /// GPUs through the driver's JIT; sm_90 (H100) gets code of its own.
   SmallVector<std::string> archs = {"sm_80", "sm_90"};
-  /// Threads per block of every kernel.
+  /// Threads per block of the kernels without a size of their own.
   int64_t blockSize = 256;
+  /// Matrix products on tensor cores (3xTF32; every arch sm_80 or newer),
+  /// else on the f32 pipelines.
+  bool tensorCores = true;
 };
 
 /// Attributes of each kernel's gpu.func (with `known_block_size`) that
@@ -53,7 +56,8 @@ struct CudaKernels {
   SmallVector<CudaModuleText> modules;
 };
 
-/// Fails, saying why, unless every architecture of `target` is sm_<NN>.
+/// Fails, saying why, unless every architecture of `target` is sm_<NN>
+/// (sm_80 or newer with tensor cores).
 llvm::Error checkCudaTarget(const CudaTarget &target);
 
 /// Adds the passes that take the planner's kernel module from attn on

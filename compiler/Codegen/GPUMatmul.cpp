@@ -12,6 +12,8 @@
 #include "compiler/Codegen/GPUKernelBuilder.h"
 
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
@@ -45,39 +47,111 @@ static Value epilogue(OpBuilder &b, Location loc, LinearOp op,
   return y;
 }
 
-void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
-                             const KernelValues &values, const WorkRange &range,
-                             Value xs, Value ws) {
-  assert(range.blockSize == kMatmulThreads && "a matmul block is 16 x 16");
-  Value x = values.binding(op.getInput()), w = values.binding(op.getWeight());
-  Value out = values.output();
-  Type type = op.getType().getElementType();
-  bool inOut = op.getLayout() == WeightLayout::in_out;
-  constexpr int64_t side = 16; // threads along each axis of the tile
-  constexpr int64_t perThread = kMatmulTile / side;
-  Value fzero = floatConstant(b, loc, type, 0.0);
-  Value rows = dimOf(b, loc, x, 0), depth = dimOf(b, loc, x, 1);
-  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
-  Value tx =
-      arith::RemUIOp::create(b, loc, thread, indexConstant(b, loc, side));
-  Value ty =
-      arith::DivUIOp::create(b, loc, thread, indexConstant(b, loc, side));
-  auto less = [&](Value a, Value bound) -> Value {
+namespace {
+/// What both tiled matmul kernels share: the operands, the row tiles of the
+/// block, the staging of each reduction slice into shared memory and the
+/// store of a result through the epilogue.
+struct MatmulTiles {
+  OpBuilder &b;
+  Location loc;
+  LinearOp op;
+  const KernelValues &values;
+  const WorkRange &range;
+  /// [kMatmulDepth, padded row] and [kMatmulDepth, padded feature] tiles.
+  Value xs, ws;
+  Value x, w, out, rows, depth, thread, fzero;
+  Type type;
+
+  MatmulTiles(OpBuilder &b, Location loc, LinearOp op,
+              const KernelValues &values, const WorkRange &range, Value xs,
+              Value ws)
+      : b(b), loc(loc), op(op), values(values), range(range), xs(xs), ws(ws),
+        x(values.binding(op.getInput())), w(values.binding(op.getWeight())),
+        out(values.output()), rows(dimOf(b, loc, x, 0)),
+        depth(dimOf(b, loc, x, 1)),
+        thread(gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x)),
+        fzero(floatConstant(b, loc, op.getType().getElementType(), 0.0)),
+        type(op.getType().getElementType()) {}
+
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value less(Value a, Value bound) {
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, a, bound);
-  };
-  auto add = [&](Value a, Value c) -> Value {
-    return arith::AddIOp::create(b, loc, a, c);
-  };
-  auto offset = [&](Value base, int64_t i) {
-    return add(base, indexConstant(b, loc, side * i));
-  };
-  // value(e / width, e % width), or 0 where `inside` is false, for the
-  // tile's elements e on this thread (e = thread, thread + blockSize, ...),
-  // stored by `store`.
-  auto stage = [&](int64_t width,
-                   function_ref<Value(Value, Value)> inside,
-                   function_ref<Value(Value, Value)> value,
-                   function_ref<void(Value, Value, Value)> store) {
+  }
+
+  /// body(acc) -> acc' for every reduction slice of the row tile at
+  /// `rowTile`, once the slice is staged (xs[k, row] = x[rowTile + row,
+  /// k0 + k], ws[k, f] = w(k0 + k, begin + f), zeros outside), between
+  /// barriers; returns the accumulators after the last slice.
+  SmallVector<Value>
+  forEachSlice(Value rowTile, ValueRange init,
+               function_ref<SmallVector<Value>(ValueRange)> body) {
+    auto steps =
+        scf::ForOp::create(b, loc, indexConstant(b, loc, 0), depth,
+                           indexConstant(b, loc, kMatmulDepth), init);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(steps.getBody());
+    Value k0 = steps.getInductionVar();
+    stage(
+        kMatmulDepth,
+        [&](Value row, Value k) -> Value {
+          return arith::AndIOp::create(b, loc, less(add(rowTile, row), rows),
+                                       less(add(k0, k), depth));
+        },
+        [&](Value row, Value k) {
+          return loadAs(b, loc, x, ValueRange{add(rowTile, row), add(k0, k)},
+                        type);
+        },
+        [&](Value row, Value k, Value v) {
+          memref::StoreOp::create(b, loc, v, xs, ValueRange{k, row});
+        });
+    // The weight is read along its contiguous axis.
+    auto inside = [&](Value k, Value f) -> Value {
+      return arith::AndIOp::create(b, loc, less(add(k0, k), depth),
+                                   less(f, range.count));
+    };
+    auto weight = [&](Value k, Value f) {
+      return weightAt(b, loc, op, w, add(k0, k), add(range.begin, f), type);
+    };
+    auto storeWeight = [&](Value k, Value f, Value v) {
+      memref::StoreOp::create(b, loc, v, ws, ValueRange{k, f});
+    };
+    if (op.getLayout() == WeightLayout::in_out)
+      stage(kMatmulTile, inside, weight, storeWeight);
+    else
+      stage(
+          kMatmulDepth, [&](Value f, Value k) { return inside(k, f); },
+          [&](Value f, Value k) { return weight(k, f); },
+          [&](Value f, Value k, Value v) { storeWeight(k, f, v); });
+    gpu::BarrierOp::create(b, loc);
+    SmallVector<Value> next = body(steps.getRegionIterArgs());
+    // The next slice overwrites the tiles.
+    gpu::BarrierOp::create(b, loc);
+    scf::YieldOp::create(b, loc, next);
+    b.setInsertionPointAfter(steps);
+    return steps.getResults();
+  }
+
+  /// out[rowTile + row, begin + f] = epilogue(acc), where both are inside.
+  void store(Value rowTile, Value row, Value f, Value acc) {
+    Value r = add(rowTile, row);
+    auto guard = scf::IfOp::create(
+        b, loc, arith::AndIOp::create(b, loc, less(r, rows),
+                                      less(f, range.count)));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(guard.thenBlock()->getTerminator());
+    Value feature = add(range.begin, f);
+    memref::StoreOp::create(b, loc,
+                            epilogue(b, loc, op, values, acc, r, feature, type),
+                            out, ValueRange{r, feature});
+  }
+
+private:
+  /// value(e / width, e % width), or 0 where `inside` is false, for the
+  /// slice's elements e on this thread (e = thread, thread + blockSize,
+  /// ...), stored by `store`.
+  void stage(int64_t width, function_ref<Value(Value, Value)> inside,
+             function_ref<Value(Value, Value)> value,
+             function_ref<void(Value, Value, Value)> store) {
     for (int64_t e = 0; e < kMatmulTile * kMatmulDepth; e += kMatmulThreads) {
       Value element = add(thread, indexConstant(b, loc, e));
       Value a =
@@ -95,90 +169,177 @@ void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
       }
       store(a, c, guard.getResult(0));
     }
+  }
+};
+} // namespace
+
+void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
+                             const KernelValues &values, const WorkRange &range,
+                             Value xs, Value ws) {
+  assert(range.blockSize == kMatmulThreads && "a matmul block is 16 x 16");
+  MatmulTiles tiles(b, loc, op, values, range, xs, ws);
+  constexpr int64_t side = 16; // threads along each axis of the tile
+  constexpr int64_t perThread = kMatmulTile / side;
+  Value tx = arith::RemUIOp::create(b, loc, tiles.thread,
+                                    indexConstant(b, loc, side));
+  Value ty = arith::DivUIOp::create(b, loc, tiles.thread,
+                                    indexConstant(b, loc, side));
+  auto offset = [&](Value base, int64_t i) {
+    return tiles.add(base, indexConstant(b, loc, side * i));
+  };
+  range.forEachTile(b, loc, tiles.rows, kMatmulTile, [&](Value rowTile) {
+    SmallVector<Value> zeros(perThread * perThread, tiles.fzero);
+    SmallVector<Value> acc =
+        tiles.forEachSlice(rowTile, zeros, [&](ValueRange carried) {
+          // Rows ty + 16 i and features tx + 16 j of the tile: a half-warp
+          // reads one broadcast x and 16 consecutive weights per step.
+          SmallVector<Value> sums(carried);
+          for (int64_t k = 0; k < kMatmulDepth; ++k) {
+            Value kk = indexConstant(b, loc, k);
+            SmallVector<Value> xk, wk;
+            for (int64_t i = 0; i < perThread; ++i) {
+              xk.push_back(memref::LoadOp::create(
+                  b, loc, xs, ValueRange{kk, offset(ty, i)}));
+              wk.push_back(memref::LoadOp::create(
+                  b, loc, ws, ValueRange{kk, offset(tx, i)}));
+            }
+            for (int64_t i = 0; i < perThread; ++i)
+              for (int64_t j = 0; j < perThread; ++j) {
+                Value &a = sums[i * perThread + j];
+                a = arith::AddFOp::create(
+                    b, loc, a, arith::MulFOp::create(b, loc, xk[i], wk[j]));
+              }
+          }
+          return sums;
+        });
+    for (int64_t i = 0; i < perThread; ++i)
+      for (int64_t j = 0; j < perThread; ++j)
+        tiles.store(rowTile, offset(ty, i), offset(tx, j),
+                    acc[i * perThread + j]);
+  });
+}
+
+namespace {
+/// One tf32 operand of mma.sync split for 3xTF32: v = hi + lo, hi and lo
+/// each a tf32 (the low 13 bits of the f32 zero), as mma.sync's i32
+/// registers.
+struct SplitTF32 {
+  Value hi, lo;
+};
+} // namespace
+
+static SplitTF32 splitTF32(OpBuilder &b, Location loc, Value v) {
+  Type i32 = b.getI32Type();
+  Value mask = arith::ConstantIntOp::create(b, loc, i32, 0xFFFFE000);
+  auto truncate = [&](Value f) -> Value {
+    return arith::AndIOp::create(
+        b, loc, arith::BitcastOp::create(b, loc, i32, f), mask);
+  };
+  Value hi = truncate(v);
+  // Exact in f32: hi holds v's leading bits.
+  Value rest = arith::SubFOp::create(
+      b, loc, v, arith::BitcastOp::create(b, loc, v.getType(), hi));
+  return {hi, truncate(rest)};
+}
+
+void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
+                                        LinearOp op, const KernelValues &values,
+                                        const WorkRange &range, Value xs,
+                                        Value ws) {
+  assert(range.blockSize == kMatmulThreads && "a matmul block is 8 warps");
+  MatmulTiles tiles(b, loc, op, values, range, xs, ws);
+  MLIRContext *ctx = b.getContext();
+  // mma.sync m16n8k8: 8 warps as 2 x 4, each a 32 x 16 corner of the 64 x
+  // 64 tile, as 2 x 2 fragments of 16 x 8.
+  constexpr int64_t fragmentsM = 2, fragmentsN = 2, mmaK = 8;
+  auto constant = [&](int64_t v) { return indexConstant(b, loc, v); };
+  Value lane = arith::RemUIOp::create(b, loc, tiles.thread, constant(32));
+  Value warp = arith::DivUIOp::create(b, loc, tiles.thread, constant(32));
+  Value group = arith::DivUIOp::create(b, loc, lane, constant(4));
+  Value inGroup = arith::RemUIOp::create(b, loc, lane, constant(4));
+  Value warpRow = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, warp, constant(4)),
+      constant(16 * fragmentsM));
+  Value warpColumn = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, warp, constant(4)),
+      constant(8 * fragmentsN));
+  auto plus = [&](Value a, int64_t c) { return tiles.add(a, constant(c)); };
+  Type f32 = b.getF32Type();
+  Type fragmentType =
+      LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  auto mma = [&](ArrayRef<Value> a, ArrayRef<Value> bb,
+                 ArrayRef<Value> c) -> SmallVector<Value> {
+    Value d = NVVM::MmaOp::create(
+        b, loc, fragmentType, a, bb, c, {16, 8, 8}, std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::tf32,
+                                      NVVM::MMATypes::tf32},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value> result;
+    for (int64_t i = 0; i < 4; ++i)
+      result.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+    return result;
   };
 
-  range.forEachTile(b, loc, rows, kMatmulTile, [&](Value rowTile) {
-    SmallVector<Value> zeros(perThread * perThread, fzero);
-    auto steps =
-        scf::ForOp::create(b, loc, indexConstant(b, loc, 0), depth,
-                           indexConstant(b, loc, kMatmulDepth), zeros);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(steps.getBody());
-      Value k0 = steps.getInductionVar();
-      // xs[k, row] = x[rowTile + row, k0 + k], read along x's rows.
-      stage(
-          kMatmulDepth,
-          [&](Value row, Value k) -> Value {
-            return arith::AndIOp::create(b, loc, less(add(rowTile, row), rows),
-                                         less(add(k0, k), depth));
-          },
-          [&](Value row, Value k) {
-            return loadAs(b, loc, x, ValueRange{add(rowTile, row), add(k0, k)},
-                          type);
-          },
-          [&](Value row, Value k, Value v) {
-            memref::StoreOp::create(b, loc, v, xs, ValueRange{k, row});
-          });
-      // ws[k, f] = w(k0 + k, begin + f), read along the weight's contiguous
-      // axis.
-      auto inside = [&](Value k, Value f) -> Value {
-        return arith::AndIOp::create(b, loc, less(add(k0, k), depth),
-                                     less(f, range.count));
-      };
-      auto weight = [&](Value k, Value f) {
-        return weightAt(b, loc, op, w, add(k0, k), add(range.begin, f), type);
-      };
-      auto storeWeight = [&](Value k, Value f, Value v) {
-        memref::StoreOp::create(b, loc, v, ws, ValueRange{k, f});
-      };
-      if (inOut)
-        stage(kMatmulTile, inside, weight, storeWeight);
-      else
-        stage(
-            kMatmulDepth, [&](Value f, Value k) { return inside(k, f); },
-            [&](Value f, Value k) { return weight(k, f); },
-            [&](Value f, Value k, Value v) { storeWeight(k, f, v); });
-      gpu::BarrierOp::create(b, loc);
-      // Rows ty + 16 i and features tx + 16 j of the tile: a half-warp
-      // reads one broadcast x and 16 consecutive weights per step.
-      SmallVector<Value> acc(steps.getRegionIterArgs());
-      for (int64_t k = 0; k < kMatmulDepth; ++k) {
-        Value kk = indexConstant(b, loc, k);
-        SmallVector<Value> xk, wk;
-        for (int64_t i = 0; i < perThread; ++i) {
-          xk.push_back(
-              memref::LoadOp::create(b, loc, xs, ValueRange{kk, offset(ty, i)}));
-          wk.push_back(
-              memref::LoadOp::create(b, loc, ws, ValueRange{kk, offset(tx, i)}));
-        }
-        for (int64_t i = 0; i < perThread; ++i)
-          for (int64_t j = 0; j < perThread; ++j) {
-            Value &a = acc[i * perThread + j];
-            a = arith::AddFOp::create(
-                b, loc, a, arith::MulFOp::create(b, loc, xk[i], wk[j]));
+  range.forEachTile(b, loc, tiles.rows, kMatmulTile, [&](Value rowTile) {
+    SmallVector<Value> zeros(fragmentsM * fragmentsN * 4, tiles.fzero);
+    SmallVector<Value> acc =
+        tiles.forEachSlice(rowTile, zeros, [&](ValueRange carried) {
+          SmallVector<Value> sums(carried);
+          for (int64_t k0 = 0; k0 < kMatmulDepth; k0 += mmaK) {
+            Value k = plus(inGroup, k0);
+            Value k4 = plus(inGroup, k0 + 4);
+            // A (row-major 16 x 8): (g, t), (g + 8, t), (g, t + 4),
+            // (g + 8, t + 4); B (8 x 8, k by n): (t, g), (t + 4, g).
+            SmallVector<SmallVector<SplitTF32>> a(fragmentsM), bw(fragmentsN);
+            for (int64_t m = 0; m < fragmentsM; ++m) {
+              Value row = tiles.add(warpRow, plus(group, 16 * m));
+              Value row8 = plus(row, 8);
+              for (auto [kk, rr] : {std::pair{k, row}, {k, row8}, {k4, row},
+                                    {k4, row8}})
+                a[m].push_back(splitTF32(
+                    b, loc,
+                    memref::LoadOp::create(b, loc, xs, ValueRange{kk, rr})));
+            }
+            for (int64_t n = 0; n < fragmentsN; ++n) {
+              Value column = tiles.add(warpColumn, plus(group, 8 * n));
+              for (Value kk : {k, k4})
+                bw[n].push_back(splitTF32(
+                    b, loc,
+                    memref::LoadOp::create(b, loc, ws,
+                                           ValueRange{kk, column})));
+            }
+            auto parts = [](ArrayRef<SplitTF32> v, bool hi) {
+              SmallVector<Value> out;
+              for (const SplitTF32 &s : v)
+                out.push_back(hi ? s.hi : s.lo);
+              return out;
+            };
+            for (int64_t m = 0; m < fragmentsM; ++m)
+              for (int64_t n = 0; n < fragmentsN; ++n) {
+                MutableArrayRef<Value> c(&sums[(m * fragmentsN + n) * 4], 4);
+                // 3xTF32: the small cross terms first, then hi x hi; f32
+                // accuracy from tensor cores (lo x lo is below f32's
+                // rounding).
+                SmallVector<Value> d =
+                    mma(parts(a[m], false), parts(bw[n], true), c);
+                d = mma(parts(a[m], true), parts(bw[n], false), d);
+                d = mma(parts(a[m], true), parts(bw[n], true), d);
+                llvm::copy(d, c.begin());
+              }
           }
-      }
-      // The next step overwrites the tiles.
-      gpu::BarrierOp::create(b, loc);
-      scf::YieldOp::create(b, loc, acc);
-    }
-    for (int64_t i = 0; i < perThread; ++i)
-      for (int64_t j = 0; j < perThread; ++j) {
-        Value row = add(rowTile, offset(ty, i));
-        Value f = offset(tx, j);
-        auto guard = scf::IfOp::create(
-            b, loc,
-            arith::AndIOp::create(b, loc, less(row, rows),
-                                  less(f, range.count)));
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(guard.thenBlock()->getTerminator());
-        Value feature = add(range.begin, f);
-        Value y = epilogue(b, loc, op, values,
-                           steps.getResult(i * perThread + j), row, feature,
-                           type);
-        memref::StoreOp::create(b, loc, y, out, ValueRange{row, feature});
-      }
+          return sums;
+        });
+    // C (16 x 8): (g, 2t), (g, 2t + 1), (g + 8, 2t), (g + 8, 2t + 1).
+    Value twiceInGroup = arith::MulIOp::create(b, loc, inGroup, constant(2));
+    for (int64_t m = 0; m < fragmentsM; ++m)
+      for (int64_t n = 0; n < fragmentsN; ++n)
+        for (int64_t r = 0; r < 4; ++r) {
+          Value row = tiles.add(warpRow, plus(group, 16 * m + 8 * (r / 2)));
+          Value column =
+              tiles.add(warpColumn, plus(twiceInGroup, 8 * n + r % 2));
+          tiles.store(rowTile, row, column, acc[(m * fragmentsN + n) * 4 + r]);
+        }
   });
 }
 

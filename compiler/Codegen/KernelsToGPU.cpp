@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -255,6 +256,7 @@ enum class Shape {
   Attention,
   DecodeAttention,
   Matmul,
+  MatmulTensorCores,
   MatVec
 };
 
@@ -331,7 +333,7 @@ static MemRefType getBufferType(ArrayRef<int64_t> shape, Type elementType,
 
 /// How `kernel` runs on `blockSize` threads per block.
 static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
-                                         int64_t blockSize) {
+                                         int64_t blockSize, bool tensorCores) {
   func::FuncOp impl = kernel.impl;
   ArrayRef<Type> argTypes = impl.getArgumentTypes();
   auto out = cast<MemRefType>(argTypes[argTypes.size() - 5]);
@@ -385,15 +387,18 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
         getBufferType({blockSize / kMatVecColumns, kMatVecColumns}, type,
                       gpu::AddressSpace::Workgroup)};
   } else if (isa_and_nonnull<LinearOp>(op)) {
-    layout.shape = Shape::Matmul;
     layout.blockSize = kMatmulThreads;
     layout.itemsPerBlock = kMatmulTile;
     layout.gridY = kMatmulRowGroups;
-    // One column of padding: the transposed stores of a staged slice hit
-    // distinct banks.
-    layout.workgroup = {getBufferType({kMatmulDepth, kMatmulTile + 1}, type,
+    layout.shape = tensorCores ? Shape::MatmulTensorCores : Shape::Matmul;
+    // Padding so that shared memory serves the reads of a warp in one
+    // pass: for the f32 kernel one column (the transposed stores of a
+    // staged slice hit distinct banks), for tensor cores 8 (a fragment's
+    // rows k and k + 1 start 8 banks apart).
+    int64_t padded = kMatmulTile + (tensorCores ? 8 : 1);
+    layout.workgroup = {getBufferType({kMatmulDepth, padded}, type,
                                       gpu::AddressSpace::Workgroup),
-                        getBufferType({kMatmulDepth, kMatmulTile + 1}, type,
+                        getBufferType({kMatmulDepth, padded}, type,
                                       gpu::AddressSpace::Workgroup)};
   } else if (layout.shape == Shape::PerRow) {
     // One row per warp.
@@ -427,7 +432,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
 
   unsigned numBindings = impl.getNumArguments() - 4;
   auto outType = cast<MemRefType>(impl.getArgumentTypes()[numBindings - 1]);
-  FailureOr<KernelLayout> layout = getLayout(kernel, blockSize);
+  FailureOr<KernelLayout> layout = getLayout(kernel, blockSize, tensorCores);
   if (failed(layout))
     return failure();
   int64_t itemsPerBlock = layout->itemsPerBlock;
@@ -525,6 +530,10 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
   case Shape::Matmul:
     emitMatmul(b, loc, cast<LinearOp>(op), values, range, shared[0],
                shared[1]);
+    break;
+  case Shape::MatmulTensorCores:
+    emitMatmulTensorCores(b, loc, cast<LinearOp>(op), values, range,
+                          shared[0], shared[1]);
     break;
   case Shape::MatVec:
     emitMatVec(b, loc, cast<LinearOp>(op), values, range, shared[0]);

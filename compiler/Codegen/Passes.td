@@ -193,9 +193,11 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
       unfused attention's contractions: one output element per thread
       iteration, the last axis across neighbouring threads;
     - layer norms and softmaxes: one row per warp, reductions by shuffles;
-    - `attn.linear`: a matrix product tiled through shared memory (32
-      features per block, 32 rows and 32 reduction steps per tile, the row
-      tiles spread over 16 blocks along y), or for
+    - `attn.linear`: a matrix product tiled through shared memory (64
+      features per block, 64 rows and 16 reduction steps per tile, the row
+      tiles spread over 16 blocks along y) on tensor cores (mma.sync
+      m16n8k8 in 3xTF32: f32 accuracy) or, with `tensor-cores=false`, 4 x 4
+      outputs per thread on the f32 pipelines; or for
       one row (decode) a matrix-vector product with the reduction split
       across the block;
     - `attn.fused_attention`: a flash kernel, a block per (head, group of
@@ -235,10 +237,14 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
            "Threads per block (a power of two in [32, 1024])">,
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Matrix products on tensor cores (mma.sync, 3xTF32; sm_80 and "
+           "newer) rather than the f32 pipelines">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];

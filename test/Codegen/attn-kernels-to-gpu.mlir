@@ -1,5 +1,6 @@
 // RUN: attn-opt %s -split-input-file -attn-kernels-to-gpu -canonicalize -cse | FileCheck %s
 // RUN: attn-opt %s -split-input-file -attn-kernels-to-gpu=block-size=128 | FileCheck %s --check-prefix=BS128
+// RUN: attn-opt %s -split-input-file -attn-kernels-to-gpu=tensor-cores=false -canonicalize -cse | FileCheck %s --check-prefix=F32
 
 // Kernels as the planner writes them (an attn op on tensor views of memref
 // bindings over work items [begin, end)) become gpu.funcs with the CUDA ABI
@@ -53,40 +54,74 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 
 // -----
 
-// A linear split over output features, tiled through shared memory: 64
+// A linear on tensor cores: the same 64 x 64 block tiles, row tile
+// groups and staging (into [k, row] and [k, feature] tiles padded to 72
+// columns), then per 8-deep step each warp loads its mma.sync m16n8k8
+// fragments, splits every value into two tf32 (hi: the low 13 bits
+// cleared; lo: the tf32 of the rest) and runs lo x hi, hi x lo, hi x hi
+// for each of its 2 x 2 fragments; the epilogue adds the bias at the store.
+// CHECK-LABEL: gpu.func @k1_linear
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[LANE:.*]] = arith.remui %[[TID]], %c32
+// CHECK: %[[GROUP:.*]] = arith.divui %[[LANE]], %c4
+// CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[XS]]
+// CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: gpu.barrier
+// CHECK: %[[A0:.*]] = memref.load %[[XS]][%[[T]], %{{.*}}]
+// CHECK: %[[A0BITS:.*]] = arith.bitcast %[[A0]] : f32 to i32
+// CHECK: %[[A0HI:.*]] = arith.andi %[[A0BITS]], %c-8192_i32 : i32
+// CHECK: %[[A0HIF:.*]] = arith.bitcast %[[A0HI]] : i32 to f32
+// CHECK: %[[A0REST:.*]] = arith.subf %[[A0]], %[[A0HIF]] : f32
+// CHECK: %[[A0RESTBITS:.*]] = arith.bitcast %[[A0REST]] : f32 to i32
+// CHECK: %[[A0LO:.*]] = arith.andi %[[A0RESTBITS]], %c-8192_i32 : i32
+// CHECK: memref.load %[[WS]][%[[T]], %{{.*}}]
+// CHECK: nvvm.mma.sync A[%[[A0LO]], {{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK-COUNT-23: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: memref.load %{{.*}} : memref<48xf32, strided<[1]>>
+// CHECK: memref.store %{{.*}} : memref<?x48xf32, strided<[48, 1]>>
+// With tensor-cores=false, a linear split over output features, tiled through shared memory: 64
 // features per block, 64 rows at a time (row tiles y, y + 16, ... on block
 // y of 16), the reduction staged 16 at a time (x and the weight read in
 // their own layout, f16 widened, zeros outside, stored as [k, row] and
 // [k, feature] tiles padded to 65 columns), each of the 16 x 16 threads
 // accumulating 4 x 4 outputs in registers (8 shared loads, 16
 // multiply-adds per step), the bias added at the store.
-// CHECK-LABEL: gpu.func @k1_linear
-// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>)
-// CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
-// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
-// CHECK: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c64 : index
-// CHECK: %[[Y:.*]] = gpu.block_id y
-// CHECK: %[[TID:.*]] = gpu.thread_id x
-// CHECK: %[[TX:.*]] = arith.remui %[[TID]], %c16
-// CHECK: %[[TY:.*]] = arith.divui %[[TID]], %c16
-// CHECK: %[[FIRST:.*]] = arith.muli %[[Y]], %c64
-// CHECK: scf.for %[[ROWS:.*]] = %[[FIRST]] to %{{.*}} step %c1024
-// CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
-// CHECK: memref.store %{{.*}}, %[[XS]][%[[TX]], %[[TY]]]
-// CHECK: %[[W:.*]] = memref.load %{{.*}} : memref<16x48xf16, strided<[48, 1]>>
-// CHECK: arith.extf %[[W]] : f16 to f32
-// CHECK: memref.store %{{.*}}, %[[WS]]
-// CHECK: gpu.barrier
-// CHECK: memref.load %[[XS]][%c0, %[[TY]]]
-// CHECK: memref.load %[[WS]][%c0, %[[TX]]]
-// CHECK-COUNT-6: memref.load {{.*}} : memref<16x65xf32, #gpu.address_space<workgroup>>
-// CHECK-COUNT-16: arith.mulf
-// CHECK: gpu.barrier
-// CHECK: scf.if
-// CHECK: %[[FEATURE:.*]] = arith.addi %[[BEGIN]], %[[TX]]
-// CHECK: %[[BIAS:.*]] = memref.load %{{.*}}[%[[FEATURE]]] : memref<48xf32, strided<[1]>>
-// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[BIAS]]
-// CHECK: memref.store %[[SUM]], %{{.*}}[%{{.*}}, %[[FEATURE]]] : memref<?x48xf32, strided<[48, 1]>>
+// F32-LABEL: gpu.func @k1_linear
+// F32-SAME: workgroup(%[[XS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>)
+// F32-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
+// F32-SAME: known_block_size = array<i32: 256, 1, 1>
+// F32: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c64 : index
+// F32: %[[Y:.*]] = gpu.block_id y
+// F32: %[[TID:.*]] = gpu.thread_id x
+// F32: %[[TX:.*]] = arith.remui %[[TID]], %c16
+// F32: %[[TY:.*]] = arith.divui %[[TID]], %c16
+// F32: %[[FIRST:.*]] = arith.muli %[[Y]], %c64
+// F32: scf.for %[[ROWS:.*]] = %[[FIRST]] to %{{.*}} step %c1024
+// F32: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
+// F32: memref.store %{{.*}}, %[[XS]][%[[TX]], %[[TY]]]
+// F32: %[[W:.*]] = memref.load %{{.*}} : memref<16x48xf16, strided<[48, 1]>>
+// F32: arith.extf %[[W]] : f16 to f32
+// F32: memref.store %{{.*}}, %[[WS]]
+// F32: gpu.barrier
+// F32: memref.load %[[XS]][%c0, %[[TY]]]
+// F32: memref.load %[[WS]][%c0, %[[TX]]]
+// F32-COUNT-6: memref.load {{.*}} : memref<16x65xf32, #gpu.address_space<workgroup>>
+// F32-COUNT-16: arith.mulf
+// F32: gpu.barrier
+// F32: scf.if
+// F32: %[[FEATURE:.*]] = arith.addi %[[BEGIN]], %[[TX]]
+// F32: %[[BIAS:.*]] = memref.load %{{.*}}[%[[FEATURE]]] : memref<48xf32, strided<[1]>>
+// F32: %[[SUM:.*]] = arith.addf %{{.*}}, %[[BIAS]]
+// F32: memref.store %[[SUM]], %{{.*}}[%{{.*}}, %[[FEATURE]]] : memref<?x48xf32, strided<[48, 1]>>
 func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %arg1: memref<16x48xf16, strided<[48, 1]>>, %arg2: memref<48xf32, strided<[1]>>, %arg3: memref<?x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
   %count = arith.subi %end, %begin : index
   %x = bufferization.to_tensor %arg0 restrict : memref<?x16xf32, strided<[16, 1]>> to tensor<?x16xf32>

@@ -1,7 +1,8 @@
 //===- attnc.cpp - the attn compiler driver -------------------------------===//
 //
 //   attnc MODEL_DIR -o OUT.attn [--target=cpu|cuda|all] [--cuda-arch=sm_80,..]
-//         [--weights=embed|external] [--fusion=none|softmax|flash]
+//         [--cuda-matmul=tf32x3|f32] [--weights=embed|external]
+//         [--fusion=none|softmax|flash]
 //         [--emit=attn|linalg|llvm|ptx|artifact]
 //
 // Imports a checkpoint directory, fuses, plans the prefill and decode
@@ -84,6 +85,16 @@ static cl::list<std::string> cudaArchs(
     "cuda-arch", cl::CommaSeparated, cl::value_desc("sm_XX,..."),
     cl::desc("PTX targets of --target=cuda|all, one module each (default "
              "sm_80,sm_90)"),
+    cl::cat(attncCategory));
+enum class CudaMatmul { TF32x3, F32 };
+static cl::opt<CudaMatmul> cudaMatmul(
+    "cuda-matmul", cl::init(CudaMatmul::TF32x3),
+    cl::desc("How the CUDA kernels multiply matrices"),
+    cl::values(clEnumValN(CudaMatmul::TF32x3, "tf32x3",
+                          "tensor cores (mma.sync) in 3xTF32, f32 accuracy; "
+                          "sm_80 and newer (default)"),
+               clEnumValN(CudaMatmul::F32, "f32",
+                          "the f32 pipelines, 4 x 4 outputs per thread")),
     cl::cat(attncCategory));
 static cl::opt<WeightsMode> weightsMode(
     "weights", cl::init(WeightsMode::Embed),
@@ -201,8 +212,10 @@ int main(int argc, char **argv) {
   CudaTarget cudaTarget;
   if (!cudaArchs.empty())
     cudaTarget.archs.assign(cudaArchs.begin(), cudaArchs.end());
+  cudaTarget.tensorCores = cudaMatmul == CudaMatmul::TF32x3;
   if (llvm::Error err = checkCudaTarget(cudaTarget))
-    return fail("--cuda-arch: " + llvm::toString(std::move(err)));
+    return fail("--cuda-arch: " + llvm::toString(std::move(err)) +
+                (cudaTarget.tensorCores ? " (--cuda-matmul=f32)" : ""));
 
   DialectRegistry registry;
   registerAllDialects(registry);
