@@ -81,54 +81,34 @@ struct MatmulTiles {
   /// body(acc) -> acc' for every reduction slice of the row tile at
   /// `rowTile`, once the slice is staged (xs[k, row] = x[rowTile + row,
   /// k0 + k], ws[k, f] = w(k0 + k, begin + f), zeros outside), between
-  /// barriers; returns the accumulators after the last slice.
+  /// barriers; returns the accumulators after the last slice. The next
+  /// slice's loads are issued before body runs, so that they are in flight
+  /// while it computes (software pipelining through registers).
   SmallVector<Value>
   forEachSlice(Value rowTile, ValueRange init,
                function_ref<SmallVector<Value>(ValueRange)> body) {
+    SmallVector<Value> carried(init);
+    llvm::append_range(carried,
+                       loadSlice(rowTile, indexConstant(b, loc, 0)));
     auto steps =
         scf::ForOp::create(b, loc, indexConstant(b, loc, 0), depth,
-                           indexConstant(b, loc, kMatmulDepth), init);
+                           indexConstant(b, loc, kMatmulDepth), carried);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(steps.getBody());
-    Value k0 = steps.getInductionVar();
-    stage(
-        kMatmulDepth,
-        [&](Value row, Value k) -> Value {
-          return arith::AndIOp::create(b, loc, less(add(rowTile, row), rows),
-                                       less(add(k0, k), depth));
-        },
-        [&](Value row, Value k) {
-          return loadAs(b, loc, x, ValueRange{add(rowTile, row), add(k0, k)},
-                        type);
-        },
-        [&](Value row, Value k, Value v) {
-          memref::StoreOp::create(b, loc, v, xs, ValueRange{k, row});
-        });
-    // The weight is read along its contiguous axis.
-    auto inside = [&](Value k, Value f) -> Value {
-      return arith::AndIOp::create(b, loc, less(add(k0, k), depth),
-                                   less(f, range.count));
-    };
-    auto weight = [&](Value k, Value f) {
-      return weightAt(b, loc, op, w, add(k0, k), add(range.begin, f), type);
-    };
-    auto storeWeight = [&](Value k, Value f, Value v) {
-      memref::StoreOp::create(b, loc, v, ws, ValueRange{k, f});
-    };
-    if (op.getLayout() == WeightLayout::in_out)
-      stage(kMatmulTile, inside, weight, storeWeight);
-    else
-      stage(
-          kMatmulDepth, [&](Value f, Value k) { return inside(k, f); },
-          [&](Value f, Value k) { return weight(k, f); },
-          [&](Value f, Value k, Value v) { storeWeight(k, f, v); });
+    ValueRange args = steps.getRegionIterArgs();
+    storeSlice(args.drop_front(init.size()));
     gpu::BarrierOp::create(b, loc);
-    SmallVector<Value> next = body(steps.getRegionIterArgs());
+    // Past the last slice every element is outside: zeros, no access.
+    SmallVector<Value> next = loadSlice(
+        rowTile, add(steps.getInductionVar(), indexConstant(b, loc,
+                                                            kMatmulDepth)));
+    SmallVector<Value> results = body(args.take_front(init.size()));
     // The next slice overwrites the tiles.
     gpu::BarrierOp::create(b, loc);
-    scf::YieldOp::create(b, loc, next);
+    llvm::append_range(results, next);
+    scf::YieldOp::create(b, loc, results);
     b.setInsertionPointAfter(steps);
-    return steps.getResults();
+    return SmallVector<Value>(steps.getResults().take_front(init.size()));
   }
 
   /// out[rowTile + row, begin + f] = epilogue(acc), where both are inside.
@@ -146,29 +126,82 @@ struct MatmulTiles {
   }
 
 private:
-  /// value(e / width, e % width), or 0 where `inside` is false, for the
-  /// slice's elements e on this thread (e = thread, thread + blockSize,
-  /// ...), stored by `store`.
-  void stage(int64_t width, function_ref<Value(Value, Value)> inside,
-             function_ref<Value(Value, Value)> value,
-             function_ref<void(Value, Value, Value)> store) {
-    for (int64_t e = 0; e < kMatmulTile * kMatmulDepth; e += kMatmulThreads) {
-      Value element = add(thread, indexConstant(b, loc, e));
-      Value a =
-          arith::DivUIOp::create(b, loc, element, indexConstant(b, loc, width));
-      Value c =
-          arith::RemUIOp::create(b, loc, element, indexConstant(b, loc, width));
-      auto guard = scf::IfOp::create(b, loc, TypeRange{type}, inside(a, c),
-                                     /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(guard.thenBlock());
-        scf::YieldOp::create(b, loc, value(a, c));
-        b.setInsertionPointToStart(guard.elseBlock());
-        scf::YieldOp::create(b, loc, fzero);
-      }
-      store(a, c, guard.getResult(0));
+  /// Elements per thread of each staged tile.
+  static constexpr int64_t kPerThread =
+      kMatmulTile * kMatmulDepth / kMatmulThreads;
+
+  /// fn(i, e / width, e % width) for this thread's elements e = thread +
+  /// i * blockSize of a staged tile `width` wide.
+  void forEachElement(int64_t width,
+                      function_ref<void(int64_t, Value, Value)> fn) {
+    for (int64_t i = 0; i < kPerThread; ++i) {
+      Value e = add(thread, indexConstant(b, loc, i * kMatmulThreads));
+      fn(i,
+         arith::DivUIOp::create(b, loc, e, indexConstant(b, loc, width)),
+         arith::RemUIOp::create(b, loc, e, indexConstant(b, loc, width)));
     }
+  }
+
+  /// x's elements of the [row, k] tile, then w's of the weight's tile
+  /// ([k, f] for [in, out], [f, k] for [out, in]: along its contiguous
+  /// axis), as each thread stages them.
+  void forEachStaged(function_ref<void(int64_t, Value, Value)> xElement,
+                     function_ref<void(int64_t, Value, Value)> wElement) {
+    forEachElement(kMatmulDepth, xElement);
+    if (op.getLayout() == WeightLayout::in_out)
+      forEachElement(kMatmulTile, [&](int64_t i, Value k, Value f) {
+        wElement(kPerThread + i, k, f);
+      });
+    else
+      forEachElement(kMatmulDepth, [&](int64_t i, Value f, Value k) {
+        wElement(kPerThread + i, k, f);
+      });
+  }
+
+  /// `value()` where `inside`, else 0, without an access outside.
+  Value loadIf(Value inside, function_ref<Value()> value) {
+    auto guard = scf::IfOp::create(b, loc, TypeRange{type}, inside,
+                                   /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(guard.thenBlock());
+    scf::YieldOp::create(b, loc, value());
+    b.setInsertionPointToStart(guard.elseBlock());
+    scf::YieldOp::create(b, loc, fzero);
+    return guard.getResult(0);
+  }
+
+  /// This thread's elements of slice k0, in registers: x[rowTile + row,
+  /// k0 + k] and w(k0 + k, begin + f), zeros outside.
+  SmallVector<Value> loadSlice(Value rowTile, Value k0) {
+    SmallVector<Value> values(2 * kPerThread);
+    forEachStaged(
+        [&](int64_t i, Value row, Value k) {
+          Value r = add(rowTile, row), kk = add(k0, k);
+          values[i] = loadIf(
+              arith::AndIOp::create(b, loc, less(r, rows), less(kk, depth)),
+              [&] { return loadAs(b, loc, x, ValueRange{r, kk}, type); });
+        },
+        [&](int64_t i, Value k, Value f) {
+          Value kk = add(k0, k);
+          values[i] = loadIf(
+              arith::AndIOp::create(b, loc, less(kk, depth),
+                                    less(f, range.count)),
+              [&] {
+                return weightAt(b, loc, op, w, kk, add(range.begin, f), type);
+              });
+        });
+    return values;
+  }
+
+  /// Stores loadSlice's values as xs[k, row] and ws[k, f].
+  void storeSlice(ValueRange values) {
+    forEachStaged(
+        [&](int64_t i, Value row, Value k) {
+          memref::StoreOp::create(b, loc, values[i], xs, ValueRange{k, row});
+        },
+        [&](int64_t i, Value k, Value f) {
+          memref::StoreOp::create(b, loc, values[i], ws, ValueRange{k, f});
+        });
   }
 };
 } // namespace

@@ -69,8 +69,9 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // CHECK: %[[GROUP:.*]] = arith.divui %[[LANE]], %c4
 // CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4
 // CHECK: scf.for
-// CHECK: memref.store %{{.*}}, %[[XS]]
+// CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
 // CHECK: arith.extf %{{.*}} : f16 to f32
+// CHECK: memref.store %{{.*}}, %[[XS]]
 // CHECK: memref.store %{{.*}}, %[[WS]]
 // CHECK: gpu.barrier
 // CHECK: %[[A0:.*]] = memref.load %[[XS]][%[[T]], %{{.*}}]
@@ -107,9 +108,9 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // F32: %[[FIRST:.*]] = arith.muli %[[Y]], %c64
 // F32: scf.for %[[ROWS:.*]] = %[[FIRST]] to %{{.*}} step %c1024
 // F32: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
-// F32: memref.store %{{.*}}, %[[XS]][%[[TX]], %[[TY]]]
 // F32: %[[W:.*]] = memref.load %{{.*}} : memref<16x48xf16, strided<[48, 1]>>
 // F32: arith.extf %[[W]] : f16 to f32
+// F32: memref.store %{{.*}}, %[[XS]][%[[TX]], %[[TY]]]
 // F32: memref.store %{{.*}}, %[[WS]]
 // F32: gpu.barrier
 // F32: memref.load %[[XS]][%c0, %[[TY]]]
@@ -133,6 +134,38 @@ func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %ar
   %c0 = arith.constant 0 : index
   %rows = memref.dim %arg3, %c0 : memref<?x48xf32, strided<[48, 1]>>
   %dst = memref.subview %arg3[0, %begin] [%rows, %count] [1, 1] : memref<?x48xf32, strided<[48, 1]>> to memref<?x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<?x?xf32>, memref<?x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// Two reduction slices (32 inputs): the first slice is loaded before the
+// loop; each iteration stores the slice it carries into shared memory,
+// then issues the next slice's loads (guarded: none past the last) before
+// its tensor-core steps, and carries those values to the next iteration.
+// CHECK-LABEL: gpu.func @k2_linear
+// CHECK: %[[X0:.*]] = scf.if
+// CHECK: memref.load %{{.*}} : memref<?x32xf32, strided<[32, 1]>>
+// CHECK: %{{.*}}:24 = scf.for %[[K0:.*]] = %c0 to %c32 step %c16 iter_args(%{{.*}} = %cst, {{.*}}, %[[XV:.*]] = %[[X0]], {{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: memref.store %[[XV]], %[[XS:.*]][%{{.*}}, %{{.*}}] : memref<16x72xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: %[[NEXT:.*]] = arith.addi %[[K0]], %c16
+// CHECK: arith.addi %[[NEXT]], %{{.*}}
+// CHECK: scf.if
+// CHECK: memref.load %{{.*}} : memref<?x32xf32, strided<[32, 1]>>
+// CHECK: nvvm.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.yield
+func.func private @k2_linear_impl(%arg0: memref<?x32xf32, strided<[32, 1]>>, %arg1: memref<48x32xf32, strided<[32, 1]>>, %arg2: memref<?x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<?x32xf32, strided<[32, 1]>> to tensor<?x32xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x32xf32, strided<[32, 1]>> to tensor<48x32xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 32] [1, 1] : tensor<48x32xf32> to tensor<?x32xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x?xf32>
+  %c0 = arith.constant 0 : index
+  %rows = memref.dim %arg2, %c0 : memref<?x48xf32, strided<[48, 1]>>
+  %dst = memref.subview %arg2[0, %begin] [%rows, %count] [1, 1] : memref<?x48xf32, strided<[48, 1]>> to memref<?x?xf32, strided<[48, 1], offset: ?>>
   bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<?x?xf32>, memref<?x?xf32, strided<[48, 1], offset: ?>>) -> ()
   return
 }
