@@ -49,6 +49,8 @@ LoadedDriver load() {
       {&d.cuFuncSetAttribute, "cuFuncSetAttribute"},
       {&d.cuMemAlloc, "cuMemAlloc_v2"},
       {&d.cuMemFree, "cuMemFree_v2"},
+      {&d.cuMemAllocHost, "cuMemAllocHost_v2"},
+      {&d.cuMemFreeHost, "cuMemFreeHost"},
       {&d.cuMemcpyHtoD, "cuMemcpyHtoD_v2"},
       {&d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"},
       {&d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"},

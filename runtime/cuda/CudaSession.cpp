@@ -283,12 +283,14 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
     for (Launch &launch : session->launches_)
       for (int i = 0; i < 4; ++i)
         launch.params[i] = &launch.values[i];
-    session->memrefs_.resize(model.maxBindingCount());
+    ATTN_RETURN_IF_ERROR(session->memrefs_.allocate(
+        d, model.maxBindingCount() * sizeof(attn_memref)));
     session->works_.resize(model.maxDispatchCount());
     session->logits_.resize(static_cast<size_t>(model.vocabSize()));
     // Enough for a contiguous [1, vocab] logits view, so that steps do not
     // allocate; a strided view may grow it once.
-    session->span_.resize(static_cast<size_t>(model.vocabSize()));
+    ATTN_RETURN_IF_ERROR(session->span_.allocate(
+        d, static_cast<size_t>(model.vocabSize()) * sizeof(float)));
     if (profile) {
       session->events_.resize(model.maxDispatchCount() + 1);
       for (CUevent &event : session->events_)
@@ -315,6 +317,8 @@ CudaSession::~CudaSession() {
   for (CUevent event : events_)
     if (event)
       (void)ATTN_CU(d.cuEventDestroy(event));
+  memrefs_.release(d);
+  span_.release(d);
   if (memrefArrays_)
     (void)ATTN_CU(d.cuMemFree(memrefArrays_));
   if (buffers_)
@@ -362,7 +366,7 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
   Status status = [&] {
     attn_memref logitsView;
     ATTN_RETURN_IF_ERROR(model.evaluateProgram(program, S, T, bases_.data(),
-                                               memrefs_.data(), works_.data(),
+                                               memrefs(), works_.data(),
                                                logitsView));
     // Every dispatch's arguments and grid.
     CUdeviceptr bindings = programMemrefs_[index];
@@ -472,6 +476,22 @@ Status CudaSession::buildGraph(const ProgramPlan &program) {
   return Status();
 }
 
+Status PinnedBuffer::allocate(const CudaDriver &driver, size_t bytes) {
+  release(driver);
+  if (bytes == 0)
+    return Status();
+  ATTN_RETURN_IF_ERROR(ATTN_CU(driver.cuMemAllocHost(&data_, bytes)));
+  bytes_ = bytes;
+  return Status();
+}
+
+void PinnedBuffer::release(const CudaDriver &driver) {
+  if (data_)
+    (void)ATTN_CU(driver.cuMemFreeHost(data_));
+  data_ = nullptr;
+  bytes_ = 0;
+}
+
 bool CudaSession::Launch::matchesGraph() const {
   return node.gridDimX == graphGridX &&
          std::equal(values, values + 4, graphValues);
@@ -518,17 +538,17 @@ Status CudaSession::copyLogits(const ProgramPlan &program,
     (extent < 0 ? low : high) += extent;
   }
   size_t count = static_cast<size_t>(high - low + 1);
-  if (span_.size() < count)
-    span_.resize(count);
+  if (span_.size() < count * sizeof(float))
+    ATTN_RETURN_IF_ERROR(span_.allocate(d, count * sizeof(float)));
   CUdeviceptr first = reinterpret_cast<CUdeviceptr>(view.data) +
                       static_cast<CUdeviceptr>(low * int64_t(sizeof(float)));
+  auto *span = static_cast<float *>(span_.data());
   ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuMemcpyDtoHAsync(
-      span_.data(), first, count * sizeof(float), stream_)));
-  // A copy into pageable memory waits for the stream's earlier work, so a
-  // kernel fault of this step surfaces at the copy above or here.
+      span, first, count * sizeof(float), stream_)));
+  // A kernel fault of this step surfaces at the copy above or here.
   ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuStreamSynchronize(stream_)));
   attn_memref host = view;
-  host.data = span_.data() - low;
+  host.data = span - low;
   gatherF32(host, program.logits.rank, logits_.data());
   return Status();
 }

@@ -11,8 +11,9 @@
 //    starts) and for every program's attn_memref array. A step evaluates
 //    the bindings at (S, T) on the host exactly as the CPU session does (with
 //    device addresses), uploads the token ids and the memref array (one copy
-//    each), launches every dispatch on the stream (kernel ABI: see
-//    CudaKernels in the schema), and copies the logits back.
+//    each, the array from pinned host memory), launches every dispatch on
+//    the stream (kernel ABI: see CudaKernels in the schema), and copies the
+//    logits back (into pinned memory).
 //  - The decode program (static S) runs as a CUDA graph: built once with one
 //    kernel node per dispatch, each depending on the one before, and
 //    instantiated. The memref array lives at a fixed device address and is
@@ -39,6 +40,23 @@
 namespace attn::runtime::cuda {
 
 class CudaModel;
+
+/// Page-locked host memory (cuMemAllocHost): the device copies to and from
+/// it directly, without the driver's staging copy through a pinned buffer,
+/// and an upload from it returns at once. Released by its owner with
+/// release(), which needs the driver.
+class PinnedBuffer {
+public:
+  /// Replaces the buffer by one of `bytes` bytes (contents undefined).
+  Status allocate(const CudaDriver &driver, size_t bytes);
+  void release(const CudaDriver &driver);
+  void *data() const { return data_; }
+  size_t size() const { return bytes_; }
+
+private:
+  void *data_ = nullptr;
+  size_t bytes_ = 0;
+};
 
 class CudaSession final : public Session {
 public:
@@ -73,6 +91,7 @@ private:
   Status launchGraph(const ProgramPlan &program);
   Status buildGraph(const ProgramPlan &program);
   void destroyGraph();
+  attn_memref *memrefs() { return static_cast<attn_memref *>(memrefs_.data()); }
   /// Copies the view `logits` (device addresses) back and gathers it.
   Status copyLogits(const ProgramPlan &program, const attn_memref &logits);
 
@@ -107,10 +126,11 @@ private:
   std::vector<Launch> launches_;
 
   // Filled at each step; sized for the largest program.
-  std::vector<attn_memref> memrefs_;
+  /// The attn_memref arrays' host side, uploaded every step (pinned).
+  PinnedBuffer memrefs_;
   std::vector<int64_t> works_;
-  /// Host copy of the device elements the logits view spans.
-  std::vector<float> span_;
+  /// Host copy of the device elements the logits view spans (pinned).
+  PinnedBuffer span_;
   std::vector<float> logits_;
 
   /// The graph of `graphProgram_`, with a node per launched dispatch.

@@ -40,6 +40,7 @@
 #include <cstring>
 #include <list>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,9 @@ struct Graph {
 /// Never destroyed: printStats runs at exit, in an order relative to static
 /// destructors that nothing fixes.
 attn::ptxemu::Allocations &allocations = *new attn::ptxemu::Allocations;
+/// Page-locked host allocations (cuMemAllocHost): not device memory, so
+/// kernels may not touch them; counted with the device's as live.
+std::set<void *> &pinned = *new std::set<void *>;
 
 struct {
   char module[16];
@@ -135,7 +139,7 @@ __attribute__((destructor)) void printStats() {
           "allocations live, %llu instructions emulated\n",
           stats.module[0] ? stats.module : "none", stats.directLaunches,
           stats.graphsInstantiated, stats.graphLaunches, stats.nodeUpdates,
-          allocations.size(), stats.instructions);
+          allocations.size() + pinned.size(), stats.instructions);
 }
 
 /// Whether entry point `name` is to fail.
@@ -392,6 +396,20 @@ CUresult cuMemFree_v2(unsigned long long pointer) {
   if (!allocations.remove(pointer))
     return CUDA_ERROR_INVALID_VALUE;
   free(reinterpret_cast<void *>(static_cast<uintptr_t>(pointer)));
+  return CUDA_SUCCESS;
+}
+CUresult cuMemAllocHost_v2(void **pointer, size_t size) {
+  FAIL_IF_ASKED("cuMemAllocHost");
+  *pointer = malloc(size);
+  if (!*pointer)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  pinned.insert(*pointer);
+  return CUDA_SUCCESS;
+}
+CUresult cuMemFreeHost(void *pointer) {
+  if (!pinned.erase(pointer))
+    return CUDA_ERROR_INVALID_VALUE;
+  free(pointer);
   return CUDA_SUCCESS;
 }
 CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src, size_t size) {
