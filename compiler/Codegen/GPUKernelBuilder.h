@@ -216,7 +216,9 @@ void emitMatmul(OpBuilder &b, Location loc, LinearOp op,
 /// emitMatmul's tiles on tensor cores: each warp computes a 32 x 16 corner
 /// of the block's 64 x 64 tile as 2 x 2 fragments of mma.sync m16n8k8 on
 /// tf32, in 3xTF32 (x = hi + lo, each tf32; x·w = hi·hi + hi·lo + lo·hi,
-/// accumulated in f32 by the tensor cores): f32 accuracy at several times
+/// accumulated in f32 by the tensor cores; hi and lo truncated, so each
+/// product is within about 2^-22 of f32's, whose rounding is 2^-24; an
+/// infinite input gives NaN): near-f32 accuracy at several times
 /// the f32 pipelines' rate. Needs sm_80 or newer. The staging tiles are
 /// padded to 72 columns, so that a warp's fragment loads hit 32 distinct
 /// banks.

@@ -400,8 +400,10 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
   // independent loads, so that enough bytes are in flight to stream the
   // weights at the memory's rate. Indices past the end are clamped (a valid
   // load) and their product dropped.
+  // Weights are arguments of static shape (the planner requires it).
   int64_t depth =
       cast<MemRefType>(w.getType()).getDimSize(inOut ? 0 : 1);
+  assert(!ShapedType::isDynamic(depth) && "a weight of dynamic shape");
   int64_t steps = llvm::divideCeil(depth, slices);
   int64_t unroll = std::max<int64_t>(1, std::min(kMatVecUnroll, steps));
   Value last = indexConstant(b, loc, depth - 1);

@@ -33,7 +33,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/TypeSwitch.h"
 
-
 namespace mlir::attn {
 #define GEN_PASS_DEF_KERNELSTOGPU
 #include "compiler/Codegen/Passes.h.inc"
@@ -391,10 +390,11 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
     layout.itemsPerBlock = kMatmulTile;
     layout.gridY = kMatmulRowGroups;
     layout.shape = tensorCores ? Shape::MatmulTensorCores : Shape::Matmul;
-    // Padding so that shared memory serves the reads of a warp in one
-    // pass: for the f32 kernel one column (the transposed stores of a
-    // staged slice hit distinct banks), for tensor cores 8 (a fragment's
-    // rows k and k + 1 start 8 banks apart).
+    // Padding against shared-memory bank conflicts: for tensor cores 8
+    // columns (rows k and k + 1 start 8 banks apart: a warp's fragment
+    // loads hit 32 distinct banks; the staging stores, 4 per thread and
+    // slice, are 4-way conflicted), for the f32 kernel one (its
+    // transposed staging stores 2-way instead of 16-way conflicted).
     int64_t padded = kMatmulTile + (tensorCores ? 8 : 1);
     layout.workgroup = {getBufferType({kMatmulDepth, padded}, type,
                                       gpu::AddressSpace::Workgroup),

@@ -185,7 +185,8 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
     the CUDA ABI of `runtime/schema/artifact.fbs`: a device pointer to the
     dispatch's `attn_memref` array, S, T and the number of work items.
     Block (b, y) handles work items [b * items_per_block, min(work, (b + 1)
-    * items_per_block)) with `block-size` threads (the flash kernel: fewer),
+    * items_per_block)) with `block-size` threads (linears: 256, the flash
+    kernel: at most 64),
     y < `attn.grid_y` splitting their tiles. The kernels compute what
     `attn-lower-to-linalg` computes for the CPU, element by element in f32:
 
@@ -196,7 +197,7 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
     - `attn.linear`: a matrix product tiled through shared memory (64
       features per block, 64 rows and 16 reduction steps per tile, the row
       tiles spread over 16 blocks along y) on tensor cores (mma.sync
-      m16n8k8 in 3xTF32: f32 accuracy) or, with `tensor-cores=false`, 4 x 4
+      m16n8k8 in 3xTF32: near-f32 accuracy) or, with `tensor-cores=false`, 4 x 4
       outputs per thread on the f32 pipelines; or for
       one row (decode) a matrix-vector product with the reduction split
       across the block;

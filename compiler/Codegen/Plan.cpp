@@ -455,8 +455,9 @@ LogicalResult Planner::planOp(Operation *op, size_t opIndex,
     FailureOr<ViewPlan> source = getView(split.getInput(), op);
     if (failed(source))
       return failure();
-    if (source->strides.back() == 1) {
-      RankedTensorType type = split.getType();
+    RankedTensorType type = split.getType();
+    // The verifier leaves head_dim free; a view needs it static.
+    if (source->strides.back() == 1 && !type.isDynamicDim(2)) {
       keep(split.getResult(),
            headsView(*source, type.getDimSize(0), type.getDimSize(2)));
       return success();
@@ -471,7 +472,7 @@ LogicalResult Planner::planOp(Operation *op, size_t opIndex,
       keep(merge.getResult(),
            wholeView(it->second,
                      {heads->sizes[1],
-                      Affine::constant(merge.getType().getDimSize(1))}));
+                      Affine::constant(plan.buffers[it->second].shape[1])}));
       return success();
     }
   }
@@ -563,9 +564,10 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
   ViewPlan result;
   if (merge && resultType.getRank() == 3 && !resultType.isDynamicDim(0) &&
       !resultType.isDynamicDim(2)) {
-    RankedTensorType mergedType = merge.getType();
-    Affine width = Affine::constant(mergedType.getDimSize(1));
-    buffer = allocateScratch(mergedType, {sizes[1], width}, opIndex);
+    // heads * head_dim, static here even where the merge's type says `?`.
+    Affine width = Affine::constant(resultType.getDimSize(0) *
+                                    resultType.getDimSize(2));
+    buffer = allocateScratch(merge.getType(), {sizes[1], width}, opIndex);
     result = headsView(wholeView(buffer, {sizes[1], width}),
                        resultType.getDimSize(0), resultType.getDimSize(2));
     mergedBuffers[merge] = buffer;

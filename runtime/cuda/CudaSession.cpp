@@ -362,7 +362,7 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
   const CudaDriver &d = *driver_;
   const Artifact &model = *artifact_;
   const CudaPlan &cuda = *model.cuda();
-  size_t index = static_cast<size_t>(&program - model.programs().data());
+  size_t index = programIndex(program);
   Status status = [&] {
     attn_memref logitsView;
     ATTN_RETURN_IF_ERROR(model.evaluateProgram(program, S, T, bases_.data(),

@@ -49,7 +49,9 @@ class PinnedBuffer {
 public:
   /// Replaces the buffer by one of `bytes` bytes (contents undefined).
   Status allocate(const CudaDriver &driver, size_t bytes);
+  /// Frees the buffer (nothing when there is none).
   void release(const CudaDriver &driver);
+  /// The buffer, or null; and its size in bytes.
   void *data() const { return data_; }
   size_t size() const { return bytes_; }
 

@@ -91,7 +91,7 @@ static cl::opt<CudaMatmul> cudaMatmul(
     "cuda-matmul", cl::init(CudaMatmul::TF32x3),
     cl::desc("How the CUDA kernels multiply matrices"),
     cl::values(clEnumValN(CudaMatmul::TF32x3, "tf32x3",
-                          "tensor cores (mma.sync) in 3xTF32, f32 accuracy; "
+                          "tensor cores (mma.sync) in 3xTF32, near-f32 accuracy; "
                           "sm_80 and newer (default)"),
                clEnumValN(CudaMatmul::F32, "f32",
                           "the f32 pipelines, 4 x 4 outputs per thread")),
@@ -213,9 +213,13 @@ int main(int argc, char **argv) {
   if (!cudaArchs.empty())
     cudaTarget.archs.assign(cudaArchs.begin(), cudaArchs.end());
   cudaTarget.tensorCores = cudaMatmul == CudaMatmul::TF32x3;
-  if (llvm::Error err = checkCudaTarget(cudaTarget))
-    return fail("--cuda-arch: " + llvm::toString(std::move(err)) +
-                (cudaTarget.tensorCores ? " (--cuda-matmul=f32)" : ""));
+  if (llvm::Error err = checkCudaTarget(cudaTarget)) {
+    std::string message = llvm::toString(std::move(err));
+    // The way out of an architecture without tensor cores.
+    if (StringRef(message).contains("tensor cores"))
+      message += " (--cuda-matmul=f32)";
+    return fail("--cuda-arch: " + message);
+  }
 
   DialectRegistry registry;
   registerAllDialects(registry);
