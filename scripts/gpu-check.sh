@@ -39,7 +39,9 @@ fail() {
   echo "gpu-check: FAILED: $*" >&2
   exit 1
 }
-trap 'fail "line $LINENO: $BASH_COMMAND"' ERR
+# The failing command's first line (a heredoc's script stays out).
+on_error() { fail "line $1: ${2%%$'\n'*}"; }
+trap 'on_error $LINENO "$BASH_COMMAND"' ERR
 log() { printf '== %s\n' "$*" >&2; }
 
 # The tiny GPT-2's prompts: short, and long enough to cross attention tiles.
