@@ -415,8 +415,12 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
     ATTN_RETURN_IF_ERROR(copyLogits(program, logitsView));
     return events_.empty() ? Status() : recordKernelTimes(program);
   }();
-  if (!status.ok())
+  if (!status.ok()) {
+    // Work queued before the failure may still read the pinned memref
+    // array, which the next step rewrites; its own error is this one's.
+    (void)ATTN_CU(d.cuStreamSynchronize(stream_));
     return model.annotate(std::move(status));
+  }
   logits = logits_.data();
   return Status();
 }
