@@ -47,6 +47,22 @@ static Value epilogue(OpBuilder &b, Location loc, LinearOp op,
   return y;
 }
 
+/// `v` split for 3xTF32: v = hi + lo up to lo's own truncation, hi and lo
+/// each a tf32 (an f32 whose low 13 bits are zero).
+static std::pair<Value, Value> splitTF32(OpBuilder &b, Location loc, Value v) {
+  Type i32 = b.getI32Type();
+  Value mask = arith::ConstantIntOp::create(b, loc, i32, 0xFFFFE000);
+  auto truncate = [&](Value f) -> Value {
+    return arith::BitcastOp::create(
+        b, loc, f.getType(),
+        arith::AndIOp::create(b, loc,
+                              arith::BitcastOp::create(b, loc, i32, f), mask));
+  };
+  Value hi = truncate(v);
+  // Exact in f32: hi holds v's leading bits.
+  return {hi, truncate(arith::SubFOp::create(b, loc, v, hi))};
+}
+
 namespace {
 /// What both tiled matmul kernels share: the operands, the row tiles of the
 /// block, the staging of each reduction slice into shared memory and the
@@ -57,15 +73,18 @@ struct MatmulTiles {
   LinearOp op;
   const KernelValues &values;
   const WorkRange &range;
-  /// [kMatmulDepth, padded row] and [kMatmulDepth, padded feature] tiles.
-  Value xs, ws;
+  /// [kMatmulDepth, padded row] and [kMatmulDepth, padded feature] tiles;
+  /// with `xsLo` and `wsLo` (3xTF32) they hold the values' tf32 hi halves
+  /// and those the lo halves, split once where they are staged.
+  Value xs, ws, xsLo, wsLo;
   Value x, w, out, rows, depth, thread, fzero;
   Type type;
 
   MatmulTiles(OpBuilder &b, Location loc, LinearOp op,
               const KernelValues &values, const WorkRange &range, Value xs,
-              Value ws)
+              Value ws, Value xsLo = Value(), Value wsLo = Value())
       : b(b), loc(loc), op(op), values(values), range(range), xs(xs), ws(ws),
+        xsLo(xsLo), wsLo(wsLo),
         x(values.binding(op.getInput())), w(values.binding(op.getWeight())),
         out(values.output()), rows(dimOf(b, loc, x, 0)),
         depth(dimOf(b, loc, x, 1)),
@@ -193,14 +212,24 @@ private:
     return values;
   }
 
-  /// Stores loadSlice's values as xs[k, row] and ws[k, f].
+  /// Stores loadSlice's values as xs[k, row] and ws[k, f] (split into
+  /// the hi and lo tiles when there are lo tiles).
   void storeSlice(ValueRange values) {
+    auto store = [&](Value v, Value hiTile, Value loTile, ValueRange idx) {
+      if (!loTile) {
+        memref::StoreOp::create(b, loc, v, hiTile, idx);
+        return;
+      }
+      auto [hi, lo] = splitTF32(b, loc, v);
+      memref::StoreOp::create(b, loc, hi, hiTile, idx);
+      memref::StoreOp::create(b, loc, lo, loTile, idx);
+    };
     forEachStaged(
         [&](int64_t i, Value row, Value k) {
-          memref::StoreOp::create(b, loc, values[i], xs, ValueRange{k, row});
+          store(values[i], xs, xsLo, ValueRange{k, row});
         },
         [&](int64_t i, Value k, Value f) {
-          memref::StoreOp::create(b, loc, values[i], ws, ValueRange{k, f});
+          store(values[i], ws, wsLo, ValueRange{k, f});
         });
   }
 };
@@ -252,35 +281,14 @@ void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
   });
 }
 
-namespace {
-/// One tf32 operand of mma.sync split for 3xTF32: v = hi + lo, hi and lo
-/// each a tf32 (the low 13 bits of the f32 zero), as mma.sync's i32
-/// registers.
-struct SplitTF32 {
-  Value hi, lo;
-};
-} // namespace
-
-static SplitTF32 splitTF32(OpBuilder &b, Location loc, Value v) {
-  Type i32 = b.getI32Type();
-  Value mask = arith::ConstantIntOp::create(b, loc, i32, 0xFFFFE000);
-  auto truncate = [&](Value f) -> Value {
-    return arith::AndIOp::create(
-        b, loc, arith::BitcastOp::create(b, loc, i32, f), mask);
-  };
-  Value hi = truncate(v);
-  // Exact in f32: hi holds v's leading bits.
-  Value rest = arith::SubFOp::create(
-      b, loc, v, arith::BitcastOp::create(b, loc, v.getType(), hi));
-  return {hi, truncate(rest)};
-}
-
 void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
                                         LinearOp op, const KernelValues &values,
-                                        const WorkRange &range, Value xs,
-                                        Value ws) {
+                                        const WorkRange &range,
+                                        ArrayRef<Value> tiles4) {
   assert(range.blockSize == kMatmulThreads && "a matmul block is 8 warps");
-  MatmulTiles tiles(b, loc, op, values, range, xs, ws);
+  assert(tiles4.size() == 4 && "x and w tiles, hi and lo halves");
+  MatmulTiles tiles(b, loc, op, values, range, tiles4[0], tiles4[1],
+                    tiles4[2], tiles4[3]);
   MLIRContext *ctx = b.getContext();
   // mma.sync m16n8k8: 8 warps as 2 x 4, each a 32 x 16 corner of the 64 x
   // 64 tile, as 2 x 2 fragments of 16 x 8.
@@ -323,41 +331,45 @@ void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
             Value k = plus(inGroup, k0);
             Value k4 = plus(inGroup, k0 + 4);
             // A (row-major 16 x 8): (g, t), (g + 8, t), (g, t + 4),
-            // (g + 8, t + 4); B (8 x 8, k by n): (t, g), (t + 4, g).
-            SmallVector<SmallVector<SplitTF32>> a(fragmentsM), bw(fragmentsN);
-            for (int64_t m = 0; m < fragmentsM; ++m) {
-              Value row = tiles.add(warpRow, plus(group, 16 * m));
-              Value row8 = plus(row, 8);
-              for (auto [kk, rr] : {std::pair{k, row}, {k, row8}, {k4, row},
-                                    {k4, row8}})
-                a[m].push_back(splitTF32(
-                    b, loc,
-                    memref::LoadOp::create(b, loc, xs, ValueRange{kk, rr})));
-            }
-            for (int64_t n = 0; n < fragmentsN; ++n) {
-              Value column = tiles.add(warpColumn, plus(group, 8 * n));
-              for (Value kk : {k, k4})
-                bw[n].push_back(splitTF32(
-                    b, loc,
-                    memref::LoadOp::create(b, loc, ws,
-                                           ValueRange{kk, column})));
-            }
-            auto parts = [](ArrayRef<SplitTF32> v, bool hi) {
-              SmallVector<Value> out;
-              for (const SplitTF32 &s : v)
-                out.push_back(hi ? s.hi : s.lo);
-              return out;
+            // (g + 8, t + 4); B (8 x 8, k by n): (t, g), (t + 4, g). Each
+            // fragment twice, from the hi and the lo tiles, as mma.sync's
+            // i32 registers. [half][m or n] -> registers.
+            Type i32 = b.getI32Type();
+            auto fragment = [&](Value tile, ArrayRef<std::pair<Value, Value>>
+                                                positions) {
+              SmallVector<Value> registers;
+              for (auto [kk, index] : positions)
+                registers.push_back(arith::BitcastOp::create(
+                    b, loc, i32,
+                    memref::LoadOp::create(b, loc, tile,
+                                           ValueRange{kk, index})));
+              return registers;
             };
+            SmallVector<Value> xTiles = {tiles.xs, tiles.xsLo};
+            SmallVector<Value> wTiles = {tiles.ws, tiles.wsLo};
+            SmallVector<SmallVector<Value>> a[2], bw[2];
+            for (int64_t half = 0; half < 2; ++half) {
+              for (int64_t m = 0; m < fragmentsM; ++m) {
+                Value row = tiles.add(warpRow, plus(group, 16 * m));
+                Value row8 = plus(row, 8);
+                a[half].push_back(fragment(
+                    xTiles[half], {{k, row}, {k, row8}, {k4, row}, {k4, row8}}));
+              }
+              for (int64_t n = 0; n < fragmentsN; ++n) {
+                Value column = tiles.add(warpColumn, plus(group, 8 * n));
+                bw[half].push_back(
+                    fragment(wTiles[half], {{k, column}, {k4, column}}));
+              }
+            }
+            constexpr int64_t hi = 0, lo = 1;
             for (int64_t m = 0; m < fragmentsM; ++m)
               for (int64_t n = 0; n < fragmentsN; ++n) {
                 MutableArrayRef<Value> c(&sums[(m * fragmentsN + n) * 4], 4);
-                // 3xTF32: the small cross terms first, then hi x hi; f32
-                // accuracy from tensor cores (lo x lo is below f32's
-                // rounding).
-                SmallVector<Value> d =
-                    mma(parts(a[m], false), parts(bw[n], true), c);
-                d = mma(parts(a[m], true), parts(bw[n], false), d);
-                d = mma(parts(a[m], true), parts(bw[n], true), d);
+                // 3xTF32: the small cross terms first, then hi x hi (lo x lo
+                // is below f32's rounding).
+                SmallVector<Value> d = mma(a[lo][m], bw[hi][n], c);
+                d = mma(a[hi][m], bw[lo][n], d);
+                d = mma(a[hi][m], bw[hi][n], d);
                 llvm::copy(d, c.begin());
               }
           }

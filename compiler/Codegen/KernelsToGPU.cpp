@@ -396,10 +396,10 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
     // slice, are 4-way conflicted), for the f32 kernel one (its
     // transposed staging stores 2-way instead of 16-way conflicted).
     int64_t padded = kMatmulTile + (tensorCores ? 8 : 1);
-    layout.workgroup = {getBufferType({kMatmulDepth, padded}, type,
-                                      gpu::AddressSpace::Workgroup),
-                        getBufferType({kMatmulDepth, padded}, type,
-                                      gpu::AddressSpace::Workgroup)};
+    // x and w; on tensor cores their hi and lo tf32 halves.
+    layout.workgroup.assign(tensorCores ? 4 : 2,
+                            getBufferType({kMatmulDepth, padded}, type,
+                                          gpu::AddressSpace::Workgroup));
   } else if (layout.shape == Shape::PerRow) {
     // One row per warp.
     layout.itemsPerBlock = getItemsPerBlock(out, kernel.axis, layout.rowAxis,
@@ -533,7 +533,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
     break;
   case Shape::MatmulTensorCores:
     emitMatmulTensorCores(b, loc, cast<LinearOp>(op), values, range,
-                          shared[0], shared[1]);
+                          SmallVector<Value>(shared.begin(), shared.end()));
     break;
   case Shape::MatVec:
     emitMatVec(b, loc, cast<LinearOp>(op), values, range, shared[0]);

@@ -55,13 +55,14 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // -----
 
 // A linear on tensor cores: the same 64 x 64 block tiles, row tile
-// groups and staging (into [k, row] and [k, feature] tiles padded to 72
-// columns), then per 8-deep step each warp loads its mma.sync m16n8k8
-// fragments, splits every value into two tf32 (hi: the low 13 bits
-// cleared; lo: the tf32 of the rest) and runs lo x hi, hi x lo, hi x hi
-// for each of its 2 x 2 fragments; the epilogue adds the bias at the store.
+// groups and staging, but each staged value is split once, where it is
+// stored, into two tf32 (hi: the low 13 bits cleared; lo: the same of the
+// rest) kept in hi and lo tiles padded to 72 columns; per 8-deep step each
+// warp loads its mma.sync m16n8k8 fragments from both and runs lo x hi,
+// hi x lo, hi x hi for each of its 2 x 2 fragments; the epilogue adds the
+// bias at the store.
 // CHECK-LABEL: gpu.func @k1_linear
-// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[XLO:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[WLO:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 // CHECK: %[[TID:.*]] = gpu.thread_id x
@@ -69,21 +70,31 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // CHECK: %[[GROUP:.*]] = arith.divui %[[LANE]], %c4
 // CHECK: %[[T:.*]] = arith.remui %[[LANE]], %c4
 // CHECK: scf.for
+// CHECK: %[[X:.*]] = scf.if {{.*}} -> (f32)
 // CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
 // CHECK: arith.extf %{{.*}} : f16 to f32
-// CHECK: memref.store %{{.*}}, %[[XS]]
+// CHECK: %[[XBITS:.*]] = arith.bitcast %[[X]] : f32 to i32
+// CHECK: %[[HIBITS:.*]] = arith.andi %[[XBITS]], %c-8192_i32 : i32
+// CHECK: %[[HI:.*]] = arith.bitcast %[[HIBITS]] : i32 to f32
+// CHECK: %[[REST:.*]] = arith.subf %[[X]], %[[HI]] : f32
+// CHECK: %[[RESTBITS:.*]] = arith.bitcast %[[REST]] : f32 to i32
+// CHECK: %[[LOBITS:.*]] = arith.andi %[[RESTBITS]], %c-8192_i32 : i32
+// CHECK: %[[LO:.*]] = arith.bitcast %[[LOBITS]] : i32 to f32
+// CHECK: memref.store %[[HI]], %[[XS]]
+// CHECK: memref.store %[[LO]], %[[XLO]]
 // CHECK: memref.store %{{.*}}, %[[WS]]
+// CHECK: memref.store %{{.*}}, %[[WLO]]
 // CHECK: gpu.barrier
 // CHECK: %[[A0:.*]] = memref.load %[[XS]][%[[T]], %{{.*}}]
-// CHECK: %[[A0BITS:.*]] = arith.bitcast %[[A0]] : f32 to i32
-// CHECK: %[[A0HI:.*]] = arith.andi %[[A0BITS]], %c-8192_i32 : i32
-// CHECK: %[[A0HIF:.*]] = arith.bitcast %[[A0HI]] : i32 to f32
-// CHECK: %[[A0REST:.*]] = arith.subf %[[A0]], %[[A0HIF]] : f32
-// CHECK: %[[A0RESTBITS:.*]] = arith.bitcast %[[A0REST]] : f32 to i32
-// CHECK: %[[A0LO:.*]] = arith.andi %[[A0RESTBITS]], %c-8192_i32 : i32
+// CHECK: %[[A0I:.*]] = arith.bitcast %[[A0]] : f32 to i32
 // CHECK: memref.load %[[WS]][%[[T]], %{{.*}}]
-// CHECK: nvvm.mma.sync A[%[[A0LO]], {{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
-// CHECK-COUNT-23: nvvm.mma.sync
+// CHECK: %[[ALO0:.*]] = memref.load %[[XLO]][%[[T]], %{{.*}}]
+// CHECK: %[[ALO0I:.*]] = arith.bitcast %[[ALO0]] : f32 to i32
+// CHECK: memref.load %[[WLO]][%[[T]], %{{.*}}]
+// CHECK: nvvm.mma.sync A[%[[ALO0I]], {{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<tf32>, multiplicandBPtxType = #nvvm.mma_type<tf32>, shape = #nvvm.shape<m = 16, n = 8, k = 8>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: nvvm.mma.sync A[%[[A0I]], {{.*}}]
+// CHECK: nvvm.mma.sync A[%[[A0I]], {{.*}}]
+// CHECK-COUNT-21: nvvm.mma.sync
 // CHECK-NOT: nvvm.mma.sync
 // CHECK: gpu.barrier
 // CHECK: scf.if
@@ -148,7 +159,8 @@ func.func private @k1_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %ar
 // CHECK: %[[X0:.*]] = scf.if
 // CHECK: memref.load %{{.*}} : memref<?x32xf32, strided<[32, 1]>>
 // CHECK: %{{.*}}:24 = scf.for %[[K0:.*]] = %c0 to %c32 step %c16 iter_args(%{{.*}} = %cst, {{.*}}, %[[XV:.*]] = %[[X0]], {{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK: memref.store %[[XV]], %[[XS:.*]][%{{.*}}, %{{.*}}] : memref<16x72xf32, #gpu.address_space<workgroup>>
+// CHECK: arith.subf %[[XV]]
+// CHECK: memref.store %{{.*}}, %[[XS:.*]][%{{.*}}, %{{.*}}] : memref<16x72xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK: %[[NEXT:.*]] = arith.addi %[[K0]], %c16
 // CHECK: arith.addi %[[NEXT]], %{{.*}}
