@@ -157,9 +157,10 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     for (const CudaModuleSpec &module : c.modules)
       modules.push_back(fb::CreateCudaModuleDirect(builder, module.arch.c_str(),
                                                    module.ptx.c_str()));
-    cuda = fb::CreateCudaKernelsDirect(builder, &cudaNames, &c.blockSize,
-                                       &c.itemsPerBlock, &c.sharedMemoryBytes,
-                                       &modules);
+    cuda = fb::CreateCudaKernelsDirect(
+        builder, &cudaNames, &c.blockSize, &c.itemsPerBlock,
+        &c.sharedMemoryBytes, &modules, c.gridY.empty() ? nullptr : &c.gridY,
+        c.readsStep.empty() ? nullptr : &c.readsStep);
   }
 
   auto root = fb::CreateArtifactDirect(builder, spec.version, config, tokenizer,

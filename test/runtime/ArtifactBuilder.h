@@ -71,6 +71,9 @@ struct CudaSpec {
   std::vector<uint32_t> itemsPerBlock;
   std::vector<uint32_t> sharedMemoryBytes;
   std::vector<CudaModuleSpec> modules;
+  /// Optional lists: left empty, they are absent from the artifact.
+  std::vector<uint32_t> gridY;
+  std::vector<uint8_t> readsStep;
 };
 
 struct ArtifactSpec {

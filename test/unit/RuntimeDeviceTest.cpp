@@ -57,6 +57,19 @@ protected:
   std::string model() const { return path("model.attn"); }
 };
 
+TEST_F(RuntimeDeviceTest, ReadsTheOptionalLaunchLists) {
+  ArtifactSpec spec = withCuda();
+  spec.cudaKernels.gridY = {1, 16, 1, 1};
+  spec.cudaKernels.readsStep = {1, 0, 1, 0};
+  auto artifact = open(spec);
+  ASSERT_TRUE(artifact);
+  const CudaPlan *cuda = artifact->cuda();
+  ASSERT_NE(cuda, nullptr);
+  EXPECT_EQ(cuda->kernels[kMatvec].gridY, 16u);
+  EXPECT_FALSE(cuda->kernels[kMatvec].readsStep);
+  EXPECT_TRUE(cuda->kernels[0].readsStep);
+}
+
 TEST_F(RuntimeDeviceTest, LoadsBothKernelTables) {
   auto artifact = open(withCuda());
   ASSERT_TRUE(artifact);
@@ -67,6 +80,9 @@ TEST_F(RuntimeDeviceTest, LoadsBothKernelTables) {
   EXPECT_EQ(cuda->kernels[kMatvec].name, "attn_test_matvec");
   EXPECT_EQ(cuda->kernels[kMatvec].blockSize, 128u);
   EXPECT_EQ(cuda->kernels[kMatvec].itemsPerBlock, 1u);
+  // Absent optional lists: one block along y, S and T passed.
+  EXPECT_EQ(cuda->kernels[kMatvec].gridY, 1u);
+  EXPECT_TRUE(cuda->kernels[kMatvec].readsStep);
   ASSERT_EQ(cuda->modules.size(), 2u);
   EXPECT_EQ(cuda->modules[0].arch, "sm_80");
   EXPECT_EQ(cuda->modules[0].computeCapability, 80);
@@ -184,6 +200,15 @@ TEST_F(RuntimeDeviceTest, RefusesInconsistentCudaTables) {
        "cuda: kernel 'attn_test_copy_rows': block_size 2048 is not in [1, 1024]"},
       {[](ArtifactSpec &s) { s.cudaKernels.itemsPerBlock[0] = 0; },
        "cuda: kernel 'attn_test_embedding': items_per_block is 0"},
+      {[](ArtifactSpec &s) { s.cudaKernels.gridY = {1, 1, 1}; },
+       "cuda: 4 kernels but 3 entries in 'grid_y'"},
+      {[](ArtifactSpec &s) { s.cudaKernels.gridY = {1, 0, 1, 1}; },
+       "cuda: kernel 'attn_test_matvec': grid_y 0 is not in [1, 65535]"},
+      {[](ArtifactSpec &s) { s.cudaKernels.gridY = {1, 1, 65536, 1}; },
+       "cuda: kernel 'attn_test_copy_rows': grid_y 65536 is not in [1, "
+       "65535]"},
+      {[](ArtifactSpec &s) { s.cudaKernels.readsStep = {1, 0}; },
+       "cuda: 4 kernels but 2 entries in 'reads_step'"},
       {[](ArtifactSpec &s) { s.cudaKernels.modules[1].arch = "sm_90a"; },
        "cuda: module arch 'sm_90a' is not sm_<number>"},
       {[](ArtifactSpec &s) { s.cudaKernels.modules[0].arch = "compute_80"; },
