@@ -15,8 +15,8 @@
 //    the stream (kernel ABI: see CudaKernels in the schema), and copies the
 //    logits back (into pinned memory).
 //  - The decode program (static S) runs as a CUDA graph: built once with one
-//    kernel node per dispatch, each depending on the one before, and
-//    instantiated. The memref array lives at a fixed device address and is
+//    kernel node per dispatch, each depending on the earlier ones that
+//    wrote what it reads or read what it writes, and instantiated. The memref array lives at a fixed device address and is
 //    re-uploaded before each launch, so a node's `bindings` argument never
 //    changes; what does (T, the work size and with it the grid) is patched
 //    into the instantiated graph with cuGraphExecKernelNodeSetParams before

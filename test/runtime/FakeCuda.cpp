@@ -34,6 +34,7 @@
 
 #include "attn/kernel_abi.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -112,8 +113,11 @@ struct Launch {
 };
 
 /// A graph, and an instantiated one: a list of launches in order.
+/// A graph, and an instantiated one: its nodes in the order they were
+/// added, and each node's dependencies (indices of earlier nodes).
 struct Graph {
   std::vector<Launch> nodes;
+  std::vector<std::vector<size_t>> deps;
 };
 
 /// Never destroyed: printStats runs at exit, in an order relative to static
@@ -126,6 +130,8 @@ std::set<void *> &pinned = *new std::set<void *>;
 struct {
   char module[16];
   long directLaunches, graphsInstantiated, graphLaunches, nodeUpdates;
+  /// Of the last graph instantiated.
+  size_t graphNodes, graphEdges;
   unsigned long long instructions;
 } stats;
 
@@ -140,6 +146,9 @@ __attribute__((destructor)) void printStats() {
           stats.module[0] ? stats.module : "none", stats.directLaunches,
           stats.graphsInstantiated, stats.graphLaunches, stats.nodeUpdates,
           allocations.size() + pinned.size(), stats.instructions);
+  if (stats.graphsInstantiated)
+    fprintf(stderr, "fake-cuda: the last graph had %zu nodes and %zu edges\n",
+            stats.graphNodes, stats.graphEdges);
 }
 
 /// Whether entry point `name` is to fail.
@@ -473,20 +482,30 @@ CUresult cuGraphDestroy(void *graph) {
 CUresult cuGraphAddKernelNode(void **node, void *graphHandle, void *const *deps,
                               size_t count, const KernelNodeParams *params) {
   auto *graph = static_cast<Graph *>(graphHandle);
-  // The backend chains each node after the one before.
-  size_t nodes = graph->nodes.size();
-  if (count != (nodes ? 1u : 0u) ||
-      (count && deps[0] != reinterpret_cast<void *>(nodes)))
-    return CUDA_ERROR_INVALID_VALUE;
+  std::vector<size_t> indices;
+  for (size_t i = 0; i < count; ++i) {
+    size_t index = reinterpret_cast<uintptr_t>(deps[i]) - 1;
+    // Dependencies are nodes of this graph, each named once.
+    if (index >= graph->nodes.size() ||
+        std::find(indices.begin(), indices.end(), index) != indices.end())
+      return CUDA_ERROR_INVALID_VALUE;
+    indices.push_back(index);
+  }
   graph->nodes.push_back(capture(*params));
+  graph->deps.push_back(std::move(indices));
   *node = reinterpret_cast<void *>(graph->nodes.size());
   return CUDA_SUCCESS;
 }
-CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
+CUresult cuGraphInstantiateWithFlags(void **exec, void *graphHandle,
                                      unsigned long long flags) {
   (void)flags;
-  *exec = new Graph(*static_cast<Graph *>(graph));
+  auto *graph = static_cast<Graph *>(graphHandle);
+  *exec = new Graph(*graph);
   ++stats.graphsInstantiated;
+  stats.graphNodes = graph->nodes.size();
+  stats.graphEdges = 0;
+  for (const std::vector<size_t> &deps : graph->deps)
+    stats.graphEdges += deps.size();
   return CUDA_SUCCESS;
 }
 CUresult cuGraphExecKernelNodeSetParams(void *execHandle, void *node,
@@ -499,13 +518,35 @@ CUresult cuGraphExecKernelNodeSetParams(void *execHandle, void *node,
   ++stats.nodeUpdates;
   return CUDA_SUCCESS;
 }
+/* Runs the nodes in a topological order that, among the nodes whose
+ * dependencies have run, always picks the one added last: a GPU may run
+ * independent nodes in any order, so a missing edge shows as a consumer
+ * running before its producer. */
 CUresult cuGraphLaunch(void *execHandle, void *stream) {
   (void)stream;
   ++stats.graphLaunches;
-  for (const Launch &launch : static_cast<Graph *>(execHandle)->nodes) {
-    CUresult result = run(launch);
+  const Graph &graph = *static_cast<Graph *>(execHandle);
+  size_t count = graph.nodes.size();
+  std::vector<size_t> waiting(count);
+  std::vector<std::vector<size_t>> dependents(count);
+  for (size_t i = 0; i < count; ++i) {
+    waiting[i] = graph.deps[i].size();
+    for (size_t dep : graph.deps[i])
+      dependents[dep].push_back(i);
+  }
+  std::set<size_t> ready;
+  for (size_t i = 0; i < count; ++i)
+    if (waiting[i] == 0)
+      ready.insert(i);
+  while (!ready.empty()) {
+    size_t i = *ready.rbegin();
+    ready.erase(i);
+    CUresult result = run(graph.nodes[i]);
     if (result != CUDA_SUCCESS)
       return result;
+    for (size_t next : dependents[i])
+      if (--waiting[next] == 0)
+        ready.insert(next);
   }
   return CUDA_SUCCESS;
 }
