@@ -235,7 +235,8 @@ float bigramLogit(int32_t token, int32_t next) {
   return -static_cast<float>(next) / 8;
 }
 
-ArtifactSpec bigramModel(int64_t contextLength, bool history) {
+ArtifactSpec bigramModel(int64_t contextLength, bool history,
+                         bool overwrite) {
   const int64_t V = static_cast<int64_t>(kBigramVocab.size());
   ArtifactSpec spec;
   spec.modelType = "bigram";
@@ -281,6 +282,9 @@ ArtifactSpec bigramModel(int64_t contextLength, bool history) {
     dispatches.push_back(
         {kAddRowSums, {{5, zero, {fb::Affine(1, 1, 0), v}, {v, one}}, logits}, v});
   }
+  if (overwrite)
+    dispatches.push_back(
+        {kEmbedding, {tokens, {2, zero, {v, v}, {v, one}}, x}, s});
   spec.programs = {{"prefill", 0, 0, dispatches, logits},
                    {"decode", 1, 0, dispatches, logits}};
   spec.sharedObject = testKernelsImage();

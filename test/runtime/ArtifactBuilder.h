@@ -141,8 +141,12 @@ float bigramLogit(int32_t token, int32_t next);
 /// 0 tokens, 1 embed, 2 bigram, 3 x [S, V] (Scratch), 4 logits [1, V].
 /// With `history`, buffer 5 is a KVCache [context, V] that keeps every
 /// token's one-hot row, and the logits also count the tokens seen so far:
-/// logits[j] = W[last][j] + (occurrences of j in the sequence).
-ArtifactSpec bigramModel(int64_t contextLength = 16, bool history = false);
+/// logits[j] = W[last][j] + (occurrences of j in the sequence). With
+/// `overwrite`, a last dispatch embeds the tokens into x again, from the
+/// bigram table: a write after every read of x, which must not run before
+/// them (a CUDA graph's write-after-read edge); the logits are unchanged.
+ArtifactSpec bigramModel(int64_t contextLength = 16, bool history = false,
+                         bool overwrite = false);
 
 /// A CudaKernels table for `spec`'s kernels: their names, 128 threads and
 /// one item per block, no shared memory, and sm_80 and sm_90 modules whose
