@@ -48,19 +48,36 @@ static Value epilogue(OpBuilder &b, Location loc, LinearOp op,
 }
 
 /// `v` split for 3xTF32: v = hi + lo up to lo's own truncation, hi and lo
-/// each a tf32 (an f32 whose low 13 bits are zero).
+/// each a tf32 (an f32 whose low 13 bits are zero). hi is v rounded to the
+/// nearest tf32 (ties away from zero, as cvt.rna), so that |lo| is at most
+/// half of hi's last place and truncating lo costs about 2^-23 of v;
+/// infinities and NaNs are truncated instead (rounding would carry into
+/// their exponent).
 static std::pair<Value, Value> splitTF32(OpBuilder &b, Location loc, Value v) {
   Type i32 = b.getI32Type();
-  Value mask = arith::ConstantIntOp::create(b, loc, i32, 0xFFFFE000);
-  auto truncate = [&](Value f) -> Value {
-    return arith::BitcastOp::create(
-        b, loc, f.getType(),
-        arith::AndIOp::create(b, loc,
-                              arith::BitcastOp::create(b, loc, i32, f), mask));
+  auto constant = [&](int64_t c) {
+    return arith::ConstantIntOp::create(b, loc, i32, c);
   };
-  Value hi = truncate(v);
-  // Exact in f32: hi holds v's leading bits.
-  return {hi, truncate(arith::SubFOp::create(b, loc, v, hi))};
+  Value mask = constant(0xFFFFE000);
+  Value exponent = constant(0x7F800000);
+  auto bitsOf = [&](Value f) -> Value {
+    return arith::BitcastOp::create(b, loc, i32, f);
+  };
+  auto asFloat = [&](Value bits) -> Value {
+    return arith::BitcastOp::create(b, loc, v.getType(), bits);
+  };
+  Value bits = bitsOf(v);
+  Value truncated = arith::AndIOp::create(b, loc, bits, mask);
+  Value rounded = arith::AndIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, bits, constant(0x1000)), mask);
+  Value special = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq,
+      arith::AndIOp::create(b, loc, bits, exponent), exponent);
+  Value hi =
+      asFloat(arith::SelectOp::create(b, loc, special, truncated, rounded));
+  // Exact in f32: hi is v to within half of hi's last place.
+  Value rest = arith::SubFOp::create(b, loc, v, hi);
+  return {hi, asFloat(arith::AndIOp::create(b, loc, bitsOf(rest), mask))};
 }
 
 namespace {

@@ -56,8 +56,9 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 
 // A linear on tensor cores: the same 64 x 64 block tiles, row tile
 // groups and staging, but each staged value is split once, where it is
-// stored, into two tf32 (hi: the low 13 bits cleared; lo: the same of the
-// rest) kept in hi and lo tiles padded to 72 columns; per 8-deep step each
+// stored, into two tf32 (hi: rounded to the nearest tf32, infinities and
+// NaNs truncated; lo: the rest truncated) kept in hi and lo tiles padded
+// to 72 columns; per 8-deep step each
 // warp loads its mma.sync m16n8k8 fragments from both and runs lo x hi,
 // hi x lo, hi x hi for each of its 2 x 2 fragments; the epilogue adds the
 // bias at the store.
@@ -74,7 +75,12 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // CHECK: memref.load %{{.*}} : memref<?x16xf32, strided<[16, 1]>>
 // CHECK: arith.extf %{{.*}} : f16 to f32
 // CHECK: %[[XBITS:.*]] = arith.bitcast %[[X]] : f32 to i32
-// CHECK: %[[HIBITS:.*]] = arith.andi %[[XBITS]], %c-8192_i32 : i32
+// CHECK: %[[TRUNC:.*]] = arith.andi %[[XBITS]], %c-8192_i32 : i32
+// CHECK: %[[HALFUP:.*]] = arith.addi %[[XBITS]], %c4096_i32 : i32
+// CHECK: %[[ROUNDED:.*]] = arith.andi %[[HALFUP]], %c-8192_i32 : i32
+// CHECK: %[[EXP:.*]] = arith.andi %[[XBITS]], %c2139095040_i32 : i32
+// CHECK: %[[SPECIAL:.*]] = arith.cmpi eq, %[[EXP]], %c2139095040_i32 : i32
+// CHECK: %[[HIBITS:.*]] = arith.select %[[SPECIAL]], %[[TRUNC]], %[[ROUNDED]] : i32
 // CHECK: %[[HI:.*]] = arith.bitcast %[[HIBITS]] : i32 to f32
 // CHECK: %[[REST:.*]] = arith.subf %[[X]], %[[HI]] : f32
 // CHECK: %[[RESTBITS:.*]] = arith.bitcast %[[REST]] : f32 to i32
