@@ -440,7 +440,9 @@ Status CudaSession::launchDirect(const ProgramPlan &program) {
     ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuLaunchKernel(
         node.func, node.gridDimX, node.gridDimY, 1, node.blockDimX, 1, 1,
         node.sharedMemBytes, stream_, node.kernelParams, nullptr)));
-    launched_.push_back(static_cast<uint32_t>(i));
+    // Reserved when profiling only: other steps must not allocate.
+    if (profiling)
+      launched_.push_back(static_cast<uint32_t>(i));
   }
   if (profiling)
     return ATTN_CU(d.cuEventRecord(events_[launched_.size()], stream_));
