@@ -76,19 +76,27 @@ void mlir::attn::registerGpuPipelines() {
       });
 }
 
+/// sm_<NN>: the runtime reads the compute capability from the name, and
+/// refuses architecture-specific targets such as sm_90a.
+static bool isCudaArch(StringRef arch) {
+  return llvm::Regex("^sm_[0-9]{2,3}$").match(arch);
+}
+
+bool mlir::attn::lacksTF32TensorCores(StringRef arch) {
+  unsigned capability = 0;
+  return isCudaArch(arch) && !arch.drop_front(3).getAsInteger(10, capability) &&
+         capability < 80;
+}
+
 llvm::Error mlir::attn::checkCudaTarget(const CudaTarget &target) {
-  // The runtime reads the compute capability from the name, and refuses
-  // architecture-specific targets such as sm_90a.
-  llvm::Regex archPattern("^sm_[0-9]{2,3}$");
   if (target.archs.empty())
     return llvm::createStringError("no CUDA architecture");
   for (const std::string &arch : target.archs) {
-    if (!archPattern.match(arch))
+    if (!isCudaArch(arch))
       return llvm::createStringError("'" + arch +
                                      "' is not a CUDA architecture such as "
                                      "sm_80");
-    // mma.sync on tf32 came with Ampere.
-    if (target.tensorCores && std::stoi(arch.substr(3)) < 80)
+    if (target.tensorCores && lacksTF32TensorCores(arch))
       return llvm::createStringError(
           "'" + arch +
           "' has no tf32 tensor cores (sm_80 and newer have them); its "

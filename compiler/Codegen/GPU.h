@@ -56,6 +56,10 @@ struct CudaKernels {
   SmallVector<CudaModuleText> modules;
 };
 
+/// Whether `arch` is an sm_<NN> older than sm_80, which brought mma.sync on
+/// tf32 (false for a name that is no sm_<NN>).
+bool lacksTF32TensorCores(StringRef arch);
+
 /// Fails, saying why, unless every architecture of `target` is sm_<NN>
 /// (sm_80 or newer with tensor cores).
 llvm::Error checkCudaTarget(const CudaTarget &target);

@@ -217,7 +217,7 @@ void emitMatmul(OpBuilder &b, Location loc, LinearOp op,
 /// of the block's 64 x 64 tile as 2 x 2 fragments of mma.sync m16n8k8 on
 /// tf32, in 3xTF32: each staged value is split once, where it is stored,
 /// into two tf32 (hi: rounded to the nearest tf32; lo: the rest, truncated),
-/// kept in `tiles` = {x hi, w hi, x lo, w lo}; x·w = lo·hi + hi·lo + hi·hi,
+/// kept in `staged` = {x hi, w hi, x lo, w lo}; x·w = lo·hi + hi·lo + hi·hi,
 /// accumulated in f32 by the tensor cores. Each product is within about
 /// 2^-23 of f32's (whose rounding is 2^-24; an infinite input gives NaN):
 /// near-f32 accuracy at several times the f32 pipelines' rate. Needs sm_80
@@ -225,7 +225,7 @@ void emitMatmul(OpBuilder &b, Location loc, LinearOp op,
 /// loads hit 32 distinct banks.
 void emitMatmulTensorCores(OpBuilder &b, Location loc, LinearOp op,
                            const KernelValues &values, const WorkRange &range,
-                           ArrayRef<Value> tiles);
+                           ValueRange staged);
 
 /// A one-row linear (decode) as matrix times vector: kMatVecColumns features
 /// per block, the reduction split over blockSize / kMatVecColumns slices of

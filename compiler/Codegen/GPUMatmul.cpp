@@ -301,11 +301,11 @@ void gpu_kernels::emitMatmul(OpBuilder &b, Location loc, LinearOp op,
 void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
                                         LinearOp op, const KernelValues &values,
                                         const WorkRange &range,
-                                        ArrayRef<Value> tiles4) {
+                                        ValueRange staged) {
   assert(range.blockSize == kMatmulThreads && "a matmul block is 8 warps");
-  assert(tiles4.size() == 4 && "x and w tiles, hi and lo halves");
-  MatmulTiles tiles(b, loc, op, values, range, tiles4[0], tiles4[1],
-                    tiles4[2], tiles4[3]);
+  assert(staged.size() == 4 && "x and w tiles, hi and lo halves");
+  MatmulTiles tiles(b, loc, op, values, range, staged[0], staged[1],
+                    staged[2], staged[3]);
   MLIRContext *ctx = b.getContext();
   // mma.sync m16n8k8: 8 warps as 2 x 4, each a 32 x 16 corner of the 64 x
   // 64 tile, as 2 x 2 fragments of 16 x 8.
@@ -338,6 +338,20 @@ void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
       result.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
     return result;
   };
+  // A fragment's registers: tile[k, index] for each position, as the i32
+  // that mma.sync takes.
+  Type i32 = b.getI32Type();
+  auto fragment = [&](Value tile,
+                      ArrayRef<std::pair<Value, Value>> positions) {
+    SmallVector<Value> registers;
+    for (auto [k, index] : positions)
+      registers.push_back(arith::BitcastOp::create(
+          b, loc, i32,
+          memref::LoadOp::create(b, loc, tile, ValueRange{k, index})));
+    return registers;
+  };
+  // [hi, lo] halves.
+  Value xTiles[2] = {tiles.xs, tiles.xsLo}, wTiles[2] = {tiles.ws, tiles.wsLo};
 
   range.forEachTile(b, loc, tiles.rows, kMatmulTile, [&](Value rowTile) {
     SmallVector<Value> zeros(fragmentsM * fragmentsN * 4, tiles.fzero);
@@ -349,21 +363,7 @@ void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
             Value k4 = plus(inGroup, k0 + 4);
             // A (row-major 16 x 8): (g, t), (g + 8, t), (g, t + 4),
             // (g + 8, t + 4); B (8 x 8, k by n): (t, g), (t + 4, g). Each
-            // fragment twice, from the hi and the lo tiles, as mma.sync's
-            // i32 registers. [half][m or n] -> registers.
-            Type i32 = b.getI32Type();
-            auto fragment = [&](Value tile, ArrayRef<std::pair<Value, Value>>
-                                                positions) {
-              SmallVector<Value> registers;
-              for (auto [kk, index] : positions)
-                registers.push_back(arith::BitcastOp::create(
-                    b, loc, i32,
-                    memref::LoadOp::create(b, loc, tile,
-                                           ValueRange{kk, index})));
-              return registers;
-            };
-            SmallVector<Value> xTiles = {tiles.xs, tiles.xsLo};
-            SmallVector<Value> wTiles = {tiles.ws, tiles.wsLo};
+            // fragment twice, from the hi and the lo tiles: [half][m or n].
             SmallVector<SmallVector<Value>> a[2], bw[2];
             for (int64_t half = 0; half < 2; ++half) {
               for (int64_t m = 0; m < fragmentsM; ++m) {

@@ -533,7 +533,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
     break;
   case Shape::MatmulTensorCores:
     emitMatmulTensorCores(b, loc, cast<LinearOp>(op), values, range,
-                          SmallVector<Value>(shared.begin(), shared.end()));
+                          shared);
     break;
   case Shape::MatVec:
     emitMatVec(b, loc, cast<LinearOp>(op), values, range, shared[0]);

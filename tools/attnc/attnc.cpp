@@ -214,11 +214,13 @@ int main(int argc, char **argv) {
     cudaTarget.archs.assign(cudaArchs.begin(), cudaArchs.end());
   cudaTarget.tensorCores = cudaMatmul == CudaMatmul::TF32x3;
   if (llvm::Error err = checkCudaTarget(cudaTarget)) {
-    std::string message = llvm::toString(std::move(err));
     // The way out of an architecture without tensor cores.
-    if (StringRef(message).contains("tensor cores"))
-      message += " (--cuda-matmul=f32)";
-    return fail("--cuda-arch: " + message);
+    bool hint = cudaTarget.tensorCores &&
+                llvm::any_of(cudaTarget.archs, [](const std::string &arch) {
+                  return lacksTF32TensorCores(arch);
+                });
+    return fail("--cuda-arch: " + llvm::toString(std::move(err)) +
+                (hint ? " (--cuda-matmul=f32)" : ""));
   }
 
   DialectRegistry registry;
