@@ -127,11 +127,33 @@ enum class Op : uint8_t {
   StGlobal,
   StShared,
   StGeneric,
+  // atom and red (d is the sink), of `rmw`.
+  AtomGlobal,
+  AtomShared,
+  AtomGeneric,
   Bra,
   Exit,
   BarSync,
   WarpSync,
   Nop,
+};
+
+/// The read-modify-write operation of atom and red: Add of integers, FAdd
+/// of f32, DAdd of f64; Min and Max of `bits` with `isSigned`; Cas writes
+/// s[1] where the old value is s[0].
+enum class Rmw : uint8_t {
+  Add,
+  FAdd,
+  DAdd,
+  Inc,
+  Dec,
+  Min,
+  Max,
+  And,
+  Or,
+  Xor,
+  Exch,
+  Cas,
 };
 
 /// Comparisons of setp.
@@ -257,11 +279,12 @@ struct Operand {
 
 /// Instruction flags.
 enum : uint8_t {
-  kFtz = 1,       // .ftz
-  kNaN = 2,       // min/max .NaN
-  kSat = 4,       // cvt .sat
-  kSignLoad = 8,  // ld of a signed type: sign-extend into the register
-  kWidePred = 16, // setp writing p|q, shfl writing its predicate
+  kFtz = 1,        // .ftz
+  kNaN = 2,        // min/max .NaN
+  kSat = 4,        // cvt .sat
+  kSignLoad = 8,   // ld of a signed type: sign-extend into the register
+  kWidePred = 16,  // setp writing p|q, shfl writing its predicate
+  kReduction = 32, // red rather than atom (for messages: the same Op)
 };
 
 /// One decoded instruction.
@@ -274,6 +297,7 @@ struct Instr {
   Cmp cmp = Cmp::Eq;
   BoolOp boolOp = BoolOp::None;
   Shfl shfl = Shfl::None;
+  Rmw rmw = Rmw::Add;
   Ty dstTy = Ty::None, srcTy = Ty::None; // cvt
   char rounding = 0;     // cvt: 'n', 'z', 'm', 'p' (.rn, ...), 0 if none
   bool roundInt = false; // cvt: .rni/.rzi/.rmi/.rpi
@@ -283,7 +307,7 @@ struct Instr {
   uint64_t dstMask = ~0ull; // ld: the destination registers' width
   Operand d[4];             // destinations
   Operand s[4];             // sources
-  int64_t offset = 0;       // ld/st: added to s[3] (the base register)
+  int64_t offset = 0;       // ld/st/atom/red: added to s[3] (the base register)
   uint32_t target = 0;      // bra; mma.sync: its index in Kernel::mmas
   uint32_t line = 0;
   uint32_t barrier = 0; // bar.sync's barrier
@@ -811,6 +835,21 @@ RawOperand Parser::parseOperand() {
 // Decoder
 //===----------------------------------------------------------------------===//
 
+/// The state space of a memory access; Generic where it names none.
+enum class Space : uint8_t { Generic, Global, Shared, Param };
+
+/// Removes the state space qualifier of ld, st, atom or red from `mods`.
+Space takeSpace(const RawInstr &raw, Modifiers &mods) {
+  std::string space = mods.takeOneOf(
+      {"global", "shared", "param", "local", "const", "shared::cta"});
+  if (space == "local" || space == "const")
+    unsupported(raw);
+  return space == "global"  ? Space::Global
+         : space == "param" ? Space::Param
+         : space.empty()    ? Space::Generic
+                            : Space::Shared;
+}
+
 /// Turns the parsed statements of one kernel into its Instr.
 class Decoder {
 public:
@@ -838,8 +877,13 @@ private:
     if (raw.operands.size() != count)
       failAt(raw.line, "'%s' takes %zu operands", raw.opcode.c_str(), count);
   }
+  /// Sets in.s[3] (the base register) and in.offset from `address`, the
+  /// [address] operand of an access to `space`.
+  void decodeAddress(const RawInstr &raw, const RawOperand &address,
+                     Space space, Instr &in);
   void decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
                     bool isLoad);
+  void decodeAtomic(const RawInstr &raw, Modifiers &mods, Instr &in);
   void decodeCvt(const RawInstr &raw, Modifiers &mods, Instr &in);
 
   Kernel &kernel_;
@@ -1008,12 +1052,31 @@ Operand Decoder::src(const RawOperand &op, Ty type, unsigned line) {
   }
 }
 
+void Decoder::decodeAddress(const RawInstr &raw, const RawOperand &address,
+                            Space space, Instr &in) {
+  if (address.kind != RawOperand::Address)
+    failAt(raw.line, "expected an address");
+  in.s[3].reg = address.name.empty() ? kNoReg : reg(address.name, raw.line);
+  in.offset = address.offset;
+  if (address.symbol.empty())
+    return;
+  uint64_t symbol;
+  if (!symbolAddress(address.symbol, symbol))
+    failAt(raw.line, "unknown symbol '%s'", address.symbol.c_str());
+  bool isParam = params_.count(address.symbol) != 0;
+  bool sharedOk = space == Space::Shared || space == Space::Generic;
+  if (isParam != (space == Space::Param) || (!isParam && !sharedOk))
+    failAt(raw.line, "'%s' is not in the access's state space",
+           address.symbol.c_str());
+  // A shared variable named in a generic access is its generic address.
+  if (space == Space::Generic)
+    symbol += kSharedGeneric;
+  in.offset += static_cast<int64_t>(symbol);
+}
+
 void Decoder::decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
                            bool isLoad) {
-  std::string space = mods.takeOneOf(
-      {"global", "shared", "param", "local", "const", "shared::cta"});
-  if (space == "local" || space == "const")
-    unsupported(raw);
+  Space space = takeSpace(raw, mods);
   if (mods.take("volatile") || mods.take("weak")) {
   } else if (mods.take("relaxed") ||
              mods.take(isLoad ? "acquire" : "release")) {
@@ -1039,17 +1102,25 @@ void Decoder::decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
   in.isSigned = isSignedTy(type);
   if (in.isSigned)
     in.flags |= kSignLoad;
-  if (space == "param" && !isLoad)
+  if (space == Space::Param && !isLoad)
     unsupported(raw); // a kernel's parameters are read-only
-  in.op = space == "global"  ? (isLoad ? Op::LdGlobal : Op::StGlobal)
-          : space == "param" ? Op::LdParam
-          : space.empty()    ? (isLoad ? Op::LdGeneric : Op::StGeneric)
-                             : (isLoad ? Op::LdShared : Op::StShared);
+  switch (space) {
+  case Space::Global:
+    in.op = isLoad ? Op::LdGlobal : Op::StGlobal;
+    break;
+  case Space::Shared:
+    in.op = isLoad ? Op::LdShared : Op::StShared;
+    break;
+  case Space::Param:
+    in.op = Op::LdParam;
+    break;
+  case Space::Generic:
+    in.op = isLoad ? Op::LdGeneric : Op::StGeneric;
+    break;
+  }
   expectCount(raw, 2);
   const RawOperand &value = raw.operands[isLoad ? 0 : 1];
-  const RawOperand &address = raw.operands[isLoad ? 1 : 0];
-  if (address.kind != RawOperand::Address)
-    failAt(raw.line, "expected an address");
+  decodeAddress(raw, raw.operands[isLoad ? 1 : 0], space, in);
   std::vector<RawOperand> elems;
   if (in.vec > 1) {
     if (value.kind != RawOperand::Vector || value.elems.size() != in.vec)
@@ -1079,23 +1150,66 @@ void Decoder::decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
       in.s[i] = src(elems[i], type, raw.line);
     }
   }
-  in.s[3].reg = address.name.empty() ? kNoReg : reg(address.name, raw.line);
-  in.offset = address.offset;
-  if (!address.symbol.empty()) {
-    uint64_t symbol;
-    if (!symbolAddress(address.symbol, symbol))
-      failAt(raw.line, "unknown symbol '%s'", address.symbol.c_str());
-    bool isParam = params_.count(address.symbol) != 0;
-    bool sharedOk = in.op == Op::LdShared || in.op == Op::StShared ||
-                    in.op == Op::LdGeneric || in.op == Op::StGeneric;
-    if (isParam != (in.op == Op::LdParam) || (!isParam && !sharedOk))
-      failAt(raw.line, "'%s' is not in the access's state space",
-             address.symbol.c_str());
-    // A shared variable named in a generic access is its generic address.
-    if (in.op == Op::LdGeneric || in.op == Op::StGeneric)
-      symbol += kSharedGeneric;
-    in.offset += static_cast<int64_t>(symbol);
-  }
+}
+
+void Decoder::decodeAtomic(const RawInstr &raw, Modifiers &mods, Instr &in) {
+  bool isRed = mods.base() == "red";
+  // A thread runs alone and an atomic is one step of it: every memory
+  // order and scope holds already. red has no acquire side.
+  std::string sem =
+      mods.takeOneOf({"relaxed", "acquire", "release", "acq_rel"});
+  mods.takeOneOf({"cta", "cluster", "gpu", "sys"});
+  Space space = takeSpace(raw, mods);
+  std::string op = mods.takeOneOf(
+      {"add", "inc", "dec", "min", "max", "and", "or", "xor", "exch", "cas"});
+  std::vector<Ty> types = mods.takeTypes();
+  if (op.empty() || types.size() != 1 || !mods.empty() ||
+      space == Space::Param ||
+      (isRed && (sem == "acquire" || sem == "acq_rel" || op == "exch" ||
+                 op == "cas")))
+    unsupported(raw);
+  Ty type = types[0];
+  auto typeIn = [type](std::initializer_list<Ty> allowed) {
+    return std::find(allowed.begin(), allowed.end(), type) != allowed.end();
+  };
+  // The scalar forms of the PTX ISA's table of atom operations and types,
+  // but for those with .b16, .b128, .f16, .bf16 (and their .noftz).
+  bool ok;
+  if (op == "add")
+    ok = typeIn({Ty::U32, Ty::S32, Ty::U64, Ty::F32, Ty::F64});
+  else if (op == "inc" || op == "dec")
+    ok = type == Ty::U32;
+  else if (op == "min" || op == "max")
+    ok = typeIn({Ty::U32, Ty::S32, Ty::U64, Ty::S64});
+  else // and, or, xor, exch, cas
+    ok = typeIn({Ty::B32, Ty::B64});
+  if (!ok)
+    unsupported(raw);
+  static const std::unordered_map<std::string, Rmw> kRmws = {
+      {"add", Rmw::Add}, {"inc", Rmw::Inc},   {"dec", Rmw::Dec},
+      {"min", Rmw::Min}, {"max", Rmw::Max},   {"and", Rmw::And},
+      {"or", Rmw::Or},   {"xor", Rmw::Xor},   {"exch", Rmw::Exch},
+      {"cas", Rmw::Cas}};
+  in.rmw = type == Ty::F32   ? Rmw::FAdd
+           : type == Ty::F64 ? Rmw::DAdd
+                             : kRmws.at(op);
+  in.op = space == Space::Global   ? Op::AtomGlobal
+          : space == Space::Shared ? Op::AtomShared
+                                   : Op::AtomGeneric;
+  if (isRed)
+    in.flags |= kReduction;
+  in.bits = static_cast<uint8_t>(bitsOf(type));
+  in.mask = maskOf(in.bits);
+  in.isSigned = isSignedTy(type);
+  // atom d, [a], b{, c}; red [a], b: red is atom with the sink for d.
+  size_t first = isRed ? 0 : 1;
+  expectCount(raw, first + (in.rmw == Rmw::Cas ? 3 : 2));
+  if (!isRed)
+    in.d[0] = dst(raw.operands[0], raw.line);
+  decodeAddress(raw, raw.operands[first], space, in);
+  in.s[0] = src(raw.operands[first + 1], type, raw.line);
+  if (in.rmw == Rmw::Cas)
+    in.s[1] = src(raw.operands[first + 2], type, raw.line);
 }
 
 void Decoder::decodeCvt(const RawInstr &raw, Modifiers &mods, Instr &in) {
@@ -1494,6 +1608,11 @@ Instr Decoder::decode(const RawInstr &raw) {
     return in;
   }
 
+  if (base == "atom" || base == "red") {
+    decodeAtomic(raw, mods, in);
+    return in;
+  }
+
   if (base == "bra") {
     mods.take("uni");
     done();
@@ -1614,7 +1733,9 @@ Instr Decoder::decode(const RawInstr &raw) {
 
   if (base == "membar" || base == "fence") {
     // Threads run one at a time: every access is already ordered.
-    std::string scope = mods.takeOneOf({"cta", "gl", "sys", "gpu"});
+    std::string scope = base == "membar"
+                            ? mods.takeOneOf({"cta", "gl", "sys"})
+                            : mods.takeOneOf({"cta", "cluster", "gpu", "sys"});
     if (base == "fence")
       mods.takeOneOf({"sc", "acq_rel"});
     done();
@@ -2090,7 +2211,71 @@ bool compareInt(const Instr &in, uint64_t a, uint64_t b) {
   }
 }
 
+/// Whether a generic address is in the block's shared memory window.
+bool isSharedGeneric(uint64_t address) {
+  return address >= kSharedGeneric && address < kSharedGenericEnd;
+}
+
+/// atom and red: applies `in` to the word at `p` with the operands `b` and
+/// (cas) `c`; returns the old value. A thread runs alone, so this is
+/// atomic. An f32 add flushes subnormal inputs and results on global
+/// memory (`ftz`) but not on shared memory, as the PTX ISA says.
+uint64_t readModifyWrite(const Instr &in, uint8_t *p, uint64_t b, uint64_t c,
+                         bool ftz) {
+  unsigned bytes = in.bits / 8;
+  uint64_t old = 0;
+  memcpy(&old, p, bytes);
+  b &= in.mask;
+  uint64_t v = 0;
+  switch (in.rmw) {
+  case Rmw::Add:
+    v = old + b;
+    break;
+  case Rmw::FAdd: {
+    float x = toF32(old), y = toF32(b);
+    v = fromF32(ftz ? flush(flush(x) + flush(y)) : x + y);
+    break;
+  }
+  case Rmw::DAdd:
+    v = fromF64(toF64(old) + toF64(b));
+    break;
+  case Rmw::Inc:
+    v = old >= b ? 0 : old + 1;
+    break;
+  case Rmw::Dec:
+    v = old == 0 || old > b ? b : old - 1;
+    break;
+  case Rmw::Min:
+  case Rmw::Max: {
+    bool less = in.isSigned ? sext(old, in.bits) < sext(b, in.bits) : old < b;
+    v = (in.rmw == Rmw::Min) == less ? old : b;
+    break;
+  }
+  case Rmw::And:
+    v = old & b;
+    break;
+  case Rmw::Or:
+    v = old | b;
+    break;
+  case Rmw::Xor:
+    v = old ^ b;
+    break;
+  case Rmw::Exch:
+    v = b;
+    break;
+  case Rmw::Cas:
+    v = old == b ? c : old;
+    break;
+  }
+  v &= in.mask;
+  memcpy(p, &v, bytes);
+  return old;
+}
+
 enum class State : uint8_t { Ready, AtBarrier, AtWarpSync, Exited };
+
+/// How an instruction accesses shared memory, for the race check.
+enum class Access : uint8_t { Read, Write, Atomic };
 
 struct Thread {
   uint32_t pc = 0;
@@ -2145,17 +2330,20 @@ private:
   uint8_t *global(const Thread &t, const Instr &in, uint64_t address,
                   unsigned size);
   uint8_t *shared(const Thread &t, const Instr &in, uint64_t address,
-                  unsigned size, bool isWrite);
+                  unsigned size, Access access);
   uint8_t *generic(const Thread &t, const Instr &in, uint64_t address,
-                   unsigned size, bool isWrite) {
-    if (address >= kSharedGeneric && address < kSharedGenericEnd)
-      return shared(t, in, address - kSharedGeneric, size, isWrite);
+                   unsigned size, Access access) {
+    if (isSharedGeneric(address))
+      return shared(t, in, address - kSharedGeneric, size, access);
     return global(t, in, address, size);
   }
   /// Fails on a shared memory hazard: the access of `t` touches a byte that
-  /// another thread wrote (or, for a write, read) since the last barrier.
+  /// another thread wrote (or, for a write or an atomic, read) since the
+  /// last barrier, or, for a plain access, updated with an atomic. Atomics
+  /// of several threads to the same bytes are no hazard: that is what they
+  /// are for.
   void raceCheck(const Thread &t, const Instr &in, uint64_t address,
-                 unsigned size, bool isWrite);
+                 unsigned size, Access access);
   void load(Thread &t, const Instr &in, const uint8_t *p);
   void store(Thread &t, const Instr &in, uint8_t *p);
 
@@ -2171,13 +2359,15 @@ private:
   uint64_t instructions_ = 0;
   /// The allocation of the last global access.
   uint64_t cacheLo_ = 1, cacheHi_ = 0;
-  /// Who last wrote and read each shared byte, in which barrier interval
-  /// (epoch: a new one per block and per barrier, so nothing is reset).
+  /// Who last wrote, read and updated with an atomic each shared byte, in
+  /// which barrier interval (epoch: a new one per block and per barrier, so
+  /// nothing is reset). An atomic is neither a write nor a read here, so
+  /// that atomics of other threads do not conflict with it.
   struct Shadow {
-    uint32_t writeEpoch = 0, readEpoch = 0;
-    uint16_t writer = 0, reader = 0; // kManyReaders: more than one
+    uint32_t writeEpoch = 0, readEpoch = 0, atomicEpoch = 0;
+    uint16_t writer = 0, reader = 0, updater = 0; // kManyThreads: several
   };
-  static constexpr uint16_t kManyReaders = 0xffff;
+  static constexpr uint16_t kManyThreads = 0xffff;
   std::vector<Shadow> shadow_;
   uint32_t epoch_ = 0;
 };
@@ -2197,8 +2387,9 @@ void Runner::fail(LaunchStatus status, const Thread &t, const Instr &in,
                           ": " + what + " (" + where(t) + ")"};
 }
 
-const char *accessName(Op op) {
-  switch (op) {
+const char *accessName(const Instr &in) {
+  bool red = in.flags & kReduction;
+  switch (in.op) {
   case Op::LdGlobal:
     return "ld.global";
   case Op::LdShared:
@@ -2211,6 +2402,12 @@ const char *accessName(Op op) {
     return "st.global";
   case Op::StShared:
     return "st.shared";
+  case Op::AtomGlobal:
+    return red ? "red.global" : "atom.global";
+  case Op::AtomShared:
+    return red ? "red.shared" : "atom.shared";
+  case Op::AtomGeneric:
+    return red ? "red" : "atom";
   default:
     return "st";
   }
@@ -2220,7 +2417,7 @@ void Runner::memoryFault(const Thread &t, const Instr &in, uint64_t address,
                          unsigned size, const char *what) {
   char text[160];
   snprintf(text, sizeof(text), "%s of %u bytes at 0x%" PRIx64,
-           accessName(in.op), size, address);
+           accessName(in), size, address);
   throw Fault{LaunchStatus::IllegalAddress,
               kernel_.name + ": line " + std::to_string(in.line) + ": " + text +
                   " (" + where(t) + ") " + what};
@@ -2239,7 +2436,7 @@ uint8_t *Runner::global(const Thread &t, const Instr &in, uint64_t address,
 }
 
 uint8_t *Runner::shared(const Thread &t, const Instr &in, uint64_t address,
-                        unsigned size, bool isWrite) {
+                        unsigned size, Access access) {
   if (address & (size - 1))
     memoryFault(t, in, address, size, "is misaligned");
   if (address >= sharedBytes_ || sharedBytes_ - address < size) {
@@ -2247,50 +2444,64 @@ uint8_t *Runner::shared(const Thread &t, const Instr &in, uint64_t address,
                        std::to_string(sharedBytes_) + " bytes of shared memory";
     memoryFault(t, in, address, size, what.c_str());
   }
-  raceCheck(t, in, address, size, isWrite);
+  raceCheck(t, in, address, size, access);
   return shared_.data() + address;
 }
 
 void Runner::raceCheck(const Thread &t, const Instr &in, uint64_t address,
-                       unsigned size, bool isWrite) {
+                       unsigned size, Access access) {
   auto self = static_cast<uint16_t>(&t - threads_.data());
   for (unsigned i = 0; i < size; ++i) {
     Shadow &s = shadow_[address + i];
-    const char *what = nullptr;
+    // What another thread did to the byte in this interval that conflicts.
+    const char *did = nullptr;
     uint16_t other = 0;
     if (s.writeEpoch == epoch_ && s.writer != self) {
-      what = isWrite ? "overwrites what thread" : "reads what thread";
+      did = " wrote";
       other = s.writer;
-    } else if (isWrite && s.readEpoch == epoch_ &&
-               (s.reader != self || s.reader == kManyReaders)) {
-      what = "overwrites what thread";
+    } else if (access != Access::Read && s.readEpoch == epoch_ &&
+               s.reader != self) {
+      did = " read";
       other = s.reader;
+    } else if (access != Access::Atomic && s.atomicEpoch == epoch_ &&
+               s.updater != self) {
+      did = " updated atomically";
+      other = s.updater;
     }
-    if (what) {
+    if (did) {
       char text[96];
       snprintf(text, sizeof(text), "%s of %u bytes at 0x%" PRIx64,
-               accessName(in.op), size, address);
-      std::string who = other == kManyReaders
+               accessName(in), size, address);
+      std::string who = other == kManyThreads
                             ? "other threads"
                             : "thread " + dimText(threads_[other].id);
-      std::string verb = s.writeEpoch == epoch_ && s.writer != self
-                             ? (isWrite ? "overwrites what " : "reads what ")
-                             : "overwrites what ";
-      std::string did =
-          s.writeEpoch == epoch_ && s.writer != self ? " wrote" : " read";
+      const char *verb =
+          access == Access::Read ? "reads what " : "overwrites what ";
       throw Fault{LaunchStatus::Failed,
                   kernel_.name + ": line " + std::to_string(in.line) + ": " +
                       text + " (" + where(t) + ") " + verb + who + did +
                       " since the last barrier (a shared memory race)"};
     }
-    if (isWrite) {
+    // The thread of this interval's reads (atomics), or kManyThreads.
+    auto record = [&](uint32_t &epoch, uint16_t &who) {
+      if (epoch != epoch_) {
+        epoch = epoch_;
+        who = self;
+      } else if (who != self) {
+        who = kManyThreads;
+      }
+    };
+    switch (access) {
+    case Access::Read:
+      record(s.readEpoch, s.reader);
+      break;
+    case Access::Write:
       s.writeEpoch = epoch_;
       s.writer = self;
-    } else if (s.readEpoch != epoch_) {
-      s.readEpoch = epoch_;
-      s.reader = self;
-    } else if (s.reader != self) {
-      s.reader = kManyReaders;
+      break;
+    case Access::Atomic:
+      record(s.atomicEpoch, s.updater);
+      break;
     }
   }
 }
@@ -2618,19 +2829,19 @@ void Runner::run(Thread &t) {
         load(t, in, global(t, in, address, size));
         break;
       case Op::LdShared:
-        load(t, in, shared(t, in, address, size, false));
+        load(t, in, shared(t, in, address, size, Access::Read));
         break;
       case Op::LdGeneric:
-        load(t, in, generic(t, in, address, size, false));
+        load(t, in, generic(t, in, address, size, Access::Read));
         break;
       case Op::StGlobal:
         store(t, in, global(t, in, address, size));
         break;
       case Op::StShared:
-        store(t, in, shared(t, in, address, size, true));
+        store(t, in, shared(t, in, address, size, Access::Write));
         break;
       case Op::StGeneric:
-        store(t, in, generic(t, in, address, size, true));
+        store(t, in, generic(t, in, address, size, Access::Write));
         break;
       default: {
         const ParamLayout &params = kernel_.params;
@@ -2642,6 +2853,25 @@ void Runner::run(Thread &t) {
         break;
       }
       }
+      break;
+    }
+
+    case Op::AtomGlobal:
+    case Op::AtomShared:
+    case Op::AtomGeneric: {
+      uint64_t address =
+          (in.s[3].reg != kNoReg ? r[in.s[3].reg] : 0) + in.offset;
+      unsigned size = in.bits / 8;
+      bool onShared = in.op == Op::AtomShared ||
+                      (in.op == Op::AtomGeneric && isSharedGeneric(address));
+      uint8_t *p;
+      if (in.op == Op::AtomGlobal)
+        p = global(t, in, address, size);
+      else if (in.op == Op::AtomShared)
+        p = shared(t, in, address, size, Access::Atomic);
+      else
+        p = generic(t, in, address, size, Access::Atomic);
+      d = readModifyWrite(in, p, get(in.s[0]), get(in.s[1]), !onShared);
       break;
     }
 

@@ -13,20 +13,29 @@
 // reaches a synchronization point (bar.sync waits for every live thread of
 // the block at the same barrier, shfl.sync for every lane of its member mask
 // at the same instruction, mma.sync for all 32 lanes of the warp at the same
-// instruction), then the next thread runs. What a GPU would leave
-// undefined fails the launch with a message naming the kernel and the PTX
-// line: an access outside every allocation (or outside the block's shared
-// memory) or misaligned, a shuffle with an exited lane, threads waiting at
-// different barriers, a block where no thread can progress, an integer
-// division by zero.
+// instruction), then the next thread runs. So an atom or red (on global,
+// shared or generic addresses) is one step of a thread running alone, and
+// memory orders, scopes, fence and membar need nothing more. What a GPU
+// would leave undefined fails the launch with a message naming the kernel
+// and the PTX line: an access (ld, st, atom, red) outside every allocation
+// (or outside the block's shared memory) or misaligned, a shared memory
+// race (a byte that one thread wrote and another accessed, or one read and
+// another wrote, between two barriers; atomics of several threads to the
+// same bytes are no race, a plain access and another thread's atomic are),
+// a shuffle with an exited lane, threads waiting at different barriers, a
+// block where no thread can progress, an integer division by zero.
 //
 // Semantics follow the PTX ISA: f32 arithmetic is IEEE single precision with
 // round-to-nearest-even and no contraction (the file is compiled with
 // -ffp-contract=off), .ftz flushes subnormal inputs and results, the .approx
-// functions are their correctly rounded C library counterparts. The one
-// tensor-core instruction, mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32,
-// reads the upper 19 bits of each tf32 input and accumulates in f32, one
-// rounded add per k in k order (the hardware's order is unspecified).
+// functions are their correctly rounded C library counterparts. atom and
+// red have their scalar 32- and 64-bit forms (add, inc, dec, min, max, and,
+// or, xor, exch, cas; not those of .b16, .b128, f16, bf16, vectors or cache
+// hints); an f32 atomic add flushes subnormals on global memory but not on
+// shared memory, as the hardware does. The one tensor-core instruction,
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, reads the upper 19
+// bits of each tf32 input and accumulates in f32, one rounded add per k in
+// k order (the hardware's order is unspecified).
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,7 +80,7 @@ class Module {
 public:
   ~Module();
   /// Parses PTX `text`. On failure returns null and sets `error` to
-  /// "line N: <what>" (e.g. "line 12: unsupported instruction 'atom.add'").
+  /// "line N: <what>" (e.g. "line 12: unsupported instruction 'prmt.b32'").
   static std::unique_ptr<Module> parse(const char *text, std::string &error);
   /// The kernel (.entry) named `name`, or null.
   const Kernel *kernel(const std::string &name) const;
