@@ -566,6 +566,9 @@ Status Artifact::readKernelTables() {
   if (cuda->reads_step())
     ATTN_RETURN_IF_ERROR(
         checkEntries(cuda->reads_step()->size(), "reads_step"));
+  if (cuda->workspace_bytes())
+    ATTN_RETURN_IF_ERROR(
+        checkEntries(cuda->workspace_bytes()->size(), "workspace_bytes"));
   CudaPlan plan;
   for (size_t i = 0; i < count; ++i) {
     CudaKernelPlan kernel;
@@ -577,6 +580,8 @@ Status Artifact::readKernelTables() {
       kernel.gridY = cuda->grid_y()->Get(i);
     if (cuda->reads_step())
       kernel.readsStep = cuda->reads_step()->Get(i);
+    if (cuda->workspace_bytes())
+      kernel.workspaceBytes = cuda->workspace_bytes()->Get(i);
     std::string label = describeNamed("cuda: kernel", kernel.name, i);
     if (cpu && kernel.name != kernelNames_[i])
       return makeError(StatusCode::InvalidArtifact,
@@ -599,6 +604,14 @@ Status Artifact::readKernelTables() {
       return makeError(StatusCode::InvalidArtifact,
                        "%s: grid_y %u is not in [1, 65535]", label.c_str(),
                        kernel.gridY);
+    // Far above what any kernel asks for (a split decode attention: tens
+    // of KiB), and small enough that every dispatch's sum cannot overflow.
+    constexpr uint64_t kMaxWorkspaceBytes = uint64_t(1) << 30;
+    if (kernel.workspaceBytes > kMaxWorkspaceBytes)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: workspace_bytes %llu is more than 1 GiB",
+                       label.c_str(),
+                       (unsigned long long)kernel.workspaceBytes);
     plan.kernels.push_back(kernel);
   }
   if (cuda->modules())

@@ -44,6 +44,9 @@ struct CudaKernelPlan {
   uint32_t gridY = 1;
   /// Whether the kernel reads its S and T parameters.
   bool readsStep = true;
+  /// Device memory each dispatch of the kernel owns; see
+  /// CudaKernels.workspace_bytes.
+  uint64_t workspaceBytes = 0;
 };
 
 /// PTX for one architecture.

@@ -236,12 +236,14 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   if (const std::optional<CudaKernels> &compiled = kernels.cuda) {
     std::vector<uint32_t> blockSize, itemsPerBlock, sharedMemoryBytes, gridY;
     std::vector<uint8_t> readsStep;
+    std::vector<uint64_t> workspaceBytes;
     for (const CudaKernelGeometry &geometry : compiled->geometry) {
       blockSize.push_back(geometry.blockSize);
       itemsPerBlock.push_back(geometry.itemsPerBlock);
       sharedMemoryBytes.push_back(geometry.sharedMemoryBytes);
       gridY.push_back(geometry.gridY);
       readsStep.push_back(geometry.readsStep);
+      workspaceBytes.push_back(geometry.workspaceBytes);
     }
     std::vector<flatbuffers::Offset<fb::CudaModule>> modules;
     for (const CudaModuleText &module : compiled->modules)
@@ -249,7 +251,8 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
                                                    module.ptx.c_str()));
     cuda = fb::CreateCudaKernelsDirect(fbb, &kernelNames, &blockSize,
                                        &itemsPerBlock, &sharedMemoryBytes,
-                                       &modules, &gridY, &readsStep);
+                                       &modules, &gridY, &readsStep,
+                                       &workspaceBytes);
   }
   auto artifact = fb::CreateArtifactDirect(fbb, fb::Version_Current, config,
                                            tokenizer, &tensorTable, weights,

@@ -131,6 +131,8 @@ mlir::attn::compileCudaKernels(ModuleOp module, const CudaTarget &target,
         func->getAttrOfType<IntegerAttr>(kSharedMemoryBytesAttrName).getInt();
     if (auto gridY = func->getAttrOfType<IntegerAttr>(kGridYAttrName))
       geometry.gridY = gridY.getInt();
+    if (auto bytes = func->getAttrOfType<IntegerAttr>(kWorkspaceBytesAttrName))
+      geometry.workspaceBytes = bytes.getInt();
     result.geometry.push_back(geometry);
   }
 

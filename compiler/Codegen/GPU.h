@@ -31,6 +31,10 @@ inline constexpr llvm::StringLiteral kSharedMemoryBytesAttrName =
     "attn.shared_memory_bytes";
 /// Blocks along y (CudaKernels.grid_y); absent means 1.
 inline constexpr llvm::StringLiteral kGridYAttrName = "attn.grid_y";
+/// Bytes of device memory per launch (CudaKernels.workspace_bytes); absent
+/// means none.
+inline constexpr llvm::StringLiteral kWorkspaceBytesAttrName =
+    "attn.workspace_bytes";
 
 /// The launch geometry of one kernel (CudaKernels in artifact.fbs).
 struct CudaKernelGeometry {
@@ -38,6 +42,7 @@ struct CudaKernelGeometry {
   uint32_t itemsPerBlock = 0;
   uint32_t sharedMemoryBytes = 0;
   uint32_t gridY = 1;
+  uint64_t workspaceBytes = 0;
   /// Whether the kernel reads its S and T parameters (after the NVVM
   /// lowering has dropped dead code).
   bool readsStep = true;

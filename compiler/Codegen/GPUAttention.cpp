@@ -2,8 +2,9 @@
 //
 // attn.fused_attention as a flash kernel (prefill: a query per thread, keys
 // and values in tiles through shared memory) and as a decode kernel (one
-// query per head: the keys spread over the block, the softmax states merged
-// by shuffles and shared memory). Both run FlashAttention's online softmax
+// query per head: the keys spread over the block, or over several blocks
+// when there are few heads (flash-decoding), the softmax states merged by
+// shuffles, shared memory and a workspace in device memory). Both run FlashAttention's online softmax
 // with the -inf and empty-row rules of the CPU lowering
 // (compiler/Conversion/AttnToLinalg/FusedAttention.cpp).
 //
@@ -11,7 +12,11 @@
 
 #include "compiler/Codegen/GPUKernelBuilder.h"
 
+#include "compiler/Codegen/Plan.h"
+
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -123,6 +128,15 @@ static Value normalize(OpBuilder &b, Location loc, Value acc, Value sum) {
                                  arith::DivFOp::create(b, loc, acc, sum));
 }
 
+/// Emits `body` under `if (condition)`.
+static void emitIf(OpBuilder &b, Location loc, Value condition,
+                   function_ref<void()> body) {
+  auto guard = scf::IfOp::create(b, loc, condition);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(guard.thenBlock()->getTerminator());
+  body();
+}
+
 void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
                                      FusedAttentionOp op,
                                      const KernelValues &values,
@@ -148,10 +162,7 @@ void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
         Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                              query, numQueries);
         auto ifActive = [&](function_ref<void()> body) {
-          auto guard = scf::IfOp::create(b, loc, active);
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(guard.thenBlock()->getTerminator());
-          body();
+          emitIf(b, loc, active, body);
         };
         ifActive([&] {
           forEachDim(b, loc, headDim, [&](Value d) {
@@ -243,6 +254,82 @@ void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
       });
 }
 
+int64_t gpu_kernels::getDecodeSplits(int64_t heads) {
+  if (heads >= kDecodeTargetBlocks)
+    return 1;
+  return std::min<int64_t>(kDecodeMaxSplits,
+                           llvm::divideCeil(kDecodeTargetBlocks, heads));
+}
+
+/// The parts of a split decode attention's workspace, in order: partial
+/// outputs, their maxima and sums, counters; each of 4-byte elements, so
+/// that each starts aligned.
+static std::array<MemRefType, 3> getWorkspaceTypes(MLIRContext *ctx,
+                                                   int64_t heads,
+                                                   int64_t splits,
+                                                   int64_t valueDim) {
+  Type f32 = Float32Type::get(ctx);
+  return {MemRefType::get({heads, splits, valueDim}, f32),
+          MemRefType::get({heads, splits, 2}, f32),
+          MemRefType::get({heads}, IntegerType::get(ctx, 32))};
+}
+
+int64_t gpu_kernels::getDecodeWorkspaceBytes(MLIRContext *ctx, int64_t heads,
+                                             int64_t splits,
+                                             int64_t valueDim) {
+  if (splits == 1)
+    return 0;
+  int64_t bytes = 0;
+  for (MemRefType part : getWorkspaceTypes(ctx, heads, splits, valueDim))
+    bytes += part.getNumElements() * 4;
+  return bytes;
+}
+
+namespace {
+/// The online-softmax states of `count` parts (a block's warps, or a head's
+/// splits): part w's maximum, sum and output element e, the sum and output
+/// relative to finiteOrZero(maximum).
+struct SoftmaxStates {
+  Value count;
+  function_ref<Value(Value)> max, sum;
+  function_ref<Value(Value, Value)> acc;
+};
+
+/// One state: a maximum, and the sum and output element relative to it.
+struct SoftmaxState {
+  Value max, sum, acc;
+};
+} // namespace
+
+/// The states of `parts` merged, for output element `e`: M = max_w m_w, and
+/// the sums and outputs rescaled by exp(m_w - M) and added (a part that saw
+/// no key, m_w = -inf, adds 0).
+static SoftmaxState mergeStates(OpBuilder &b, Location loc,
+                                const SoftmaxStates &parts, Value e,
+                                Type type) {
+  Value zero = indexConstant(b, loc, 0);
+  Value fzero = floatConstant(b, loc, type, 0.0);
+  Value max = foldLoop(b, loc, zero, parts.count,
+                       floatConstant(b, loc, type, kNegInf),
+                       [&](Value m, Value w) -> Value {
+                         return arith::MaximumFOp::create(b, loc, m,
+                                                          parts.max(w));
+                       });
+  Value shift = finiteOrZero(b, loc, max);
+  auto weighted = [&](Value w, Value x) -> Value {
+    Value scale = math::ExpOp::create(
+        b, loc, arith::SubFOp::create(b, loc, parts.max(w), shift));
+    return arith::MulFOp::create(b, loc, x, scale);
+  };
+  Value sum = foldLoop(b, loc, zero, parts.count, fzero, [&](Value a, Value w) {
+    return addF(b, loc, a, weighted(w, parts.sum(w)));
+  });
+  Value acc = foldLoop(b, loc, zero, parts.count, fzero, [&](Value a, Value w) {
+    return addF(b, loc, a, weighted(w, parts.acc(w, e)));
+  });
+  return {max, sum, acc};
+}
+
 void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
                                       FusedAttentionOp op,
                                       const KernelValues &values,
@@ -260,7 +347,20 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
       arith::DivUIOp::create(b, loc, thread, indexConstant(b, loc, kWarpSize));
   Value lane =
       arith::RemUIOp::create(b, loc, thread, indexConstant(b, loc, kWarpSize));
+  Value blockThreads = indexConstant(b, loc, range.blockSize);
   Value head = range.begin;
+  bool split = range.gridY > 1;
+
+  // The block's keys: all of them, or split y's ceil(keys / gridY).
+  Value numKeys = dimOf(b, loc, params.k, 1);
+  Value firstKey = zero, endKey = numKeys;
+  if (split) {
+    Value splits = indexConstant(b, loc, range.gridY);
+    Value chunk = arith::CeilDivUIOp::create(b, loc, numKeys, splits);
+    firstKey = arith::MulIOp::create(b, loc, range.blockY, chunk);
+    endKey = arith::MinUIOp::create(
+        b, loc, numKeys, arith::AddIOp::create(b, loc, firstKey, chunk));
+  }
 
   forEachDim(b, loc, headDim, [&](Value d) {
     memref::StoreOp::create(
@@ -270,9 +370,9 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
   forEachDim(b, loc, valueDim, [&](Value e) {
     memref::StoreOp::create(b, loc, fzero, buffers.acc, ValueRange{e});
   });
-  auto keyLoop = scf::ForOp::create(b, loc, thread, dimOf(b, loc, params.k, 1),
-                                    indexConstant(b, loc, range.blockSize),
-                                    ValueRange{negInf, fzero});
+  auto keyLoop = scf::ForOp::create(
+      b, loc, arith::AddIOp::create(b, loc, firstKey, thread), endKey,
+      blockThreads, ValueRange{negInf, fzero});
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(keyLoop.getBody());
@@ -295,72 +395,137 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
 
   // Across the warp: every lane ends with the warp's maximum, and its sum
   // and output rescaled to it.
-  auto shuffleCombine = [&](Value v,
-                            function_ref<Value(Value, Value)> combine) {
-    return warpAllReduce(b, loc, v, combine);
-  };
   auto maximum = [&](Value p, Value q) -> Value {
     return arith::MaximumFOp::create(b, loc, p, q);
   };
   auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
   Value max = keyLoop.getResult(0);
-  Value warpMax = shuffleCombine(max, maximum);
+  Value warpMax = warpAllReduce(b, loc, max, maximum);
   // exp(m - M): 0 for a thread that saw no key (m = -inf).
   Value rescale = math::ExpOp::create(
       b, loc,
       arith::SubFOp::create(b, loc, max, finiteOrZero(b, loc, warpMax)));
-  Value warpSum = shuffleCombine(
-      arith::MulFOp::create(b, loc, keyLoop.getResult(1), rescale), add);
+  Value warpSum = warpAllReduce(
+      b, loc, arith::MulFOp::create(b, loc, keyLoop.getResult(1), rescale),
+      add);
   Value first =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
   forEachDim(b, loc, valueDim, [&](Value e) {
     Value a = memref::LoadOp::create(b, loc, buffers.acc, ValueRange{e});
     Value total =
-        shuffleCombine(arith::MulFOp::create(b, loc, a, rescale), add);
-    auto guard = scf::IfOp::create(b, loc, first);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(guard.thenBlock()->getTerminator());
-    memref::StoreOp::create(b, loc, total, buffers.warpAcc,
-                            ValueRange{warp, e});
+        warpAllReduce(b, loc, arith::MulFOp::create(b, loc, a, rescale), add);
+    emitIf(b, loc, first, [&] {
+      memref::StoreOp::create(b, loc, total, buffers.warpAcc,
+                              ValueRange{warp, e});
+    });
   });
-  {
-    auto guard = scf::IfOp::create(b, loc, first);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(guard.thenBlock()->getTerminator());
+  emitIf(b, loc, first, [&] {
     memref::StoreOp::create(b, loc, warpMax, buffers.warpMax, ValueRange{warp});
     memref::StoreOp::create(b, loc, warpSum, buffers.warpSum, ValueRange{warp});
-  }
+  });
   gpu::BarrierOp::create(b, loc);
 
-  // Across warps: thread e computes output element e.
-  Value warps = indexConstant(b, loc, range.blockSize / kWarpSize);
-  forLoop(
-      b, loc, thread, valueDim, indexConstant(b, loc, range.blockSize),
-      [&](Value e) {
-        Value blockMax =
-            foldLoop(b, loc, zero, warps, negInf, [&](Value m, Value w) {
-              return maximum(m, memref::LoadOp::create(b, loc, buffers.warpMax,
-                                                       ValueRange{w}));
-            });
-        Value shift = finiteOrZero(b, loc, blockMax);
-        auto weighted = [&](Value w, Value x) -> Value {
-          Value m =
-              memref::LoadOp::create(b, loc, buffers.warpMax, ValueRange{w});
-          Value scale = math::ExpOp::create(
-              b, loc, arith::SubFOp::create(b, loc, m, shift));
-          return arith::MulFOp::create(b, loc, x, scale);
-        };
-        Value sum = foldLoop(b, loc, zero, warps, fzero, [&](Value a, Value w) {
-          return add(a,
-                     weighted(w, memref::LoadOp::create(b, loc, buffers.warpSum,
-                                                        ValueRange{w})));
-        });
-        Value acc = foldLoop(b, loc, zero, warps, fzero, [&](Value a, Value w) {
-          return add(a,
-                     weighted(w, memref::LoadOp::create(b, loc, buffers.warpAcc,
-                                                        ValueRange{w, e})));
-        });
-        memref::StoreOp::create(b, loc, normalize(b, loc, acc, sum), params.out,
-                                ValueRange{head, zero, e});
-      });
+  // Across warps: thread e merges output element e.
+  auto load = [&](Value memref, ValueRange indices) -> Value {
+    return memref::LoadOp::create(b, loc, memref, indices);
+  };
+  auto warpMaxAt = [&](Value w) { return load(buffers.warpMax, w); };
+  auto warpSumAt = [&](Value w) { return load(buffers.warpSum, w); };
+  auto warpAccAt = [&](Value w, Value e) {
+    return load(buffers.warpAcc, {w, e});
+  };
+  SoftmaxStates warps{indexConstant(b, loc, range.blockSize / kWarpSize),
+                      warpMaxAt, warpSumAt, warpAccAt};
+  if (!split) {
+    forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
+      SoftmaxState state = mergeStates(b, loc, warps, e, type);
+      memref::StoreOp::create(b, loc, normalize(b, loc, state.acc, state.sum),
+                              params.out, ValueRange{head, zero, e});
+    });
+    return;
+  }
+
+  // Split: the block's state goes to the workspace (thread 0, which takes
+  // e = 0, also writes the maximum and sum).
+  int64_t heads = cast<MemRefType>(params.out.getType()).getDimSize(0);
+  int64_t valueWidth = cast<MemRefType>(params.v.getType()).getDimSize(2);
+  SmallVector<Value, 3> workspace;
+  int64_t offset = 0;
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  for (MemRefType part : getWorkspaceTypes(b.getContext(), heads, range.gridY,
+                                           valueWidth)) {
+    Value data = LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(),
+                                     buffers.workspace,
+                                     ArrayRef<LLVM::GEPArg>{offset});
+    workspace.push_back(buildMemRefDescriptor(
+        b, loc, data, part, [](int64_t) -> Value {
+          llvm_unreachable("workspace shapes are static");
+        }));
+    offset += part.getNumElements() * 4;
+  }
+  Value partAcc = workspace[0], partStats = workspace[1],
+        counters = workspace[2];
+  Value splitIndex = range.blockY;
+  Value one = indexConstant(b, loc, 1);
+  forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
+    SoftmaxState state = mergeStates(b, loc, warps, e, type);
+    memref::StoreOp::create(b, loc, state.acc, partAcc,
+                            ValueRange{head, splitIndex, e});
+    emitIf(b, loc,
+           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, zero),
+           [&] {
+             memref::StoreOp::create(b, loc, state.max, partStats,
+                                     ValueRange{head, splitIndex, zero});
+             memref::StoreOp::create(b, loc, state.sum, partStats,
+                                     ValueRange{head, splitIndex, one});
+           });
+  });
+  // Every thread's writes reach the device before thread 0 counts the
+  // block done; the block that completes the count sees them all.
+  NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+  gpu::BarrierOp::create(b, loc);
+  Type i32 = b.getI32Type();
+  emitIf(b, loc,
+         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread, zero),
+         [&] {
+           Value ticket = memref::AtomicRMWOp::create(
+               b, loc, arith::AtomicRMWKind::addi,
+               arith::ConstantIntOp::create(b, loc, i32, 1), counters,
+               ValueRange{head});
+           Value last = arith::CmpIOp::create(
+               b, loc, arith::CmpIPredicate::eq, ticket,
+               arith::ConstantIntOp::create(b, loc, i32, range.gridY - 1));
+           memref::StoreOp::create(b, loc,
+                                   arith::ExtUIOp::create(b, loc, i32, last),
+                                   buffers.isLast, ValueRange{zero});
+         });
+  gpu::BarrierOp::create(b, loc);
+  Value isLast = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne, load(buffers.isLast, zero),
+      arith::ConstantIntOp::create(b, loc, i32, 0));
+  emitIf(b, loc, isLast, [&] {
+    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+    auto splitMax = [&](Value w) { return load(partStats, {head, w, zero}); };
+    auto splitSum = [&](Value w) { return load(partStats, {head, w, one}); };
+    auto splitAcc = [&](Value w, Value e) {
+      return load(partAcc, {head, w, e});
+    };
+    SoftmaxStates splits{indexConstant(b, loc, range.gridY), splitMax,
+                         splitSum, splitAcc};
+    forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
+      SoftmaxState state = mergeStates(b, loc, splits, e, type);
+      memref::StoreOp::create(b, loc, normalize(b, loc, state.acc, state.sum),
+                              params.out, ValueRange{head, zero, e});
+    });
+    // Ready for the next launch (this kernel's completion orders the store
+    // before it).
+    emitIf(b, loc,
+           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
+                                 zero),
+           [&] {
+             memref::StoreOp::create(
+                 b, loc, arith::ConstantIntOp::create(b, loc, i32, 0),
+                 counters, ValueRange{head});
+           });
+  });
 }

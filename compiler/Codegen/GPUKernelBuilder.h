@@ -165,19 +165,48 @@ void emitFlashAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
                         const KernelValues &values, const WorkRange &range,
                         const FlashBuffers &buffers);
 
+/// Blocks a decode step's attention aims to fill the GPU with: about the SM
+/// count of the GPUs the PTX is for (A100: 108, H100: 132). With fewer heads
+/// than that, each head's KV cache is split over several blocks
+/// (flash-decoding); 12 heads of GPT-2 124M get 11 blocks each.
+inline constexpr int64_t kDecodeTargetBlocks = 128;
+/// At most this many blocks per head.
+inline constexpr int64_t kDecodeMaxSplits = 32;
+/// Threads per block of a split decode attention: a split holds about
+/// context / splits keys (93 of a 1024-token GPT-2 cache), one per thread.
+inline constexpr int64_t kDecodeSplitBlockSize = 128;
+
+/// Blocks per head of a decode attention with `heads` heads: 1 when the
+/// heads alone fill kDecodeTargetBlocks.
+int64_t getDecodeSplits(int64_t heads);
+
+/// Device memory a decode attention split `splits` ways needs
+/// (CudaKernels.workspace_bytes), 0 for one split: each block's partial
+/// state (output row [heads, splits, valueDim] and maximum and sum
+/// [heads, splits, 2], f32), then a counter per head (i32).
+int64_t getDecodeWorkspaceBytes(MLIRContext *ctx, int64_t heads,
+                                int64_t splits, int64_t valueDim);
+
 /// The buffers of the decode attention kernel: per thread the query and its
 /// share of the output (private); per block each warp's maximum, sum and
-/// output (shared).
+/// output, and whether the block merges the splits (shared); the launch's
+/// workspace (an LLVM pointer, used when split).
 struct DecodeBuffers {
-  Value query, acc, warpMax, warpSum, warpAcc;
+  Value query, acc, warpMax, warpSum, warpAcc, isLast, workspace;
 };
 
-/// A fused attention of one query per head (a decode step): the block takes
-/// one head; thread t runs the online softmax over keys t, t + blockSize, ...
-/// of the KV cache with its own maximum, sum and output. The states then
-/// merge (exact in real arithmetic): first across each warp by shuffles,
-/// then across warps through shared memory, each rescaled by exp(m - M) to
-/// the overall maximum M.
+/// A fused attention of one query per head (a decode step). Block (x, y)
+/// takes head x and split y of its keys (WorkRange::gridY splits of
+/// ceil(keys / gridY) keys); thread t runs the online softmax over keys
+/// t, t + blockSize, ... of the split with its own maximum, sum and output.
+/// The states then merge (exact in real arithmetic), each rescaled by
+/// exp(m - M) to the overall maximum M: across each warp by shuffles, then
+/// across warps through shared memory. Unsplit, the block writes the
+/// output. Split (flash-decoding), each block writes its state to the
+/// workspace and counts itself done on its head's counter (an atomic add
+/// after a device-scope fence, as CUDA's threadFenceReduction sample); the
+/// last of the head's blocks merges the splits' states, writes the output
+/// and resets the counter to 0 for the next launch.
 void emitDecodeAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
                          const KernelValues &values, const WorkRange &range,
                          const DecodeBuffers &buffers);

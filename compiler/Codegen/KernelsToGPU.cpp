@@ -5,9 +5,10 @@
 // C entry `kN_<op>`. This pass replaces each pair by one `gpu.func @kN_<op>`
 // with the launch ABI of runtime/schema/artifact.fbs (CudaKernels):
 //
-//   kN_<op>(!llvm.ptr bindings, i64 S, i64 T, i64 work)
+//   kN_<op>(!llvm.ptr bindings, i64 S, i64 T, i64 work, !llvm.ptr workspace)
 //
-// `bindings` points at the dispatch's attn_memref array in device memory;
+// `bindings` points at the dispatch's attn_memref array in device memory,
+// `workspace` at the dispatch's own device memory (attn.workspace_bytes);
 // block b handles work items [b * items_per_block, min(work, (b + 1) *
 // items_per_block)) with `block_size` threads. The kernels compute, element
 // by element, what attn-lower-to-linalg computes for the CPU, in the same
@@ -268,6 +269,8 @@ struct KernelLayout {
   /// Threads per block, and blocks along y (CudaKernels.grid_y).
   int64_t blockSize = 0;
   int64_t gridY = 1;
+  /// Device memory of its own per launch (CudaKernels.workspace_bytes).
+  int64_t workspaceBytes = 0;
   /// Shared memory per block and private memory per thread.
   SmallVector<Type> workgroup, privates;
 };
@@ -361,13 +364,24 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
         getBufferType({headDim}, type, gpu::AddressSpace::Private),
         getBufferType({valueDim}, type, gpu::AddressSpace::Private)};
     if (cast<MemRefType>(argTypes[0]).getDimSize(1) == 1) {
-      // A decode step: the keys spread over the block (DecodeBuffers).
-      int64_t warps = blockSize / kWarpSize;
+      // A decode step: the keys spread over the block, and over several
+      // blocks when the heads are few (DecodeBuffers).
       layout.shape = Shape::DecodeAttention;
+      int64_t heads = out.getDimSize(0);
+      if (!ShapedType::isDynamic(heads))
+        layout.gridY = getDecodeSplits(heads);
+      if (layout.gridY > 1) {
+        layout.blockSize = std::min(blockSize, kDecodeSplitBlockSize);
+        layout.workspaceBytes = getDecodeWorkspaceBytes(
+            impl.getContext(), heads, layout.gridY, valueDim);
+      }
+      int64_t warps = layout.blockSize / kWarpSize;
       layout.workgroup = {
           getBufferType({warps}, type, gpu::AddressSpace::Workgroup),
           getBufferType({warps}, type, gpu::AddressSpace::Workgroup),
-          getBufferType({warps, valueDim}, type, gpu::AddressSpace::Workgroup)};
+          getBufferType({warps, valueDim}, type, gpu::AddressSpace::Workgroup),
+          getBufferType({1}, IntegerType::get(impl.getContext(), 32),
+                        gpu::AddressSpace::Workgroup)};
     } else {
       int64_t keyTile = getKeyTile(std::max(headDim, valueDim));
       layout.shape = Shape::Attention;
@@ -441,7 +455,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   StringRef name = impl.getSymName().drop_back(strlen("_impl"));
   auto func = gpu::GPUFuncOp::create(
-      b, loc, name, b.getFunctionType({ptrType, i64, i64, i64}, {}),
+      b, loc, name, b.getFunctionType({ptrType, i64, i64, i64, ptrType}, {}),
       layout->workgroup, layout->privates);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
@@ -449,6 +463,9 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
   func->setAttr(kItemsPerBlockAttrName, b.getI64IntegerAttr(itemsPerBlock));
   if (layout->gridY > 1)
     func->setAttr(kGridYAttrName, b.getI64IntegerAttr(layout->gridY));
+  if (layout->workspaceBytes > 0)
+    func->setAttr(kWorkspaceBytesAttrName,
+                  b.getI64IntegerAttr(layout->workspaceBytes));
   func->setAttr(kSharedMemoryBytesAttrName, b.getI64IntegerAttr(0));
 
   Block &entry = func.getBody().front();
@@ -525,7 +542,8 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
     break;
   case Shape::DecodeAttention:
     emitDecodeAttention(b, loc, cast<FusedAttentionOp>(op), values, range,
-                        {own[0], own[1], shared[0], shared[1], shared[2]});
+                        {own[0], own[1], shared[0], shared[1], shared[2],
+                         shared[3], entry.getArgument(4)});
     break;
   case Shape::Matmul:
     emitMatmul(b, loc, cast<LinearOp>(op), values, range, shared[0],

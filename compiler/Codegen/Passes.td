@@ -183,7 +183,8 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
     views of memref bindings over work items [begin, end)) and its C entry
     `kN_<op>`, by a `gpu.func @kN_<op>` in `gpu.module @attn_kernels` with
     the CUDA ABI of `runtime/schema/artifact.fbs`: a device pointer to the
-    dispatch's `attn_memref` array, S, T and the number of work items.
+    dispatch's `attn_memref` array, S, T, the number of work items and a
+    device pointer to the dispatch's workspace.
     Block (b, y) handles work items [b * items_per_block, min(work, (b + 1)
     * items_per_block)) with `block-size` threads (linears: 256, the flash
     kernel: at most 64),
@@ -205,11 +206,15 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
       64-query tiles), one query per thread, keys and values in tiles
       through shared memory, the online
       softmax in registers; for one query (decode) the keys spread over the
-      block and the softmax states merge by shuffles and shared memory.
+      block and the softmax states merge by shuffles and shared memory;
+      with fewer than 128 heads each head's keys also split over blocks
+      along y (flash-decoding), the last block of a head to finish merging
+      the blocks' states from the workspace.
 
     Each kernel carries its launch geometry: `known_block_size`,
     `attn.items_per_block`, `attn.shared_memory_bytes` (dynamic shared
-    memory; the tiles are static) and, where above 1, `attn.grid_y`.
+    memory; the tiles are static) and, where above 1, `attn.grid_y`; and
+    where it needs one, `attn.workspace_bytes`.
 
     Before:
     ```mlir
@@ -224,7 +229,8 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
     After:
     ```mlir
     gpu.module @attn_kernels {
-      gpu.func @k1_gelu(%bindings: !llvm.ptr, %S: i64, %T: i64, %work: i64)
+      gpu.func @k1_gelu(%bindings: !llvm.ptr, %S: i64, %T: i64, %work: i64,
+                        %workspace: !llvm.ptr)
           kernel attributes {attn.items_per_block = 16 : i64,
                              attn.shared_memory_bytes = 0 : i64,
                              known_block_size = array<i32: 256, 1, 1>} {

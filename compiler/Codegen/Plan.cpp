@@ -789,18 +789,12 @@ FailureOr<ModelPlan> mlir::attn::buildModelPlan(ModuleOp programs,
   return FailureOr<ModelPlan>(planner.takePlan());
 }
 
-Value mlir::attn::loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
-                                    int64_t index, MemRefType type) {
+Value mlir::attn::buildMemRefDescriptor(OpBuilder &b, Location loc, Value data,
+                                        MemRefType type,
+                                        function_ref<Value(int64_t)> size) {
   MLIRContext *ctx = b.getContext();
-  // Fields of attn_memref, counted in 8-byte words: data, sizes[4],
-  // strides[4].
-  constexpr int64_t kMaxRank = 4, kWords = 1 + 2 * kMaxRank;
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   Type i64 = b.getI64Type();
-  auto word = [&](int64_t field) -> Value {
-    return LLVM::GEPOp::create(b, loc, ptrType, i64, bindings,
-                               ArrayRef<LLVM::GEPArg>{index * kWords + field});
-  };
   auto constant = [&](int64_t v) -> Value {
     return LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(v));
   };
@@ -808,7 +802,6 @@ Value mlir::attn::loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
   auto arrayType = LLVM::LLVMArrayType::get(i64, rank);
   auto descriptorType = LLVM::LLVMStructType::getLiteral(
       ctx, {ptrType, ptrType, i64, arrayType, arrayType});
-  Value data = LLVM::LoadOp::create(b, loc, ptrType, word(0));
   Value descriptor = LLVM::UndefOp::create(b, loc, descriptorType);
   descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, data,
                                            ArrayRef<int64_t>{0});
@@ -820,11 +813,9 @@ Value mlir::attn::loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
   (void)offset;
   for (int64_t axis = 0; axis < rank; ++axis) {
     assert(!ShapedType::isDynamic(strides[axis]) && "plan strides are constant");
-    Value size =
-        type.isDynamicDim(axis)
-            ? LLVM::LoadOp::create(b, loc, i64, word(1 + axis)).getResult()
-            : constant(type.getDimSize(axis));
-    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, size,
+    Value extent = type.isDynamicDim(axis) ? size(axis)
+                                           : constant(type.getDimSize(axis));
+    descriptor = LLVM::InsertValueOp::create(b, loc, descriptor, extent,
                                              ArrayRef<int64_t>{3, axis});
     descriptor =
         LLVM::InsertValueOp::create(b, loc, descriptor, constant(strides[axis]),
@@ -832,4 +823,21 @@ Value mlir::attn::loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
   }
   return UnrealizedConversionCastOp::create(b, loc, type, descriptor)
       .getResult(0);
+}
+
+Value mlir::attn::loadKernelBinding(OpBuilder &b, Location loc, Value bindings,
+                                    int64_t index, MemRefType type) {
+  // Fields of attn_memref, counted in 8-byte words: data, sizes[4],
+  // strides[4].
+  constexpr int64_t kMaxRank = 4, kWords = 1 + 2 * kMaxRank;
+  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+  Type i64 = b.getI64Type();
+  auto word = [&](int64_t field) -> Value {
+    return LLVM::GEPOp::create(b, loc, ptrType, i64, bindings,
+                               ArrayRef<LLVM::GEPArg>{index * kWords + field});
+  };
+  Value data = LLVM::LoadOp::create(b, loc, ptrType, word(0));
+  return buildMemRefDescriptor(b, loc, data, type, [&](int64_t axis) -> Value {
+    return LLVM::LoadOp::create(b, loc, i64, word(1 + axis));
+  });
 }

@@ -95,6 +95,13 @@ struct ModelPlan {
 /// `contextLength` tokens. Emits diagnostics and fails on IR it cannot plan.
 FailureOr<ModelPlan> buildModelPlan(ModuleOp programs, int64_t contextLength);
 
+/// The memref of `type` (identity or strided layout with constant strides)
+/// whose data starts at the LLVM pointer `data`; `size(axis)` gives each
+/// dynamic size. Built at `b`'s insertion point.
+Value buildMemRefDescriptor(OpBuilder &b, Location loc, Value data,
+                            MemRefType type,
+                            function_ref<Value(int64_t)> size);
+
 /// The memref of `type` for entry `index` of the attn_memref array at the
 /// LLVM pointer `bindings` (kernel_abi.h), built at `b`'s insertion point:
 /// the data pointer and the dynamic sizes are loaded; static sizes and the

@@ -253,6 +253,21 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
         total += alignUp(static_cast<size_t>(buffers[i].elements) *
                          dtypeSize(buffers[i].dtype));
       }
+    // Then each dispatch position's workspace, sized for the largest any
+    // program's dispatch there asks for: programs run one at a time, the
+    // dispatches of one in their own.
+    const CudaPlan &cuda = *model.cuda();
+    std::vector<size_t> workspaces(model.maxDispatchCount(), 0);
+    for (const ProgramPlan &program : model.programs())
+      for (size_t i = 0; i < program.dispatches.size(); ++i)
+        workspaces[i] = std::max<size_t>(
+            workspaces[i],
+            cuda.kernels[program.dispatches[i].kernel].workspaceBytes);
+    std::vector<size_t> workspaceOffsets(workspaces.size(), 0);
+    for (size_t i = 0; i < workspaces.size(); ++i) {
+      workspaceOffsets[i] = total;
+      total += alignUp(workspaces[i]);
+    }
     if (total > 0) {
       ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuMemAlloc(&session->buffers_, total)));
       ATTN_RETURN_IF_ERROR(ATTN_CU(
@@ -280,9 +295,15 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
       session->programMemrefs_.push_back(session->memrefArrays_ + offset);
 
     session->launches_.resize(model.maxDispatchCount());
-    for (Launch &launch : session->launches_)
-      for (int i = 0; i < 4; ++i)
-        launch.params[i] = &launch.values[i];
+    for (size_t i = 0; i < session->launches_.size(); ++i) {
+      Launch &launch = session->launches_[i];
+      for (int p = 0; p < Launch::kParams; ++p)
+        launch.params[p] = &launch.values[p];
+      launch.values[4] =
+          workspaces[i] == 0
+              ? 0
+              : static_cast<int64_t>(session->buffers_ + workspaceOffsets[i]);
+    }
     ATTN_RETURN_IF_ERROR(session->memrefs_.allocate(
         d, model.maxBindingCount() * sizeof(attn_memref)));
     session->works_.resize(model.maxDispatchCount());
@@ -523,12 +544,12 @@ void PinnedBuffer::release(const CudaDriver &driver) {
 
 bool CudaSession::Launch::matchesGraph() const {
   return node.gridDimX == graphGridX &&
-         std::equal(values, values + 4, graphValues);
+         std::equal(values, values + kParams, graphValues);
 }
 
 void CudaSession::Launch::markInGraph() {
   graphGridX = node.gridDimX;
-  std::copy(values, values + 4, graphValues);
+  std::copy(values, values + kParams, graphValues);
 }
 
 Status CudaSession::launchGraph(const ProgramPlan &program) {

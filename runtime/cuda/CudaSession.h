@@ -7,8 +7,9 @@
 //    the PTX module for the newest architecture the device runs (loaded with
 //    cuModuleLoadDataEx), the kernels, and the weights, uploaded once.
 //  - CudaSession: one sequence: a stream, device memory for its KVCache,
-//    Scratch and Tokens buffers (one allocation, made when the session
-//    starts) and for every program's attn_memref array. A step evaluates
+//    Scratch and Tokens buffers and its dispatches' workspaces (one
+//    allocation, made and zeroed when the session starts) and for every
+//    program's attn_memref array. A step evaluates
 //    the bindings at (S, T) on the host exactly as the CPU session does (with
 //    device addresses), uploads the token ids and the memref array (one copy
 //    each, the array from pinned host memory), launches every dispatch on
@@ -112,12 +113,15 @@ private:
   /// One dispatch's kernel arguments and launch geometry. kernelParams
   /// points into `values`, so the vector is never resized after create.
   struct Launch {
-    int64_t values[4]; // bindings, S, T, work
-    void *params[4];
+    static constexpr int kParams = 5;
+    /// bindings, S, T, work, workspace (the dispatch position's own, set
+    /// once).
+    int64_t values[kParams];
+    void *params[kParams];
     CudaKernelNodeParams node;
     /// The arguments and grid of the dispatch's node in the instantiated
     /// graph, so that a replay patches only the nodes that change.
-    int64_t graphValues[4];
+    int64_t graphValues[kParams];
     unsigned graphGridX;
 
     /// Whether the graph's node already runs this launch.

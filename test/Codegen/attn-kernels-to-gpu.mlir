@@ -4,14 +4,15 @@
 
 // Kernels as the planner writes them (an attn op on tensor views of memref
 // bindings over work items [begin, end)) become gpu.funcs with the CUDA ABI
-// of artifact.fbs; the CPU impl and its C entry disappear.
+// of artifact.fbs (bindings, S, T, work, workspace); the CPU impl and its C
+// entry disappear.
 
 // An elementwise op: one element per thread iteration, rows of 16 spread
 // over the block (256 / 16 = 16 rows per block), the attn_memrefs read
 // from the bindings pointer (9 words each: data, sizes[4], strides[4]).
 // CHECK-NOT: func.func
 // CHECK-LABEL: gpu.module @attn_kernels
-// CHECK: gpu.func @k0_gelu(%[[B:.*]]: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %[[WORK:.*]]: i64) kernel
+// CHECK: gpu.func @k0_gelu(%[[B:.*]]: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %[[WORK:.*]]: i64, %{{.*}}: !llvm.ptr) kernel
 // CHECK-SAME: attn.items_per_block = 16 : i64
 // CHECK-SAME: attn.shared_memory_bytes = 0 : i64
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
@@ -403,14 +404,92 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 
 // -----
 
-// A decode step's attention (one query per head): the block's threads take
-// keys t, t + 256, ... each with its own online softmax; the states merge
-// across each warp by shuffles and across the 8 warps in shared memory,
-// rescaled to the overall maximum.
+// A decode step's attention with fewer heads (2) than the GPU has SMs
+// (flash-decoding): each head's keys split over 32 blocks along y of 128
+// threads, block y taking ceil(keys / 32) of them; thread t takes keys
+// first + t, first + t + 128, ... with its own online softmax, merged
+// across the warp by shuffles and across the block's 4 warps in shared
+// memory. Each block writes its state (output row, maximum and sum) to the
+// workspace, fences, and counts itself done on its head's counter; the
+// block that counts 32 merges the splits, writes the output and resets the
+// counter.
 // CHECK-LABEL: gpu.func @k7_fused_attention
-// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[WS:[a-z0-9]+]]: !llvm.ptr)
+// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<4xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<4xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<4x8xf32, #gpu.address_space<workgroup>>, %[[LAST:.*]] : memref<1xi32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%{{.*}} : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
-// CHECK-SAME: attn.items_per_block = 1 : i64
+// CHECK-SAME: attn.grid_y = 32 : i64, attn.items_per_block = 1 : i64, attn.shared_memory_bytes = 0 : i64, attn.workspace_bytes = 2568 : i64, known_block_size = array<i32: 128, 1, 1>
+// CHECK: %[[T:.*]] = arith.index_cast %arg2 : i64 to index
+// CHECK: %[[HEAD:.*]] = gpu.block_id x
+// CHECK: %[[SPLIT:.*]] = gpu.block_id y
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[KEYS:.*]] = memref.dim
+// CHECK: %[[CHUNK:.*]] = arith.ceildivui %[[KEYS]], %c32
+// CHECK: %[[FIRST:.*]] = arith.muli %[[SPLIT]], %[[CHUNK]]
+// CHECK: %[[NEXT:.*]] = arith.addi %[[FIRST]], %[[CHUNK]]
+// CHECK: %[[END:.*]] = arith.minui %[[KEYS]], %[[NEXT]]
+// CHECK: %[[START:.*]] = arith.addi %[[FIRST]], %[[TID]]
+// CHECK: %[[STATE:.*]]:2 = scf.for %[[KEY:.*]] = %[[START]] to %[[END]] step %c128 iter_args
+// CHECK: arith.cmpi ule, %[[KEY]], %[[T]]
+// CHECK: memref.store %{{.*}}, %[[ACC]]
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[WMAX]]
+// CHECK: gpu.barrier
+// CHECK: %[[ACCS:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<2x32x8xf32>
+// CHECK: llvm.getelementptr %[[WS]][2048] : (!llvm.ptr) -> !llvm.ptr, i8
+// CHECK: %[[STATS:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<2x32x2xf32>
+// CHECK: llvm.getelementptr %[[WS]][2560] : (!llvm.ptr) -> !llvm.ptr, i8
+// CHECK: %[[COUNTERS:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<2xi32>
+// CHECK: scf.for %[[E:.*]] = %[[TID]] to %c8 step %c128
+// CHECK: memref.load %[[WMAX]]
+// CHECK: memref.store %{{.*}}, %[[ACCS]][%[[HEAD]], %[[SPLIT]], %[[E]]]
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[HEAD]], %[[SPLIT]], %c0]
+// CHECK: memref.store %{{.*}}, %[[STATS]][%[[HEAD]], %[[SPLIT]], %c1]
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK-NEXT: gpu.barrier
+// CHECK: memref.atomic_rmw addi %c1_i32, %[[COUNTERS]][%[[HEAD]]]
+// CHECK: arith.cmpi eq, %{{.*}}, %c31_i32
+// CHECK: memref.store %{{.*}}, %[[LAST]][%c0]
+// CHECK: gpu.barrier
+// CHECK: %[[FLAG:.*]] = memref.load %[[LAST]][%c0]
+// CHECK: %[[IS_LAST:.*]] = arith.cmpi ne, %[[FLAG]], %c0_i32
+// CHECK: scf.if %[[IS_LAST]]
+// CHECK-NEXT: nvvm.memory.barrier <gpu>
+// CHECK: scf.for %[[E2:.*]] = %[[TID]] to %c8 step %c128
+// CHECK: scf.for %[[W:.*]] = %c0 to %c32 step %c1
+// CHECK: memref.load %[[STATS]][%[[HEAD]], %[[W]], %c0]
+// CHECK: memref.load %[[ACCS]][%[[HEAD]], %{{.*}}, %[[E2]]]
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %{{.*}}[%[[HEAD]], %c0, %[[E2]]] : memref<2x1x8xf32, strided<[8, 8, 1]>>
+// CHECK: memref.store %c0_i32, %[[COUNTERS]][%[[HEAD]]]
+func.func private @k7_fused_attention_impl(%arg0: memref<2x1x8xf32, strided<[8, 8, 1]>>, %arg1: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg2: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg3: memref<2x1x8xf32, strided<[8, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %c1 = arith.constant 1 : index
+  %q0 = bufferization.to_tensor %arg0 restrict : memref<2x1x8xf32, strided<[8, 8, 1]>> to tensor<2x1x8xf32>
+  %k0 = bufferization.to_tensor %arg1 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %v0 = bufferization.to_tensor %arg2 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
+  %nk = tensor.dim %k0, %c1 : tensor<2x?x8xf32>
+  %q = tensor.extract_slice %q0[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : tensor<2x1x8xf32> to tensor<?x1x8xf32>
+  %k = tensor.extract_slice %k0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %v = tensor.extract_slice %v0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %o = attn.fused_attention %q, %k, %v scale(0.35) causal(%T, -1.0e+09) : (tensor<?x1x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, index) -> tensor<?x1x8xf32>
+  %dst = memref.subview %arg3[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : memref<2x1x8xf32, strided<[8, 8, 1]>> to memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>
+  bufferization.materialize_in_destination %o in restrict writable %dst : (tensor<?x1x8xf32>, memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// With as many heads as kDecodeTargetBlocks (128), the keys are not split:
+// one block of 256 threads per head takes keys t, t + 256, ... each with its
+// own online softmax; the states merge across each warp by shuffles and
+// across the 8 warps in shared memory, rescaled to the overall maximum,
+// and the block writes the output. No workspace.
+// CHECK-LABEL: gpu.func @k8_fused_attention
+// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: private(%{{.*}} : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
+// CHECK-NOT: attn.grid_y
+// CHECK-NOT: attn.workspace_bytes
+// CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 // CHECK: %[[T:.*]] = arith.index_cast %arg2 : i64 to index
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[WARP:.*]] = arith.divui %[[TID]], %c32
@@ -431,19 +510,21 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // CHECK: gpu.barrier
 // CHECK: scf.for %[[E:.*]] = %[[TID]] to %c8 step %c256
 // CHECK: arith.divf
-// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %c0, %[[E]]] : memref<2x1x8xf32, strided<[8, 8, 1]>>
-func.func private @k7_fused_attention_impl(%arg0: memref<2x1x8xf32, strided<[8, 8, 1]>>, %arg1: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg2: memref<2x?x8xf32, strided<[64, 8, 1]>>, %arg3: memref<2x1x8xf32, strided<[8, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %c0, %[[E]]] : memref<128x1x8xf32, strided<[8, 8, 1]>>
+// CHECK-NOT: memref.atomic_rmw
+// CHECK: gpu.return
+func.func private @k8_fused_attention_impl(%arg0: memref<128x1x8xf32, strided<[8, 8, 1]>>, %arg1: memref<128x?x8xf32, strided<[64, 8, 1]>>, %arg2: memref<128x?x8xf32, strided<[64, 8, 1]>>, %arg3: memref<128x1x8xf32, strided<[8, 8, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
   %count = arith.subi %end, %begin : index
   %c1 = arith.constant 1 : index
-  %q0 = bufferization.to_tensor %arg0 restrict : memref<2x1x8xf32, strided<[8, 8, 1]>> to tensor<2x1x8xf32>
-  %k0 = bufferization.to_tensor %arg1 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
-  %v0 = bufferization.to_tensor %arg2 restrict : memref<2x?x8xf32, strided<[64, 8, 1]>> to tensor<2x?x8xf32>
-  %nk = tensor.dim %k0, %c1 : tensor<2x?x8xf32>
-  %q = tensor.extract_slice %q0[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : tensor<2x1x8xf32> to tensor<?x1x8xf32>
-  %k = tensor.extract_slice %k0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
-  %v = tensor.extract_slice %v0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<2x?x8xf32> to tensor<?x?x8xf32>
+  %q0 = bufferization.to_tensor %arg0 restrict : memref<128x1x8xf32, strided<[8, 8, 1]>> to tensor<128x1x8xf32>
+  %k0 = bufferization.to_tensor %arg1 restrict : memref<128x?x8xf32, strided<[64, 8, 1]>> to tensor<128x?x8xf32>
+  %v0 = bufferization.to_tensor %arg2 restrict : memref<128x?x8xf32, strided<[64, 8, 1]>> to tensor<128x?x8xf32>
+  %nk = tensor.dim %k0, %c1 : tensor<128x?x8xf32>
+  %q = tensor.extract_slice %q0[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : tensor<128x1x8xf32> to tensor<?x1x8xf32>
+  %k = tensor.extract_slice %k0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<128x?x8xf32> to tensor<?x?x8xf32>
+  %v = tensor.extract_slice %v0[%begin, 0, 0] [%count, %nk, 8] [1, 1, 1] : tensor<128x?x8xf32> to tensor<?x?x8xf32>
   %o = attn.fused_attention %q, %k, %v scale(0.35) causal(%T, -1.0e+09) : (tensor<?x1x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, index) -> tensor<?x1x8xf32>
-  %dst = memref.subview %arg3[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : memref<2x1x8xf32, strided<[8, 8, 1]>> to memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>
+  %dst = memref.subview %arg3[%begin, 0, 0] [%count, 1, 8] [1, 1, 1] : memref<128x1x8xf32, strided<[8, 8, 1]>> to memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>
   bufferization.materialize_in_destination %o in restrict writable %dst : (tensor<?x1x8xf32>, memref<?x1x8xf32, strided<[8, 8, 1], offset: ?>>) -> ()
   return
 }

@@ -6,7 +6,8 @@
 // The planner's kernels through the whole GPU pipeline: one gpu.module
 // with a target per architecture (sm_80 and sm_90 by default), nothing left
 // but the LLVM and NVVM dialects, no call into libdevice, and the entry ABI
-// of artifact.fbs: (bindings pointer, S, T, work), all 64-bit.
+// of artifact.fbs: (bindings pointer, S, T, work, workspace pointer), all
+// 64-bit.
 
 // CHECK-NOT: func.func
 // CHECK-LABEL: gpu.module @attn_kernels [#nvvm.target<O = 3, chip = "sm_80">, #nvvm.target<O = 3, chip = "sm_90">]
@@ -14,14 +15,14 @@
 // CHECK-NOT: memref.
 // CHECK-NOT: scf.
 // CHECK-NOT: math.
-// CHECK: llvm.func @k0_gelu(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64)
+// CHECK: llvm.func @k0_gelu(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
 // CHECK-SAME: attn.items_per_block = 16 : i64
 // CHECK-SAME: nvvm.kernel
 // CHECK-SAME: nvvm.maxntid = array<i32: 256, 1, 1>
 // CHECK: nvvm.read.ptx.sreg.ctaid.x
 // CHECK: nvvm.read.ptx.sreg.tid.x
 // CHECK: llvm.inline_asm {{.*}}"ex2.approx.ftz.f32 $0, $1;"
-// CHECK: llvm.func @k1_fused_attention(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64)
+// CHECK: llvm.func @k1_fused_attention(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr)
 // CHECK-SAME: attn.items_per_block = 1 : i64
 // The running output of one query lives in private memory.
 // CHECK: llvm.alloca %{{.*}} x f32 : (i64) -> !llvm.ptr
@@ -44,7 +45,7 @@
 // PTX: gpu.binary @attn_kernels
 // PTX-SAME: #gpu.object<#nvvm.target<O = 3, chip = "sm_80">
 // PTX-SAME: .target sm_80
-// PTX-SAME: .visible .entry k0_gelu(\0A\09.param .u64 .ptr .align 1 k0_gelu_param_0,\0A\09.param .u64 k0_gelu_param_1,\0A\09.param .u64 k0_gelu_param_2,\0A\09.param .u64 k0_gelu_param_3\0A)
+// PTX-SAME: .visible .entry k0_gelu(\0A\09.param .u64 .ptr .align 1 k0_gelu_param_0,\0A\09.param .u64 k0_gelu_param_1,\0A\09.param .u64 k0_gelu_param_2,\0A\09.param .u64 k0_gelu_param_3,\0A\09.param .u64 .ptr .align 1 k0_gelu_param_4\0A)
 // PTX-SAME: .visible .entry k1_fused_attention(
 // PTX-SAME: #gpu.object<#nvvm.target<O = 3, chip = "sm_90">
 // PTX-SAME: .target sm_90

@@ -160,7 +160,8 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     cuda = fb::CreateCudaKernelsDirect(
         builder, &cudaNames, &c.blockSize, &c.itemsPerBlock,
         &c.sharedMemoryBytes, &modules, c.gridY.empty() ? nullptr : &c.gridY,
-        c.readsStep.empty() ? nullptr : &c.readsStep);
+        c.readsStep.empty() ? nullptr : &c.readsStep,
+        c.workspaceBytes.empty() ? nullptr : &c.workspaceBytes);
   }
 
   auto root = fb::CreateArtifactDirect(builder, spec.version, config, tokenizer,
@@ -214,7 +215,7 @@ CudaSpec cudaKernelsFor(const ArtifactSpec &spec) {
     for (const std::string &name : spec.kernelNames)
       ptx += ".visible .entry " + name +
              "(.param .u64 bindings, .param .u64 S, .param .u64 T, "
-             ".param .u64 work)\n{\n  ret;\n}\n";
+             ".param .u64 work, .param .u64 workspace)\n{\n  ret;\n}\n";
     cuda.modules.push_back({arch, ptx});
   }
   return cuda;

@@ -74,6 +74,7 @@ struct CudaSpec {
   /// Optional lists: left empty, they are absent from the artifact.
   std::vector<uint32_t> gridY;
   std::vector<uint8_t> readsStep;
+  std::vector<uint64_t> workspaceBytes;
 };
 
 struct ArtifactSpec {

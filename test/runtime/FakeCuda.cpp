@@ -179,12 +179,13 @@ Launch capture(const KernelNodeParams &params) {
 CUresult run(const Launch &launch) {
   const Function &function = *launch.function;
   if (function.native) {
-    // The test kernels take the kernel ABI's four 8-byte parameters.
+    // The test kernels take the kernel ABI's five 8-byte parameters (and
+    // no workspace).
+    int64_t args[5];
     if (launch.grid.x == 0 || launch.grid.y != 1 || launch.grid.z != 1 ||
         launch.block.y != 1 || launch.block.z != 1 ||
-        launch.params.size() != 32)
+        launch.params.size() != sizeof(args))
       return CUDA_ERROR_INVALID_VALUE;
-    int64_t args[4];
     memcpy(args, launch.params.data(), sizeof(args));
     const auto *bindings =
         reinterpret_cast<const attn_memref *>(static_cast<uintptr_t>(args[0]));

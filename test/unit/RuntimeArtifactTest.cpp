@@ -72,10 +72,10 @@ TEST_F(RuntimeArtifactTest, RejectsAWrongIdentifier) {
 
 TEST_F(RuntimeArtifactTest, RejectsAnotherVersion) {
   ArtifactSpec spec = bigramModel();
-  spec.version = 3;
+  spec.version = 2; // The previous format: its kernels take four parameters.
   EXPECT_EQ(openError(spec),
-            path("model.attn") + ": artifact format version 3 is not "
-                                 "supported (this runtime reads version 2)");
+            path("model.attn") + ": artifact format version 2 is not "
+                                 "supported (this runtime reads version 3)");
 }
 
 TEST_F(RuntimeArtifactTest, RejectsATruncatedFlatBuffer) {

@@ -209,6 +209,13 @@ TEST_F(RuntimeDeviceTest, RefusesInconsistentCudaTables) {
        "65535]"},
       {[](ArtifactSpec &s) { s.cudaKernels.readsStep = {1, 0}; },
        "cuda: 4 kernels but 2 entries in 'reads_step'"},
+      {[](ArtifactSpec &s) { s.cudaKernels.workspaceBytes = {0}; },
+       "cuda: 4 kernels but 1 entries in 'workspace_bytes'"},
+      {[](ArtifactSpec &s) {
+         s.cudaKernels.workspaceBytes = {0, 0, 0, uint64_t(1) << 40};
+       },
+       "cuda: kernel 'attn_test_add_row_sums': workspace_bytes 1099511627776 is "
+       "more than 1 GiB"},
       {[](ArtifactSpec &s) { s.cudaKernels.modules[1].arch = "sm_90a"; },
        "cuda: module arch 'sm_90a' is not sm_<number>"},
       {[](ArtifactSpec &s) { s.cudaKernels.modules[0].arch = "compute_80"; },

@@ -4,7 +4,7 @@ per PTX module, for FileCheck:
     cuda_kernels.py ARTIFACT
 
     cpu: yes|no
-    kernel k0_embedding block_size=256 items_per_block=1 shared_memory_bytes=0 grid_y=1 reads_step=yes
+    kernel k0_embedding block_size=256 items_per_block=1 shared_memory_bytes=0 grid_y=1 reads_step=yes workspace_bytes=0
     module sm_80 entries=14 missing=none
     ...
 
@@ -42,12 +42,14 @@ def main():
     # The optional lists' meaning when absent (artifact.fbs).
     grid_y = cuda.get("grid_y") or [1] * len(names)
     reads_step = cuda.get("reads_step") or [True] * len(names)
+    workspace = cuda.get("workspace_bytes") or [0] * len(names)
     for i, kernel in enumerate(names):
         print(f"kernel {kernel} block_size={cuda['block_size'][i]} "
               f"items_per_block={cuda['items_per_block'][i]} "
               f"shared_memory_bytes={cuda['shared_memory_bytes'][i]} "
               f"grid_y={grid_y[i]} "
-              f"reads_step={'yes' if reads_step[i] else 'no'}")
+              f"reads_step={'yes' if reads_step[i] else 'no'} "
+              f"workspace_bytes={workspace[i]}")
     for module in cuda["modules"]:
         entries = re.findall(r"\.entry\s+(\w+)\(", module["ptx"])
         missing = [k for k in names if k not in entries]
