@@ -22,9 +22,10 @@
 #      (attn-run --weights) and HF's greedy generation on the same weights:
 #      identical tokens;
 #   3. runs one short generation under compute-sanitizer (memcheck);
-#   4. prints prefill (128 and 512 tokens) and per-token decode times of
-#      ours and HF eager, and their ratios, naming the GPU, and decode's
-#      floor (the weights' bytes at the device's measured copy bandwidth);
+#   4. prints prefill (128 and 512 tokens) and per-token decode times
+#      (after 128 tokens, and after 960: long KV caches) of ours and HF
+#      eager, and their ratios, naming the GPU, and decode's floor (the
+#      weights' bytes at the device's measured copy bandwidth);
 #   5. prints attn-run --profile's time per kernel of a 128-token prefill
 #      and 15 decode steps (what to tune next).
 # Any mismatch or error exits non-zero with a line saying what failed.
@@ -179,18 +180,21 @@ elif command == "bench":
             prompt = ids(n)
             times = [timed(lambda: model(prompt, use_cache=True))[0] for _ in range(6)][1:]
             result[f"prefill_{n}_ms"] = statistics.median(times)
-        prompt = ids(128 + 32)
-        per_token = []
-        for _ in range(4):
-            _, out = timed(lambda: model(prompt[:, :128], use_cache=True))
-            steps = []
-            for s in range(32):
-                ms, out = timed(lambda: model(prompt[:, 128 + s:129 + s],
-                                              past_key_values=out.past_key_values,
-                                              use_cache=True))
-                steps.append(ms)
-            per_token.append(statistics.median(steps))
-        result["decode_ms_per_token"] = statistics.median(per_token[1:])
+        # 32 tokens after a 128-token prompt, and after a 960-token one
+        # (long KV caches: where splitting them over blocks pays).
+        for start, key in ((128, "decode_ms_per_token"), (960, "decode_960_ms_per_token")):
+            prompt = ids(start + 32)
+            per_token = []
+            for _ in range(4):
+                _, out = timed(lambda: model(prompt[:, :start], use_cache=True))
+                steps = []
+                for s in range(32):
+                    ms, out = timed(lambda: model(prompt[:, start + s:start + s + 1],
+                                                  past_key_values=out.past_key_values,
+                                                  use_cache=True))
+                    steps.append(ms)
+                per_token.append(statistics.median(steps))
+            result[key] = statistics.median(per_token[1:])
         # The device's memory bandwidth, for decode's floor: a 1 GiB copy
         # reads and writes 1 GiB each.
         a = torch.empty(1 << 28, device="cuda")
@@ -287,21 +291,26 @@ EOF
       --device cuda --prefill 128 --prefill 512 --decode-after 128 --decode 32 --repeats 5 \
       > "$WORK/bench-$variant.json"
   done
+  # Decode late in the context, with the variant step 1 passed.
+  timeout 120 "$bin/attn-bench" "$dir/gpt2-124m$use.attn" --weights "$weights" \
+    --device cuda --decode-after 960 --decode 32 --repeats 5 > "$WORK/bench-960.json"
   hf bench "$weights" > "$WORK/hf-bench.json"
   python3 - "$WORK/bench-tf32x3.json" "$WORK/hf-bench.json" "$gpu" "$(stat -c %s "$weights")" \
-    "$WORK/bench-f32.json" "$tensor_cores" <<'EOF'
+    "$WORK/bench-f32.json" "$tensor_cores" "$WORK/bench-960.json" <<'EOF'
 import json, sys
 ours, hf, gpu = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
 weight_bytes = int(sys.argv[4])
 f32 = json.load(open(sys.argv[5]))
+late = json.load(open(sys.argv[7]))
 if sys.argv[6] != "passed":
     print("(tensor cores failed the CPU comparison: the attn figures below are the f32 pipelines')")
     ours = f32
-if ours["device"] != "cuda":
-    sys.exit(f"attn-bench ran on {ours['device']}")
+if ours["device"] != "cuda" or late["device"] != "cuda":
+    sys.exit("attn-bench did not run on cuda")
 rows = [("prefill, 128 tokens", ours["prefill_128_ms"], hf["prefill_128_ms"]),
         ("prefill, 512 tokens", ours["prefill_512_ms"], hf["prefill_512_ms"]),
-        ("decode, per token (after 128)", ours["decode_32_after_128_ms_per_token"], hf["decode_ms_per_token"])]
+        ("decode, per token (after 128)", ours["decode_32_after_128_ms_per_token"], hf["decode_ms_per_token"]),
+        ("decode, per token (after 960)", late["decode_32_after_960_ms_per_token"], hf["decode_960_ms_per_token"])]
 print(f"GPT-2 124M (f32) on {gpu}; HF eager: transformers, {hf['attn_implementation']} attention")
 print(f"{'':32} {'attn ms':>10} {'HF ms':>10} {'HF/attn':>8}")
 for name, a, b in rows:
