@@ -2,6 +2,8 @@
 
 #include "runtime/Artifact.h"
 
+#include "runtime/Transpose.h"
+
 #include <algorithm>
 #include <cctype>
 #include <climits>
@@ -360,13 +362,27 @@ Status Artifact::readTensors() {
                        dtypeName(tensor->dtype()),
                        formatShape(tensor->shape(), formatDim).c_str(),
                        (unsigned long long)bytes);
+    // External weights are the checkpoint's tensors as they are; one that
+    // the kernels read transposed is transposed here (embedded ones were
+    // by the compiler).
+    bool transpose = !embedded && tensor->transposed();
+    if (transpose && dims.size() != 2)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: transposed, but of rank %zu (a matrix has 2)",
+                       label.c_str(), dims.size());
+    std::vector<int64_t> fileDims = dims;
+    if (transpose)
+      std::swap(fileDims[0], fileDims[1]);
     if (boundWeights_) {
       const std::byte *data;
       Status status = boundWeights_->bind(stringOrEmpty(tensor->name()),
-                                          tensor->dtype(), dims, data);
+                                          tensor->dtype(), fileDims, data);
       if (!status.ok())
         return std::move(status).withPrefix("weights '" + weightsPath_ +
                                             "': ");
+      if (transpose)
+        ATTN_RETURN_IF_ERROR(transposeWeight(label, data, fileDims[0],
+                                             fileDims[1], elementSize, data));
       tensors_.push_back({data, elements});
       continue;
     }
@@ -389,8 +405,45 @@ Status Artifact::readTensors() {
       return makeError(StatusCode::InvalidArtifact,
                        "%s: its data is not aligned to its %zu-byte elements",
                        label.c_str(), elementSize);
+    if (transpose)
+      ATTN_RETURN_IF_ERROR(transposeWeight(label, data, fileDims[0],
+                                           fileDims[1], elementSize, data));
     tensors_.push_back({data, elements});
   }
+  return Status();
+}
+
+Status Artifact::transposeWeight(const std::string &label,
+                                 const std::byte *data, int64_t rows,
+                                 int64_t cols, size_t elementSize,
+                                 const std::byte *&out) {
+  // The caller checked that rows * cols * elementSize fits.
+  size_t bytes = static_cast<size_t>(rows * cols) * elementSize;
+  // aligned_alloc wants a multiple of the alignment.
+  size_t allocated = (bytes + kWeightAlignment - 1) / kWeightAlignment *
+                     kWeightAlignment;
+  std::unique_ptr<std::byte[], FreeDeleter> copy(static_cast<std::byte *>(
+      std::aligned_alloc(kWeightAlignment, std::max<size_t>(allocated, 1))));
+  if (!copy)
+    return makeError(StatusCode::ResourceExhausted,
+                     "%s: cannot allocate %zu bytes to transpose it",
+                     label.c_str(), bytes);
+  switch (elementSize) {
+  case 4:
+    transposeMatrix(reinterpret_cast<const uint32_t *>(data), rows, cols,
+                    reinterpret_cast<uint32_t *>(copy.get()));
+    break;
+  case 2:
+    transposeMatrix(reinterpret_cast<const uint16_t *>(data), rows, cols,
+                    reinterpret_cast<uint16_t *>(copy.get()));
+    break;
+  default:
+    return makeError(StatusCode::Unsupported,
+                     "%s: cannot transpose %zu-byte elements", label.c_str(),
+                     elementSize);
+  }
+  out = copy.get();
+  transposedWeights_.push_back(std::move(copy));
   return Status();
 }
 

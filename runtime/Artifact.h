@@ -195,6 +195,17 @@ private:
     int64_t elements;
   };
   std::vector<TensorPlan> tensors_;
+  /// Memory the runtime owns (64-byte aligned) for the external tensors it
+  /// transposes when it binds them.
+  struct FreeDeleter {
+    void operator()(std::byte *p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<std::byte[], FreeDeleter>> transposedWeights_;
+  /// A copy of the [rows, cols] matrix at `data` transposed, owned by the
+  /// artifact; the error names `label`.
+  Status transposeWeight(const std::string &label, const std::byte *data,
+                         int64_t rows, int64_t cols, size_t elementSize,
+                         const std::byte *&out);
 
   std::unique_ptr<Tokenizer> tokenizer_;
   /// Why there is no tokenizer (a kind this runtime cannot run yet); using

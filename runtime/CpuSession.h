@@ -1,7 +1,8 @@
 //===- CpuSession.h - The plan executor on the CPU --------------*- C++ -*-===//
 //
-// Buffers in anonymous mappings, weights read in place from the artifact's
-// mapping, and a thread pool: a step evaluates every binding at (S, T) into
+// Buffers in anonymous mappings, weights read where the artifact holds them
+// (its mapping, or its transposed copies of external tensors), and a thread
+// pool: a step evaluates every binding at (S, T) into
 // attn_memrefs, runs the dispatches in order (each split into chunks over
 // the pool, a barrier between dispatches) and gathers the logits.
 //

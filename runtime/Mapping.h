@@ -1,7 +1,8 @@
 //===- Mapping.h - mmap'ed files and zeroed memory --------------*- C++ -*-===//
 //
 // The runtime keeps artifacts, external weights and session buffers in memory
-// mappings: files are read in place (weights are never copied), and anonymous
+// mappings: files are read in place (weights are not copied, except the
+// external tensors the artifact reads transposed), and anonymous
 // mappings come zeroed, page aligned, and fail cleanly when a corrupt artifact
 // asks for an absurd size.
 //

@@ -2,6 +2,7 @@
 
 #include "compiler/Artifact/Writer.h"
 
+#include "runtime/Transpose.h"
 #include "runtime/schema/artifact_generated.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/FileSystem.h"
@@ -34,20 +35,6 @@ uint64_t mlir::attn::fnv1a64(ArrayRef<uint8_t> bytes) {
 /// f32 -> bf16 or IEEE half, rounding to nearest even (what torch's .to()
 /// does), so that a reference that rounds its weights the same way computes
 /// with exactly our weights.
-/// The [cols, rows] row-major transpose of the [rows, cols] `values`. Blocks
-/// of 64x64 keep both sides' cache lines in use.
-static std::vector<float> transposed(ArrayRef<float> values, int64_t rows,
-                                     int64_t cols) {
-  constexpr int64_t kBlock = 64;
-  std::vector<float> out(values.size());
-  for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
-    for (int64_t c0 = 0; c0 < cols; c0 += kBlock)
-      for (int64_t r = r0; r < std::min(rows, r0 + kBlock); ++r)
-        for (int64_t c = c0; c < std::min(cols, c0 + kBlock); ++c)
-          out[c * rows + r] = values[r * cols + c];
-  return out;
-}
-
 static std::vector<uint16_t> narrowFloats(ArrayRef<float> values, bool bf16) {
   std::vector<uint16_t> out(values.size());
   for (auto [i, value] : llvm::enumerate(values)) {
@@ -312,27 +299,26 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
                    "', which the checkpoint lacks");
     uint64_t size = info->getNumElements() *
                     (buffer.elementType.getIntOrFloatBitWidth() / 8);
-    if (options.externalWeights) {
-      if (info->dtype != DType::F32 || !buffer.elementType.isF32())
-        return error("external weights are read in place, as F32; '" +
-                     info->name + "' in " + checkpoint.path() + " is " +
-                     getDTypeName(info->dtype) +
-                     (buffer.elementType.isF32() ? ""
-                                                 : " and is to be narrowed"));
-      if (buffer.transposed)
-        return error("external weights are read in place; '" + info->name +
-                     "' is to be transposed (run attn-transpose-weights "
-                     "only for embedded weights)");
-      tensors.push_back({info, buffer.elementType,
-                         info->fileOffset - dataStart, size, false});
-      continue;
-    }
-    segmentSize = alignTo64(segmentSize);
     if (buffer.transposed &&
         (info->shape.size() != 2 || buffer.shape.size() != 2 ||
          info->shape[0] != buffer.shape[1] || info->shape[1] != buffer.shape[0]))
       return error("'" + info->name + "' in " + checkpoint.path() +
                    " is not the transpose of the plan's weight");
+    if (options.externalWeights) {
+      // The runtime reads them from the file: in place, or transposed into
+      // memory of its own when it binds them.
+      if (info->dtype != DType::F32 || !buffer.elementType.isF32())
+        return error("external weights are read as F32; '" + info->name +
+                     "' in " + checkpoint.path() + " is " +
+                     getDTypeName(info->dtype) +
+                     (buffer.elementType.isF32() ? ""
+                                                 : " and is to be narrowed"));
+      tensors.push_back({info, buffer.elementType,
+                         info->fileOffset - dataStart, size,
+                         buffer.transposed});
+      continue;
+    }
+    segmentSize = alignTo64(segmentSize);
     tensors.push_back(
         {info, buffer.elementType, segmentSize, size, buffer.transposed});
     segmentSize += size;
@@ -368,8 +354,12 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
           llvm::sys::fs::remove(temporary);
           return values.takeError();
         }
-        if (t.transposed)
-          *values = transposed(*values, t.info->shape[0], t.info->shape[1]);
+        if (t.transposed) {
+          std::vector<float> swapped(values->size());
+          ::attn::transposeMatrix(values->data(), t.info->shape[0],
+                                  t.info->shape[1], swapped.data());
+          *values = std::move(swapped);
+        }
         if (t.elementType.isF32()) {
           os.write(reinterpret_cast<const char *>(values->data()), t.size);
         } else {

@@ -2,6 +2,8 @@
 
 #include "test/runtime/ArtifactBuilder.h"
 
+#include <algorithm>
+
 #include "runtime/Artifact.h"
 
 #include <cstring>
@@ -55,8 +57,11 @@ static std::vector<uint8_t> makeSafetensors(const ArtifactSpec &spec,
   std::string header = "{";
   for (size_t i = 0; i < spec.tensors.size(); ++i) {
     const TensorSpec &tensor = spec.tensors[i];
+    std::vector<int64_t> dims = tensor.shape;
+    if (tensor.transposed)
+      std::reverse(dims.begin(), dims.end());
     std::string shape;
-    for (int64_t dim : tensor.shape)
+    for (int64_t dim : dims)
       shape += (shape.empty() ? "" : ",") + std::to_string(dim);
     header += (i ? "," : "") + ("\"" + tensor.name + "\":{\"dtype\":\"F32\"," +
                                 "\"shape\":[" + shape + "],\"data_offsets\":[" +
@@ -105,7 +110,7 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     const TensorSpec &tensor = spec.tensors[i];
     tensors.push_back(fb::CreateTensorDirect(
         builder, tensor.name.c_str(), fb::DType_f32, &tensor.shape, offsets[i],
-        tensor.data.size() * sizeof(float)));
+        tensor.data.size() * sizeof(float), tensor.transposed));
   }
   flatbuffers::Offset<fb::Weights> weightsTable;
   if (spec.externalWeights.empty())

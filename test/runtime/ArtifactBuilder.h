@@ -47,6 +47,10 @@ struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<float> data;
+  /// Tensor.transposed: the safetensors file (external weights) lists the
+  /// tensor with `shape` reversed, holding `data` as it is, which the
+  /// runtime transposes into `shape`.
+  bool transposed = false;
 };
 
 struct BufferSpec {

@@ -314,6 +314,40 @@ TEST_F(RuntimeArtifactTest, LoadsExternalWeightsRelativeToTheArtifact) {
       EXPECT_EQ(bigram[i * 8 + j], bigramLogit(i, j));
 }
 
+TEST_F(RuntimeArtifactTest, TransposesTheExternalWeightsItIsToldTo) {
+  ArtifactSpec spec = bigramModel();
+  spec.externalWeights = "weights.safetensors";
+  // The file holds the bigram table's transpose, as a checkpoint holds a
+  // Conv1D weight [in, out] that the kernels read [out, in].
+  TensorSpec &table = spec.tensors[1];
+  std::vector<float> swapped(table.data.size());
+  for (int32_t i = 0; i < 8; ++i)
+    for (int32_t j = 0; j < 8; ++j)
+      swapped[j * 8 + i] = table.data[i * 8 + j];
+  table.data = swapped;
+  table.transposed = true;
+  auto artifact = open(spec);
+  ASSERT_TRUE(artifact);
+  const float *bigram =
+      reinterpret_cast<const float *>(artifact->buffers()[2].weight);
+  for (int32_t i = 0; i < 8; ++i)
+    for (int32_t j = 0; j < 8; ++j)
+      EXPECT_EQ(bigram[i * 8 + j], bigramLogit(i, j));
+  // 64-byte aligned, as embedded weights are.
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(bigram) % 64, 0u);
+}
+
+TEST_F(RuntimeArtifactTest, RefusesATransposedTensorThatIsNoMatrix) {
+  ArtifactSpec spec = bigramModel();
+  spec.externalWeights = "weights.safetensors";
+  TensorSpec row{"row", {8}, std::vector<float>(8, 1.0f)};
+  row.transposed = true;
+  spec.tensors.push_back(row);
+  EXPECT_EQ(openError(spec),
+            path("model.attn") +
+                ": tensor 'row': transposed, but of rank 1 (a matrix has 2)");
+}
+
 TEST_F(RuntimeArtifactTest, RejectsExternalWeightsOfTheWrongSize) {
   ArtifactSpec spec = bigramModel();
   spec.externalWeights = "weights.safetensors";

@@ -245,9 +245,10 @@ int main(int argc, char **argv) {
   if (failed(applyPassManagerCLOptions(fusionPm)))
     return fail("invalid pass manager options");
   buildFusionPipeline(fusionPm, fusion);
-  // External weights are read in place, in the checkpoint's layout.
-  if (weightsMode == WeightsMode::Embed)
-    fusionPm.addPass(createTransposeWeights());
+  // Kernels read linear weights [out, in] (contiguous dot products): the
+  // writer packs them so, or the runtime transposes external ones when it
+  // binds them.
+  fusionPm.addPass(createTransposeWeights());
   if (failed(fusionPm.run(programs)))
     return fail("fusion failed");
   if (emit == Emit::Attn)
