@@ -302,16 +302,23 @@ TEST(RuntimeCpuFeaturesTest, KnowsTheHostsCommonFeatures) {
   EXPECT_EQ(hostHasCpuFeature("no-such-feature"), std::nullopt);
 }
 
+/// The bigram model's table as the kernels read it (its weight buffer),
+/// after checking every entry.
+static const float *expectBigramTable(const Artifact &artifact) {
+  const float *bigram =
+      reinterpret_cast<const float *>(artifact.buffers()[2].weight);
+  for (int32_t i = 0; i < 8; ++i)
+    for (int32_t j = 0; j < 8; ++j)
+      EXPECT_EQ(bigram[i * 8 + j], bigramLogit(i, j));
+  return bigram;
+}
+
 TEST_F(RuntimeArtifactTest, LoadsExternalWeightsRelativeToTheArtifact) {
   ArtifactSpec spec = bigramModel();
   spec.externalWeights = "weights.safetensors";
   auto artifact = open(spec);
   ASSERT_TRUE(artifact);
-  const float *bigram =
-      reinterpret_cast<const float *>(artifact->buffers()[2].weight);
-  for (int32_t i = 0; i < 8; ++i)
-    for (int32_t j = 0; j < 8; ++j)
-      EXPECT_EQ(bigram[i * 8 + j], bigramLogit(i, j));
+  expectBigramTable(*artifact);
 }
 
 TEST_F(RuntimeArtifactTest, TransposesTheExternalWeightsItIsToldTo) {
@@ -328,11 +335,7 @@ TEST_F(RuntimeArtifactTest, TransposesTheExternalWeightsItIsToldTo) {
   table.transposed = true;
   auto artifact = open(spec);
   ASSERT_TRUE(artifact);
-  const float *bigram =
-      reinterpret_cast<const float *>(artifact->buffers()[2].weight);
-  for (int32_t i = 0; i < 8; ++i)
-    for (int32_t j = 0; j < 8; ++j)
-      EXPECT_EQ(bigram[i * 8 + j], bigramLogit(i, j));
+  const float *bigram = expectBigramTable(*artifact);
   // 64-byte aligned, as embedded weights are.
   EXPECT_EQ(reinterpret_cast<uintptr_t>(bigram) % 64, 0u);
 }
