@@ -264,10 +264,12 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
             workspaces[i],
             cuda.kernels[program.dispatches[i].kernel].workspaceBytes);
     std::vector<size_t> workspaceOffsets(workspaces.size(), 0);
+    session->workspacesBegin_ = total;
     for (size_t i = 0; i < workspaces.size(); ++i) {
       workspaceOffsets[i] = total;
       total += alignUp(workspaces[i]);
     }
+    session->workspacesBytes_ = total - session->workspacesBegin_;
     if (total > 0) {
       ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuMemAlloc(&session->buffers_, total)));
       ATTN_RETURN_IF_ERROR(ATTN_CU(
@@ -373,6 +375,12 @@ Status CudaSession::reset() {
             static_cast<size_t>(buffers[i].elements) *
                 dtypeSize(buffers[i].dtype),
             stream_)));
+    // Kernels leave their workspaces as the next launch expects them; a
+    // step that failed part way may not have.
+    if (workspacesBytes_ > 0)
+      ATTN_RETURN_IF_ERROR(ATTN_CU(
+          d.cuMemsetD8Async(buffers_ + workspacesBegin_, 0, workspacesBytes_,
+                            stream_)));
     return ATTN_CU(d.cuStreamSynchronize(stream_));
   }();
   return model.annotate(std::move(status));

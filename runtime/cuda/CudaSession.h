@@ -103,6 +103,8 @@ private:
   CUstream stream_ = nullptr;
   /// The session's buffers, and every program's memref array.
   CUdeviceptr buffers_ = 0;
+  /// Where in buffers_ the dispatches' workspaces lie.
+  size_t workspacesBegin_ = 0, workspacesBytes_ = 0;
   CUdeviceptr memrefArrays_ = 0;
   /// Per buffer: its device address (weights: the model's).
   std::vector<std::byte *> bases_;
