@@ -119,6 +119,38 @@ Value warpAllReduce(OpBuilder &b, Location loc, Value value,
   return value;
 }
 
+Value blockAllReduce(OpBuilder &b, Location loc, Value value,
+                     function_ref<Value(Value, Value)> combine,
+                     Value identity, Value scratch, int64_t blockSize) {
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value warp =
+      arith::DivUIOp::create(b, loc, thread, indexConstant(b, loc, kWarpSize));
+  Value lane =
+      arith::RemUIOp::create(b, loc, thread, indexConstant(b, loc, kWarpSize));
+  Value warpValue = warpAllReduce(b, loc, value, combine);
+  auto first = scf::IfOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                            indexConstant(b, loc, 0)));
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPoint(first.thenBlock()->getTerminator());
+    memref::StoreOp::create(b, loc, warpValue, scratch, ValueRange{warp});
+  }
+  gpu::BarrierOp::create(b, loc);
+  // Every thread folds the warps' values in the same order: one result.
+  Value total = foldLoop(
+      b, loc, indexConstant(b, loc, 0),
+      indexConstant(b, loc, blockSize / kWarpSize), identity,
+      [&](Value acc, Value w) {
+        return combine(acc,
+                       memref::LoadOp::create(b, loc, scratch, ValueRange{w}));
+      });
+  // The scratch may be written again right after.
+  gpu::BarrierOp::create(b, loc);
+  return total;
+}
+
 Value KernelValues::binding(Value tensor) const {
   while (auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>())
     tensor = slice.getSource();

@@ -76,6 +76,14 @@ Value addF(OpBuilder &b, Location loc, Value x, Value y);
 Value warpAllReduce(OpBuilder &b, Location loc, Value value,
                     function_ref<Value(Value, Value)> combine);
 
+/// `value` of every thread of the block combined (warps by shuffles, then
+/// their results through `scratch`, shared memory of blockSize / 32
+/// elements, folded from `identity`), in every thread. Every thread of the
+/// block must call it.
+Value blockAllReduce(OpBuilder &b, Location loc, Value value,
+                     function_ref<Value(Value, Value)> combine,
+                     Value identity, Value scratch, int64_t blockSize);
+
 //===----------------------------------------------------------------------===//
 // A kernel's values and its share of the launch
 //===----------------------------------------------------------------------===//
@@ -256,14 +264,23 @@ void emitMatmulTensorCores(OpBuilder &b, Location loc, LinearOp op,
                            const KernelValues &values, const WorkRange &range,
                            ValueRange staged);
 
+/// The shared memory of a one-row linear: each slice's partial sums, and
+/// for a linear with a norm its normalized input row and a reduction
+/// scratch (null otherwise).
+struct MatVecBuffers {
+  Value partials, normalized, scratch;
+};
+
 /// A one-row linear (decode) as matrix times vector: kMatVecColumns features
 /// per block, the reduction split over blockSize / kMatVecColumns slices of
-/// threads whose partial sums meet in `partials` (shared). Neighbouring
-/// threads read neighbouring weight elements in either layout, each thread
-/// kMatVecUnroll of them at once.
+/// threads whose partial sums meet in `partials`. Neighbouring threads read
+/// neighbouring weight elements in either layout, each thread
+/// kMatVecUnroll of them at once. With a norm, the block first normalizes
+/// the input row into `normalized` (mean and variance by block reductions,
+/// then attn.layer_norm's formula) and reads it from there.
 void emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                 const KernelValues &values, const WorkRange &range,
-                Value partials);
+                const MatVecBuffers &buffers);
 
 } // namespace mlir::attn::gpu_kernels
 

@@ -14,6 +14,7 @@
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
@@ -405,15 +406,84 @@ void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
   });
 }
 
+/// The input row of a linear with a norm, normalized into `normalized` by
+/// the whole block as attn.layer_norm computes it: the mean, the biased
+/// variance of the centered values, then centered / sqrt(var + eps) *
+/// gamma + beta.
+static void emitNormalizedRow(OpBuilder &b, Location loc, LinearOp op,
+                              const KernelValues &values,
+                              const WorkRange &range,
+                              const MatVecBuffers &buffers) {
+  Value x = values.binding(op.getInput());
+  Value gamma = values.binding(op.getNormGamma());
+  Value beta = values.binding(op.getNormBeta());
+  Type type = op.getType().getElementType();
+  Value zero = indexConstant(b, loc, 0);
+  Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value step = indexConstant(b, loc, range.blockSize);
+  Value n = dimOf(b, loc, x, 1);
+  Value count = arith::SIToFPOp::create(
+      b, loc, type, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
+  Value fzero = floatConstant(b, loc, type, 0.0);
+  auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
+  auto input = [&](Value i) {
+    return loadAs(b, loc, x, ValueRange{zero, i}, type);
+  };
+  // Each thread's share of the row, then the block's.
+  auto rowSum = [&](function_ref<Value(Value)> term) {
+    auto loop = scf::ForOp::create(b, loc, thread, n, step, ValueRange{fzero});
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(loop.getBody());
+      scf::YieldOp::create(
+          b, loc,
+          add(loop.getRegionIterArgs()[0], term(loop.getInductionVar())));
+    }
+    return blockAllReduce(b, loc, loop.getResult(0), add, fzero,
+                          buffers.scratch, range.blockSize);
+  };
+  Value mean = arith::DivFOp::create(
+      b, loc, rowSum([&](Value i) { return input(i); }), count);
+  auto centered = [&](Value i) -> Value {
+    return arith::SubFOp::create(b, loc, input(i), mean);
+  };
+  Value variance = arith::DivFOp::create(b, loc, rowSum([&](Value i) -> Value {
+    Value c = centered(i);
+    return arith::MulFOp::create(b, loc, c, c);
+  }), count);
+  Value eps = floatConstant(b, loc, type,
+                            op.getNormEpsilon()->convertToDouble());
+  Value stddev = math::SqrtOp::create(
+      b, loc, arith::AddFOp::create(b, loc, variance, eps));
+  forLoop(b, loc, thread, n, step, [&](Value i) {
+    Value scaled = arith::MulFOp::create(
+        b, loc, arith::DivFOp::create(b, loc, centered(i), stddev),
+        loadAs(b, loc, gamma, ValueRange{i}, type));
+    Value y = arith::AddFOp::create(b, loc, scaled,
+                                    loadAs(b, loc, beta, ValueRange{i}, type));
+    memref::StoreOp::create(b, loc, y, buffers.normalized, ValueRange{i});
+  });
+  gpu::BarrierOp::create(b, loc);
+}
+
 void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                              const KernelValues &values, const WorkRange &range,
-                             Value partials) {
+                             const MatVecBuffers &buffers) {
   Value x = values.binding(op.getInput()), w = values.binding(op.getWeight());
   Value out = values.output();
   Type type = op.getType().getElementType();
   bool inOut = op.getLayout() == WeightLayout::in_out;
   int64_t slices = range.blockSize / kMatVecColumns;
   Value zero = indexConstant(b, loc, 0);
+  Value partials = buffers.partials;
+  if (op.getNormGamma())
+    emitNormalizedRow(b, loc, op, values, range, buffers);
+  // Element i of the (normalized) input row.
+  auto inputAt = [&](Value i) -> Value {
+    if (buffers.normalized)
+      return memref::LoadOp::create(b, loc, buffers.normalized, ValueRange{i});
+    return loadAs(b, loc, x, ValueRange{zero, i}, type);
+  };
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   // [in, out]: features fastest across threads; [out, in]: reduction fastest.
   Value fastSize = indexConstant(b, loc, inOut ? kMatVecColumns : slices);
@@ -455,7 +525,7 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
           arith::MulIOp::create(b, loc, j, indexConstant(b, loc, slices)));
       Value clamped = arith::MinUIOp::create(b, loc, i, last);
       Value product = arith::MulFOp::create(
-          b, loc, loadAs(b, loc, x, ValueRange{zero, clamped}, type),
+          b, loc, inputAt(clamped),
           weightAt(b, loc, op, w, clamped, feature, type));
       Value inside =
           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i,

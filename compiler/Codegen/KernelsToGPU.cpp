@@ -399,7 +399,23 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
     layout.workgroup = {
         getBufferType({blockSize / kMatVecColumns, kMatVecColumns}, type,
                       gpu::AddressSpace::Workgroup)};
-  } else if (isa_and_nonnull<LinearOp>(op)) {
+    if (cast<LinearOp>(op).getNormGamma()) {
+      // The normalized input row (MatVecBuffers).
+      int64_t features = cast<MemRefType>(argTypes[0]).getDimSize(1);
+      if (ShapedType::isDynamic(features))
+        return op->emitOpError() << "needs static in features for its norm "
+                                    "on the GPU";
+      layout.workgroup.push_back(getBufferType(
+          {features}, type, gpu::AddressSpace::Workgroup));
+      layout.workgroup.push_back(getBufferType(
+          {blockSize / kWarpSize}, type, gpu::AddressSpace::Workgroup));
+    }
+  } else if (auto linear = dyn_cast_or_null<LinearOp>(op)) {
+    // attn-fuse-linear-prologues fuses norms into one-row linears only.
+    if (linear.getNormGamma())
+      return op->emitOpError()
+             << "with a norm has a GPU kernel for one row only, got output "
+             << out;
     layout.blockSize = kMatmulThreads;
     layout.itemsPerBlock = kMatmulTile;
     layout.gridY = kMatmulRowGroups;
@@ -553,9 +569,15 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
     emitMatmulTensorCores(b, loc, cast<LinearOp>(op), values, range,
                           shared);
     break;
-  case Shape::MatVec:
-    emitMatVec(b, loc, cast<LinearOp>(op), values, range, shared[0]);
+  case Shape::MatVec: {
+    MatVecBuffers buffers{shared[0]};
+    if (shared.size() == 3) {
+      buffers.normalized = shared[1];
+      buffers.scratch = shared[2];
+    }
+    emitMatVec(b, loc, cast<LinearOp>(op), values, range, buffers);
     break;
+  }
   }
   gpu::ReturnOp::create(b, loc);
   return success();

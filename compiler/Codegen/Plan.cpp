@@ -49,6 +49,9 @@ static std::optional<SplitSpec> getSplitSpec(Operation *op) {
           spec.operandAxes.push_back(0);
         if (linear.getResidual())
           spec.operandAxes.push_back(1);
+        // The norm's gamma and beta run along the input, read whole.
+        if (linear.getNormGamma())
+          spec.operandAxes.append({-1, -1});
         return spec;
       })
       .Case([](LayerNormOp ln) -> std::optional<SplitSpec> {

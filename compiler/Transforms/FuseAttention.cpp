@@ -75,6 +75,7 @@ void mlir::attn::populateFuseAttentionPatterns(RewritePatternSet &patterns) {
 void mlir::attn::buildFusionPipeline(OpPassManager &pm, FusionLevel level) {
   if (level == FusionLevel::None)
     return;
+  pm.addPass(createFuseLinearPrologues());
   pm.addPass(createFuseLinearEpilogues());
   pm.addPass(createFuseMaskedSoftmax());
   if (level == FusionLevel::Flash)

@@ -23,6 +23,18 @@ static LinearOp getSoleUseLinear(Value v) {
   return linear && v.hasOneUse() ? linear : LinearOp();
 }
 
+/// `linear` rebuilt at `at` as the op `at` becomes (its type), with its
+/// prologue and the epilogue `residual` and `activation`.
+static void replaceWithLinear(PatternRewriter &rewriter, Operation *at,
+                              LinearOp linear, Value residual,
+                              ActivationAttr activation) {
+  rewriter.replaceOpWithNewOp<LinearOp>(
+      at, at->getResult(0).getType(), linear.getInput(), linear.getWeight(),
+      linear.getBias(), residual, linear.getNormGamma(), linear.getNormBeta(),
+      linear.getLayoutAttr(), activation, linear.getNormEpsilonAttr());
+  rewriter.eraseOp(linear);
+}
+
 /// gelu(linear(x)) -> linear(x) activation<gelu>.
 struct FuseGelu : public OpRewritePattern<GeluOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -38,11 +50,9 @@ struct FuseGelu : public OpRewritePattern<GeluOp> {
     if (linear.getActivation() || linear.getResidual())
       return rewriter.notifyMatchFailure(gelu,
                                          "the linear already has an epilogue");
-    rewriter.replaceOpWithNewOp<LinearOp>(
-        gelu, gelu.getType(), linear.getInput(), linear.getWeight(),
-        linear.getBias(), /*residual=*/Value(), linear.getLayoutAttr(),
+    replaceWithLinear(
+        rewriter, gelu, linear, /*residual=*/Value(),
         ActivationAttr::get(rewriter.getContext(), Activation::gelu));
-    rewriter.eraseOp(linear);
     return success();
   }
 };
@@ -68,11 +78,8 @@ struct FuseResidualAdd : public OpRewritePattern<AddOp> {
           add, "no operand is a linear without other users or a residual");
     // Built at the add, where the residual and the linear's operands are
     // all defined.
-    rewriter.replaceOpWithNewOp<LinearOp>(
-        add, add.getType(), linear.getInput(), linear.getWeight(),
-        linear.getBias(), residual, linear.getLayoutAttr(),
-        linear.getActivationAttr());
-    rewriter.eraseOp(linear);
+    replaceWithLinear(rewriter, add, linear, residual,
+                      linear.getActivationAttr());
     return success();
   }
 };

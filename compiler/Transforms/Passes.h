@@ -26,8 +26,13 @@ void populateFuseAttentionPatterns(RewritePatternSet &patterns);
 /// that feeds them.
 void populateFuseLinearEpiloguesPatterns(RewritePatternSet &patterns);
 
+/// Adds the pattern that folds a one-row layer norm into the attn.linears
+/// that read it.
+void populateFuseLinearProloguesPatterns(RewritePatternSet &patterns);
+
 /// The passes of each `attnc --fusion` level: nothing, or the linears'
-/// epilogues and the masked softmax, or those and flash-style attention.
+/// prologues and epilogues and the masked softmax, or those and flash-style
+/// attention.
 enum class FusionLevel { None, Softmax, Flash };
 void buildFusionPipeline(OpPassManager &pm, FusionLevel level);
 

@@ -95,6 +95,42 @@ def FuseLinearEpilogues : Pass<"attn-fuse-linear-epilogues"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FuseLinearPrologues : Pass<"attn-fuse-linear-prologues"> {
+  let summary = "Fold a one-row layer norm into the attn.linears that read it";
+  let description = [{
+    Every GPT-2 block normalizes its residual stream before each of its two
+    input projections (`ln_1` before `c_attn`, `ln_2` before `c_fc`), and
+    the model ends with `ln_f` before the LM head. In a decode step each is
+    a kernel of one 768-wide row: on a GPU a launch (a node of the decode
+    graph) that the linear after it waits for. This pass folds the norm
+    into the linear's prologue, `norm(gamma, beta eps(e))`: the linear's
+    kernel normalizes its input row itself (every block of a GPU
+    matrix-vector product, every CPU thread's chunk of features), which
+    costs a reduction over one row and saves a launch and a round trip of
+    the row through memory.
+
+    It fuses only rows it knows to be one: a statically one-row input, or
+    any input in a step of one token (the frontends' programs take the
+    step's token ids as their first argument, `tensor<1xi32>` in decode).
+    With many rows each of the linear's column tiles would normalize all
+    the rows again. A norm with any user that is not the input of a linear
+    (a residual, another op) stays, as does one feeding a linear that
+    already normalizes.
+
+    Before:
+    ```mlir
+    func.func @decode(%tokens: tensor<1xi32>, ...) {
+      %h = attn.layer_norm %x, %g, %b eps(1.0e-05) : tensor<?x768xf32>, tensor<768xf32>
+      %qkv = attn.linear %h, %w, %bias layout<out_in> : (...) -> tensor<?x2304xf32>
+    ```
+    After:
+    ```mlir
+      %qkv = attn.linear %x, %w, %bias layout<out_in> norm(%g, %b eps(1.0e-05)) : (...) -> tensor<?x2304xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def TransposeWeights : Pass<"attn-transpose-weights", "::mlir::ModuleOp"> {
   let summary = "Store [in, out] linear weights as [out, in]";
   let description = [{

@@ -138,6 +138,23 @@ LogicalResult LinearOp::verify() {
         failed(verifyCompatibleShape(residual.getType(), result.getType())))
       return emitOpError() << "'residual' type " << residual.getType()
                            << " does not match 'result' " << result.getType();
+  Value gamma = getNormGamma(), beta = getNormBeta();
+  if (bool(gamma) != bool(beta) || bool(gamma) != getNormEpsilon().has_value())
+    return emitOpError() << "expects the norm's gamma, beta and epsilon "
+                            "together";
+  for (auto [name, value] : {std::pair<StringRef, Value>{"norm gamma", gamma},
+                             {"norm beta", beta}}) {
+    if (!value)
+      continue;
+    if (failed(verifyRank(*this, name, value, 1, "[in]")) ||
+        failed(verifySameSize(*this, "in features", {name, value, 0},
+                              {"input", input, 1})))
+      return failure();
+    if (getElementTypeOrSelf(value) != getElementTypeOrSelf(input))
+      return emitOpError() << "'" << name << "' element type "
+                           << value.getType() << " does not match 'input' "
+                           << input.getType();
+  }
   return success();
 }
 

@@ -50,7 +50,7 @@ def Attn_LinearOp : Attn_Op<"linear",
     [AttrSizedOperandSegments, AllElementTypesMatch<["input", "result"]>]> {
   let summary = "affine map x·W + b over the last axis, with a fused epilogue";
   let description = [{
-    `result[s, o] = act(sum_i input[s, i] * W[i, o] + bias[o]) +
+    `result[s, o] = act(sum_i norm(input)[s, i] * W[i, o] + bias[o]) +
     residual[s, o]`. The `layout` attribute says how `weight` is stored:
     `in_out` is `[in, out]` (GPT-2's Conv1D), `out_in` is `[out, in]` (torch
     `nn.Linear`). The bias is optional and has the input's type; the weight
@@ -62,6 +62,10 @@ def Attn_LinearOp : Attn_Op<"linear",
     that consume the product, so that a kernel writes the final value once:
     an optional `activation` (`gelu`: `attn.gelu`), then an optional
     `residual` of the result's type (`attn.add` of a residual connection).
+    The prologue is what `attn-fuse-linear-prologues` folds in from the op
+    that produces the input: an optional `norm(gamma, beta eps(e))`, the
+    input's rows layer-normalized first exactly as `attn.layer_norm` does
+    (gamma and beta `[in]`, of the input's type).
 
     ```mlir
     %qkv = attn.linear %h, %w, %b layout<in_out>
@@ -72,26 +76,34 @@ def Attn_LinearOp : Attn_Op<"linear",
         : (tensor<?x768xf32>, tensor<768x3072xf32>, tensor<3072xf32>) -> tensor<?x3072xf32>
     %y = attn.linear %a, %wp, %bp layout<in_out> residual %x
         : (tensor<?x3072xf32>, tensor<3072x768xf32>, tensor<768xf32>, tensor<?x768xf32>) -> tensor<?x768xf32>
+    %n = attn.linear %x, %wqkv, %bqkv layout<out_in> norm(%g, %beta eps(1.0e-05))
+        : (tensor<1x768xf32>, tensor<2304x768xf32>, tensor<2304xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<1x2304xf32>
     ```
   }];
   let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$weight,
                        Optional<Attn_FloatTensor>:$bias,
                        Optional<Attn_FloatTensor>:$residual,
+                       Optional<Attn_FloatTensor>:$normGamma,
+                       Optional<Attn_FloatTensor>:$normBeta,
                        Attn_WeightLayoutAttr:$layout,
-                       OptionalAttr<Attn_ActivationAttr>:$activation);
+                       OptionalAttr<Attn_ActivationAttr>:$activation,
+                       OptionalAttr<F64Attr>:$normEpsilon);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? `layout` `` $layout
+    (`norm` `(` $normGamma^ `,` $normBeta `eps` `(` $normEpsilon `)` `)`)?
     (`activation` `` $activation^)? (`residual` $residual^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let builders = [
-    // A plain linear, without an epilogue.
+    // A plain linear, without a prologue or an epilogue.
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
                    "::mlir::Value":$weight, "::mlir::Value":$bias,
                    "::mlir::attn::WeightLayout":$layout), [{
       build($_builder, $_state, result, input, weight, bias,
-            /*residual=*/::mlir::Value(), layout, /*activation=*/nullptr);
+            /*residual=*/::mlir::Value(), /*normGamma=*/::mlir::Value(),
+            /*normBeta=*/::mlir::Value(), layout, /*activation=*/nullptr,
+            /*normEpsilon=*/nullptr);
     }]>
   ];
   let extraClassDeclaration = [{

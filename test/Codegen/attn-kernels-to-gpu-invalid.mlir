@@ -65,3 +65,22 @@ func.func private @k0_fused_attention_impl(%arg0: memref<2x?x?xf32, strided<[64,
   bufferization.materialize_in_destination %os in restrict writable %dst : (tensor<?x?x?xf32>, memref<?x?x?xf32, strided<[64, 8, 1], offset: ?>>) -> ()
   return
 }
+
+// -----
+
+// A norm over several rows: attn-fuse-linear-prologues fuses one-row norms
+// only, and the tiled matrix products have no norm.
+func.func private @k3_linear_impl(%arg0: memref<?x16xf32, strided<[16, 1]>>, %arg1: memref<48x16xf32, strided<[16, 1]>>, %arg2: memref<16xf32, strided<[1]>>, %arg3: memref<?x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %c0 = arith.constant 0 : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<?x16xf32, strided<[16, 1]>> to tensor<?x16xf32>
+  %n = tensor.dim %x, %c0 : tensor<?x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x16xf32, strided<[16, 1]>> to tensor<48x16xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 16] [1, 1] : tensor<48x16xf32> to tensor<?x16xf32>
+  %g = bufferization.to_tensor %arg2 restrict : memref<16xf32, strided<[1]>> to tensor<16xf32>
+  // expected-error @+1 {{'attn.linear' op with a norm has a GPU kernel for one row only, got output 'memref<?x48xf32, strided<[48, 1]>>'}}
+  %y = attn.linear %x, %wc layout<out_in> norm(%g, %g eps(1.0e-05)) : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x?xf32>
+  %dst = memref.subview %arg3[0, %begin] [%n, %count] [1, 1] : memref<?x48xf32, strided<[48, 1]>> to memref<?x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<?x?xf32>, memref<?x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}

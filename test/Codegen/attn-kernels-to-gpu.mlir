@@ -226,6 +226,50 @@ func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 
 // -----
 
+// A one-row linear with a norm (attn-fuse-linear-prologues): the block first
+// normalizes the input row into shared memory, as attn.layer_norm does (the
+// sum and the centered squares each by a loop per thread, shuffles across
+// the warp and the 8 warps' values through shared memory), then the
+// matrix-vector product reads the row from there.
+// CHECK-LABEL: gpu.func @k9_linear
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>, %[[ROW:.*]] : memref<16xf32, #gpu.address_space<workgroup>>, %[[SCRATCH:.*]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: %[[SUM:.*]] = scf.for %{{.*}} = %[[TID]] to %c16 step %c256
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: memref.store %{{.*}}, %[[SCRATCH]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %c0 to %c8 step %c1
+// CHECK: gpu.barrier
+// CHECK: %[[MEAN:.*]] = arith.divf %{{.*}}, %cst
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c16 step %c256
+// CHECK: arith.subf %{{.*}}, %[[MEAN]]
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: gpu.barrier
+// CHECK: gpu.barrier
+// CHECK: %[[VAR:.*]] = arith.divf
+// CHECK: %[[STD:.*]] = math.sqrt
+// CHECK: scf.for %[[I:.*]] = %[[TID]] to %c16 step %c256
+// CHECK: arith.divf %{{.*}}, %[[STD]]
+// CHECK: memref.store %{{.*}}, %[[ROW]][%[[I]]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: memref.load %[[ROW]]
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]]
+func.func private @k9_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<48x16xf32, strided<[16, 1]>>, %arg2: memref<16xf32, strided<[1]>>, %arg3: memref<16xf32, strided<[1]>>, %arg4: memref<1x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x16xf32, strided<[16, 1]>> to tensor<1x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x16xf32, strided<[16, 1]>> to tensor<48x16xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 16] [1, 1] : tensor<48x16xf32> to tensor<?x16xf32>
+  %g = bufferization.to_tensor %arg2 restrict : memref<16xf32, strided<[1]>> to tensor<16xf32>
+  %b = bufferization.to_tensor %arg3 restrict : memref<16xf32, strided<[1]>> to tensor<16xf32>
+  %y = attn.linear %x, %wc layout<out_in> norm(%g, %b eps(1.0e-05)) : (tensor<1x16xf32>, tensor<?x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg4[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
 // A linear's epilogue where its result is stored: the bias, gelu, then the
 // residual at the same (row, feature).
 // CHECK-LABEL: gpu.func @k6_linear

@@ -127,6 +127,25 @@ func.func @layer_norm(%x: tensor<?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf3
 
 // -----
 
+// A linear with a norm: the row normalized first into a tensor of the
+// input's shape (as attn.layer_norm lowers), which the product reads.
+// CHECK-LABEL: func.func @linear_norm
+// CHECK-SAME: (%[[IN:.*]]: tensor<1x16xf32>, %[[WT:.*]]: tensor<4x16xf32>, %[[G:.*]]: tensor<16xf32>, %[[B:.*]]: tensor<16xf32>)
+// CHECK: %[[EMPTY:.*]] = tensor.empty() : tensor<1x16xf32>
+// CHECK: %[[ROW:.*]] = tensor.extract_slice %[[IN]][0, 0] [1, 16] [1, 1] : tensor<1x16xf32> to tensor<16xf32>
+// CHECK: math.sqrt
+// CHECK: linalg.generic {{.*}} ins(%[[ROW]], %[[G]], %[[B]] : tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK: %[[NORMED:.*]] = tensor.insert_slice %{{.*}} into %[[EMPTY]][0, 0] [1, 16] [1, 1]
+// CHECK: %[[Z:.*]] = linalg.fill
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[NORMED]], %[[WT]] : tensor<1x16xf32>, tensor<4x16xf32>) outs(%[[Z]] : tensor<1x4xf32>)
+// CHECK: return %[[P]]
+func.func @linear_norm(%x: tensor<1x16xf32>, %w: tensor<4x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) -> tensor<1x4xf32> {
+  %0 = attn.linear %x, %w layout<out_in> norm(%g, %b eps(1.0e-05)) : (tensor<1x16xf32>, tensor<4x16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<1x4xf32>
+  return %0 : tensor<1x4xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @gelu
 // CHECK-DAG: arith.constant 5.000000e-01 : f32
 // CHECK-DAG: arith.constant 4.471500e-02 : f32

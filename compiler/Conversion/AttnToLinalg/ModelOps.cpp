@@ -49,7 +49,113 @@ struct EmbeddingToLinalg : public OpConversionPattern<EmbeddingOp> {
   }
 };
 
-/// The output starts as the broadcast bias (plus the residual, without an
+/// The number of elements along `axis` of `v`, as a float of `type`.
+static Value axisSizeAsFloat(OpBuilder &b, Location loc, Value v,
+                             unsigned axis, Type type) {
+  Value size =
+      getValueOrCreateConstantIndexOp(b, loc, sizesOf(b, loc, v)[axis]);
+  Value asInt = arith::IndexCastOp::create(b, loc, b.getI64Type(), size);
+  return arith::SIToFPOp::create(b, loc, type, asInt);
+}
+
+/// Layer normalization of `x` along its last axis into `out`, row by row:
+/// the mean, then the biased variance of the centered values, as scalars;
+/// then centered / sqrt(var + eps) * gamma + beta written into the row of
+/// the output. No [rows] or centered temporaries, so the kernel allocates
+/// nothing. `index` holds the leading indices of the loops built so far.
+static Value normalizeRows(OpBuilder &b, Location loc, Value x, Value gamma,
+                           Value beta, double epsilon,
+                           ArrayRef<OpFoldResult> sizes,
+                           SmallVectorImpl<Value> &index, Value out) {
+  unsigned last = sizes.size() - 1;
+  if (index.size() < last) {
+    Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+    Value bound = getValueOrCreateConstantIndexOp(b, loc, sizes[index.size()]);
+    auto loop = scf::ForOp::create(
+        b, loc, c0, bound, c1, ValueRange{out},
+        [&](OpBuilder &nb, Location l, Value i, ValueRange carried) {
+          index.push_back(i);
+          Value next = normalizeRows(nb, l, x, gamma, beta, epsilon, sizes,
+                                     index, carried[0]);
+          index.pop_back();
+          scf::YieldOp::create(nb, l, next);
+        });
+    return loop.getResult(0);
+  }
+  // The row at `index`: offsets index..., 0; sizes 1..., features.
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(out.getType());
+  Type elementType = type.getElementType();
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> offsets(index.begin(), index.end());
+  offsets.push_back(zero);
+  SmallVector<OpFoldResult> rowSizes(last, one);
+  rowSizes.push_back(sizes[last]);
+  SmallVector<OpFoldResult> strides(sizes.size(), one);
+  auto rowType = RankedTensorType::get({type.getDimSize(last)}, elementType);
+  Value row = tensor::ExtractSliceOp::create(b, loc, rowType, x, offsets,
+                                             rowSizes, strides);
+  Value outRow = tensor::ExtractSliceOp::create(b, loc, rowType, out, offsets,
+                                                rowSizes, strides);
+
+  // Reassociation lets LLVM vectorize the sums.
+  auto fastMath = arith::FastMathFlagsAttr::get(
+      ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  Value n = axisSizeAsFloat(b, loc, x, last, elementType);
+  Value zeroValue = floatConstant(b, loc, elementType, 0.0);
+  Value mean = arith::DivFOp::create(
+      b, loc,
+      foldVector(b, loc, row, zeroValue,
+                 [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                   return arith::AddFOp::create(nb, l, acc, v, fastMath);
+                 }),
+      n);
+  Value variance = arith::DivFOp::create(
+      b, loc,
+      foldVector(b, loc, row, zeroValue,
+                 [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
+                   Value centered = arith::SubFOp::create(nb, l, v, mean);
+                   Value square =
+                       arith::MulFOp::create(nb, l, centered, centered);
+                   return arith::AddFOp::create(nb, l, acc, square, fastMath);
+                 }),
+      n);
+  Value eps = floatConstant(b, loc, elementType, epsilon);
+  Value stddev =
+      math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, variance, eps));
+  AffineMap id = identityMap(ctx, 1);
+  Value normalized =
+      linalg::GenericOp::create(
+          b, loc, TypeRange{rowType}, ValueRange{row, gamma, beta},
+          ValueRange{outRow}, ArrayRef<AffineMap>{id, id, id, id},
+          {utils::IteratorType::parallel},
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value centered = arith::SubFOp::create(nb, l, args[0], mean);
+            Value scaled = arith::MulFOp::create(
+                nb, l, arith::DivFOp::create(nb, l, centered, stddev),
+                args[1]);
+            linalg::YieldOp::create(
+                nb, l,
+                arith::AddFOp::create(nb, l, scaled, args[2]).getResult());
+          })
+          .getResult(0);
+  return tensor::InsertSliceOp::create(b, loc, normalized, out, offsets,
+                                       rowSizes, strides);
+}
+
+/// attn.layer_norm of `x` (of type `type`) along its last axis, as a new
+/// tensor.
+static Value layerNorm(OpBuilder &b, Location loc, RankedTensorType type,
+                       Value x, Value gamma, Value beta, double epsilon) {
+  SmallVector<OpFoldResult> sizes = sizesOf(b, loc, x);
+  SmallVector<Value> index;
+  return normalizeRows(b, loc, x, gamma, beta, epsilon, sizes, index,
+                       emptyTensor(b, loc, type, sizes));
+}
+
+/// The input normalized first when the linear has a norm; then the output
+/// starts as the broadcast bias (plus the residual, without an
 /// activation; or zeros) and accumulates x·W with the weight read in its
 /// storage layout; an activation is then applied in place, adding the
 /// residual after it.
@@ -64,6 +170,13 @@ struct LinearToLinalg : public OpConversionPattern<LinearOp> {
     RankedTensorType type = op.getType();
     Value input = adaptor.getInput(), weight = adaptor.getWeight();
     Value bias = adaptor.getBias(), residual = adaptor.getResidual();
+    // The prologue: the rows normalized first, into a temporary (one row in
+    // a decode step, which the kernel keeps on its stack).
+    if (std::optional<APFloat> epsilon = op.getNormEpsilon())
+      input = layerNorm(rewriter, loc,
+                        cast<RankedTensorType>(input.getType()), input,
+                        adaptor.getNormGamma(), adaptor.getNormBeta(),
+                        epsilon->convertToDouble());
     bool inOut = op.getLayout() == WeightLayout::in_out;
     bool activation = op.getActivation().has_value();
     SmallVector<OpFoldResult> weightSizes = sizesOf(rewriter, loc, weight);
@@ -124,117 +237,19 @@ struct LinearToLinalg : public OpConversionPattern<LinearOp> {
   }
 };
 
-/// The number of elements along `axis` of `v`, as a float of `type`.
-static Value axisSizeAsFloat(OpBuilder &b, Location loc, Value v,
-                             unsigned axis, Type type) {
-  Value size =
-      getValueOrCreateConstantIndexOp(b, loc, sizesOf(b, loc, v)[axis]);
-  Value asInt = arith::IndexCastOp::create(b, loc, b.getI64Type(), size);
-  return arith::SIToFPOp::create(b, loc, type, asInt);
-}
-
-/// Row by row: the mean, then the biased variance of the centered values,
-/// as scalars; then centered / sqrt(var + eps) * gamma + beta written into
-/// the row of the output. No [rows] or centered temporaries, so the kernel
-/// allocates nothing.
+/// One loop per leading axis; the innermost body normalizes one row
+/// (normalizeRows).
 struct LayerNormToLinalg : public OpConversionPattern<LayerNormOp> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult
   matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    RankedTensorType type = op.getType();
-    Value x = adaptor.getInput();
-    SmallVector<OpFoldResult> sizes = sizesOf(rewriter, loc, x);
-    Value result = emptyTensor(rewriter, loc, type, sizes);
-    // One loop per leading axis; the innermost body normalizes one row.
-    SmallVector<Value> index;
-    result = normalizeRows(rewriter, loc, op, adaptor, sizes, index, result);
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, layerNorm(rewriter, op.getLoc(), op.getType(),
+                                     adaptor.getInput(), adaptor.getGamma(),
+                                     adaptor.getBeta(),
+                                     op.getEpsilon().convertToDouble()));
     return success();
-  }
-
-  Value normalizeRows(OpBuilder &b, Location loc, LayerNormOp op,
-                      OpAdaptor adaptor, ArrayRef<OpFoldResult> sizes,
-                      SmallVectorImpl<Value> &index, Value out) const {
-    unsigned last = sizes.size() - 1;
-    if (index.size() < last) {
-      Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
-      Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-      Value bound = getValueOrCreateConstantIndexOp(b, loc, sizes[index.size()]);
-      auto loop = scf::ForOp::create(
-          b, loc, c0, bound, c1, ValueRange{out},
-          [&](OpBuilder &nb, Location l, Value i, ValueRange carried) {
-            index.push_back(i);
-            Value next =
-                normalizeRows(nb, l, op, adaptor, sizes, index, carried[0]);
-            index.pop_back();
-            scf::YieldOp::create(nb, l, next);
-          });
-      return loop.getResult(0);
-    }
-    // The row at `index`: offsets index..., 0; sizes 1..., features.
-    MLIRContext *ctx = b.getContext();
-    RankedTensorType type = op.getType();
-    Type elementType = type.getElementType();
-    OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
-    SmallVector<OpFoldResult> offsets(index.begin(), index.end());
-    offsets.push_back(zero);
-    SmallVector<OpFoldResult> rowSizes(last, one);
-    rowSizes.push_back(sizes[last]);
-    SmallVector<OpFoldResult> strides(sizes.size(), one);
-    auto rowType = RankedTensorType::get({type.getDimSize(last)}, elementType);
-    Value row = tensor::ExtractSliceOp::create(b, loc, rowType,
-                                               adaptor.getInput(), offsets,
-                                               rowSizes, strides);
-    Value outRow = tensor::ExtractSliceOp::create(b, loc, rowType, out,
-                                                  offsets, rowSizes, strides);
-
-    // Reassociation lets LLVM vectorize the sums.
-    auto fastMath = arith::FastMathFlagsAttr::get(
-        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-    Value n = axisSizeAsFloat(b, loc, adaptor.getInput(), last, elementType);
-    Value zeroValue = floatConstant(b, loc, elementType, 0.0);
-    Value mean = arith::DivFOp::create(
-        b, loc,
-        foldVector(b, loc, row, zeroValue,
-                   [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                     return arith::AddFOp::create(nb, l, acc, v, fastMath);
-                   }),
-        n);
-    Value variance = arith::DivFOp::create(
-        b, loc,
-        foldVector(b, loc, row, zeroValue,
-                   [&](OpBuilder &nb, Location l, Value acc, Value v) -> Value {
-                     Value centered = arith::SubFOp::create(nb, l, v, mean);
-                     Value square =
-                         arith::MulFOp::create(nb, l, centered, centered);
-                     return arith::AddFOp::create(nb, l, acc, square, fastMath);
-                   }),
-        n);
-    Value eps = floatConstant(b, loc, elementType,
-                              op.getEpsilon().convertToDouble());
-    Value stddev =
-        math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, variance, eps));
-    AffineMap id = identityMap(ctx, 1);
-    Value normalized =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{rowType},
-            ValueRange{row, adaptor.getGamma(), adaptor.getBeta()},
-            ValueRange{outRow}, ArrayRef<AffineMap>{id, id, id, id},
-            {utils::IteratorType::parallel},
-            [&](OpBuilder &nb, Location l, ValueRange args) {
-              Value centered = arith::SubFOp::create(nb, l, args[0], mean);
-              Value scaled = arith::MulFOp::create(
-                  nb, l, arith::DivFOp::create(nb, l, centered, stddev),
-                  args[1]);
-              linalg::YieldOp::create(
-                  nb, l, arith::AddFOp::create(nb, l, scaled, args[2]).getResult());
-            })
-            .getResult(0);
-    return tensor::InsertSliceOp::create(b, loc, normalized, out, offsets,
-                                         rowSizes, strides);
   }
 };
 

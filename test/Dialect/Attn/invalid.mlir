@@ -72,6 +72,39 @@ func.func @linear_bias_rank(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor
 
 // -----
 
+func.func @linear_norm_size(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor<4xf32>) {
+  // expected-error @+1 {{in features of 'norm gamma' (4) does not match in features of 'input' (8): 'tensor<4xf32>' vs 'tensor<?x8xf32>'}}
+  %0 = attn.linear %x, %w layout<out_in> norm(%g, %g eps(1.0e-05)) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_norm_rank(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor<8xf32>, %b: tensor<1x8xf32>) {
+  // expected-error @+1 {{expects 'norm beta' of rank 1 [in], got 'tensor<1x8xf32>'}}
+  %0 = attn.linear %x, %w layout<out_in> norm(%g, %b eps(1.0e-05)) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<8xf32>, tensor<1x8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @linear_norm_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor<8xf16>) {
+  // expected-error @+1 {{'norm gamma' element type 'tensor<8xf16>' does not match 'input' 'tensor<?x8xf32>'}}
+  %0 = attn.linear %x, %w layout<out_in> norm(%g, %g eps(1.0e-05)) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<8xf16>, tensor<8xf16>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+// The generic form can leave out part of the norm.
+func.func @linear_norm_without_epsilon(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{expects the norm's gamma, beta and epsilon together}}
+  %0 = "attn.linear"(%x, %w, %g, %g) <{layout = #attn.layout<out_in>, operandSegmentSizes = array<i32: 1, 1, 0, 0, 1, 1>}> : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
 func.func @linear_bias_size(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>, %b: tensor<8xf32>) {
   // expected-error @+1 {{out features of 'bias' (8) does not match out features of 'weight' (4)}}
   %0 = attn.linear %x, %w, %b layout<in_out> : (tensor<?x8xf32>, tensor<8x4xf32>, tensor<8xf32>) -> tensor<?x4xf32>

@@ -21,6 +21,8 @@ func.func @model_ops(%ids: tensor<?xi32>,
   %epilogue = attn.linear %n, %w, %b layout<in_out> activation<gelu> residual %qkv : (tensor<?x768xf32>, tensor<768x2304xf32>, tensor<2304xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
   // CHECK: attn.linear %[[N]], %{{.*}} layout<out_in> residual %[[QKV]] : (tensor<?x768xf32>, tensor<2304x768xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
   %residual = attn.linear %n, %wl layout<out_in> residual %qkv : (tensor<?x768xf32>, tensor<2304x768xf32>, tensor<?x2304xf32>) -> tensor<?x2304xf32>
+  // CHECK: attn.linear %[[X]], %{{.*}} layout<out_in> norm(%{{.*}}, %{{.*}} eps(1.000000e-05)) activation<gelu> residual %[[QKV]] : (tensor<?x768xf32>, tensor<2304x768xf32>, tensor<?x2304xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<?x2304xf32>
+  %normalized = attn.linear %x, %wl layout<out_in> norm(%g, %beta eps(1.0e-05)) activation<gelu> residual %qkv : (tensor<?x768xf32>, tensor<2304x768xf32>, tensor<?x2304xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<?x2304xf32>
   // CHECK: %[[G:.*]] = attn.gelu %[[QKV]] : tensor<?x2304xf32>
   %gl = attn.gelu %qkv : tensor<?x2304xf32>
   // CHECK: attn.add %[[G]], %{{.*}} : tensor<?x2304xf32>, tensor<?x2304xf32>
