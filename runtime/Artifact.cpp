@@ -423,7 +423,8 @@ Status Artifact::transposeWeight(const std::string &label,
   size_t allocated = (bytes + kWeightAlignment - 1) / kWeightAlignment *
                      kWeightAlignment;
   std::unique_ptr<std::byte[], FreeDeleter> copy(static_cast<std::byte *>(
-      std::aligned_alloc(kWeightAlignment, std::max<size_t>(allocated, 1))));
+      std::aligned_alloc(kWeightAlignment,
+                         std::max<size_t>(allocated, kWeightAlignment))));
   if (!copy)
     return makeError(StatusCode::ResourceExhausted,
                      "%s: cannot allocate %zu bytes to transpose it",

@@ -22,6 +22,7 @@
 #include "runtime/Tokenizer.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,11 +196,11 @@ private:
     int64_t elements;
   };
   std::vector<TensorPlan> tensors_;
-  /// Memory the runtime owns (64-byte aligned) for the external tensors it
-  /// transposes when it binds them.
   struct FreeDeleter {
     void operator()(std::byte *p) const { std::free(p); }
   };
+  /// Memory the runtime owns (64-byte aligned) for the external tensors it
+  /// transposes when it binds them.
   std::vector<std::unique_ptr<std::byte[], FreeDeleter>> transposedWeights_;
   /// A copy of the [rows, cols] matrix at `data` transposed, owned by the
   /// artifact; the error names `label`.

@@ -4,9 +4,9 @@
 // and values in tiles through shared memory) and as a decode kernel (one
 // query per head: the keys spread over the block, or over several blocks
 // when there are few heads (flash-decoding), the softmax states merged by
-// shuffles, shared memory and a workspace in device memory). Both run FlashAttention's online softmax
-// with the -inf and empty-row rules of the CPU lowering
-// (compiler/Conversion/AttnToLinalg/FusedAttention.cpp).
+// shuffles, shared memory and a workspace in device memory). Both run
+// FlashAttention's online softmax with the -inf and empty-row rules of the
+// CPU lowering (compiler/Conversion/AttnToLinalg/FusedAttention.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -126,15 +126,6 @@ static Value normalize(OpBuilder &b, Location loc, Value acc, Value sum) {
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, sum, zero);
   return arith::SelectOp::create(b, loc, empty, zero,
                                  arith::DivFOp::create(b, loc, acc, sum));
-}
-
-/// Emits `body` under `if (condition)`.
-static void emitIf(OpBuilder &b, Location loc, Value condition,
-                   function_ref<void()> body) {
-  auto guard = scf::IfOp::create(b, loc, condition);
-  OpBuilder::InsertionGuard g(b);
-  b.setInsertionPoint(guard.thenBlock()->getTerminator());
-  body();
 }
 
 void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
@@ -262,26 +253,32 @@ int64_t gpu_kernels::getDecodeSplits(int64_t heads) {
 }
 
 /// The parts of a split decode attention's workspace, in order: partial
-/// outputs, their maxima and sums, counters; each of 4-byte elements, so
-/// that each starts aligned.
-static std::array<MemRefType, 3> getWorkspaceTypes(MLIRContext *ctx,
+/// outputs, their maxima and sums (of the attention's element type), and
+/// counters (i32).
+static std::array<MemRefType, 3> getWorkspaceTypes(Type element,
                                                    int64_t heads,
                                                    int64_t splits,
                                                    int64_t valueDim) {
-  Type f32 = Float32Type::get(ctx);
-  return {MemRefType::get({heads, splits, valueDim}, f32),
-          MemRefType::get({heads, splits, 2}, f32),
-          MemRefType::get({heads}, IntegerType::get(ctx, 32))};
+  return {MemRefType::get({heads, splits, valueDim}, element),
+          MemRefType::get({heads, splits, 2}, element),
+          MemRefType::get({heads}, IntegerType::get(element.getContext(), 32))};
 }
 
-int64_t gpu_kernels::getDecodeWorkspaceBytes(MLIRContext *ctx, int64_t heads,
+/// Bytes of a workspace part; rounded up to 4, so that each part starts
+/// aligned for the next.
+static int64_t getPartBytes(MemRefType part) {
+  int64_t bits = part.getNumElements() * part.getElementTypeBitWidth();
+  return llvm::alignTo(llvm::divideCeil(bits, 8), 4);
+}
+
+int64_t gpu_kernels::getDecodeWorkspaceBytes(Type element, int64_t heads,
                                              int64_t splits,
                                              int64_t valueDim) {
   if (splits == 1)
     return 0;
   int64_t bytes = 0;
-  for (MemRefType part : getWorkspaceTypes(ctx, heads, splits, valueDim))
-    bytes += part.getNumElements() * 4;
+  for (MemRefType part : getWorkspaceTypes(element, heads, splits, valueDim))
+    bytes += getPartBytes(part);
   return bytes;
 }
 
@@ -447,13 +444,13 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
 
   // Split: the block's state goes to the workspace (thread 0, which takes
   // e = 0, also writes the maximum and sum).
-  int64_t heads = cast<MemRefType>(params.out.getType()).getDimSize(0);
-  int64_t valueWidth = cast<MemRefType>(params.v.getType()).getDimSize(2);
+  auto outType = cast<MemRefType>(params.out.getType());
   SmallVector<Value, 3> workspace;
   int64_t offset = 0;
   auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
-  for (MemRefType part : getWorkspaceTypes(b.getContext(), heads, range.gridY,
-                                           valueWidth)) {
+  for (MemRefType part :
+       getWorkspaceTypes(type, outType.getDimSize(0), range.gridY,
+                         outType.getDimSize(2))) {
     Value data = LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(),
                                      buffers.workspace,
                                      ArrayRef<LLVM::GEPArg>{offset});
@@ -461,7 +458,7 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
         b, loc, data, part, [](int64_t) -> Value {
           llvm_unreachable("workspace shapes are static");
         }));
-    offset += part.getNumElements() * 4;
+    offset += getPartBytes(part);
   }
   Value partAcc = workspace[0], partStats = workspace[1],
         counters = workspace[2];

@@ -2,6 +2,8 @@
 
 #include "compiler/Codegen/GPUKernelBuilder.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -48,9 +50,10 @@ void forLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
 }
 
 Value foldLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value init,
-               function_ref<Value(Value, Value)> step) {
-  auto loop = scf::ForOp::create(b, loc, lb, ub, indexConstant(b, loc, 1),
-                                 ValueRange{init});
+               function_ref<Value(Value, Value)> step, Value stride) {
+  auto loop = scf::ForOp::create(
+      b, loc, lb, ub, stride ? stride : indexConstant(b, loc, 1),
+      ValueRange{init});
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   Value next = step(loop.getRegionIterArgs()[0], loop.getInductionVar());
@@ -108,6 +111,14 @@ Value addF(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::AddFOp::create(b, loc, x, y);
 }
 
+void emitIf(OpBuilder &b, Location loc, Value condition,
+            function_ref<void()> body) {
+  auto guard = scf::IfOp::create(b, loc, condition);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(guard.thenBlock()->getTerminator());
+  body();
+}
+
 Value warpAllReduce(OpBuilder &b, Location loc, Value value,
                     function_ref<Value(Value, Value)> combine) {
   for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
@@ -128,15 +139,13 @@ Value blockAllReduce(OpBuilder &b, Location loc, Value value,
   Value lane =
       arith::RemUIOp::create(b, loc, thread, indexConstant(b, loc, kWarpSize));
   Value warpValue = warpAllReduce(b, loc, value, combine);
-  auto first = scf::IfOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                            indexConstant(b, loc, 0)));
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(first.thenBlock()->getTerminator());
-    memref::StoreOp::create(b, loc, warpValue, scratch, ValueRange{warp});
-  }
+  emitIf(b, loc,
+         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                               indexConstant(b, loc, 0)),
+         [&] {
+           memref::StoreOp::create(b, loc, warpValue, scratch,
+                                   ValueRange{warp});
+         });
   gpu::BarrierOp::create(b, loc);
   // Every thread folds the warps' values in the same order: one result.
   Value total = foldLoop(
@@ -149,6 +158,31 @@ Value blockAllReduce(OpBuilder &b, Location loc, Value value,
   // The scratch may be written again right after.
   gpu::BarrierOp::create(b, loc);
   return total;
+}
+
+RowNorm::RowNorm(OpBuilder &b, Location loc, Value n, Type type,
+                 double epsilon, function_ref<Value(Value)> input,
+                 function_ref<Value(function_ref<Value(Value)>)> rowSum) {
+  Value count = arith::SIToFPOp::create(
+      b, loc, type, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
+  mean = arith::DivFOp::create(b, loc, rowSum(input), count);
+  Value squares = rowSum([&](Value i) -> Value {
+    Value centered = arith::SubFOp::create(b, loc, input(i), mean);
+    return arith::MulFOp::create(b, loc, centered, centered);
+  });
+  Value variance = arith::DivFOp::create(b, loc, squares, count);
+  stddev = math::SqrtOp::create(
+      b, loc,
+      arith::AddFOp::create(b, loc, variance,
+                            floatConstant(b, loc, type, epsilon)));
+}
+
+Value RowNorm::apply(OpBuilder &b, Location loc, Value x, Value gamma,
+                     Value beta) const {
+  Value centered = arith::SubFOp::create(b, loc, x, mean);
+  Value scaled = arith::MulFOp::create(
+      b, loc, arith::DivFOp::create(b, loc, centered, stddev), gamma);
+  return arith::AddFOp::create(b, loc, scaled, beta);
 }
 
 Value KernelValues::binding(Value tensor) const {

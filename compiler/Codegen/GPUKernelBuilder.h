@@ -47,9 +47,14 @@ Value loadAs(OpBuilder &b, Location loc, Value memref, ValueRange indices,
 void forLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value step,
              function_ref<void(Value)> body);
 
-/// Folds `step(acc, i)` over i in [lb, ub), starting from `init`.
+/// Emits `body` under `if (condition)`.
+void emitIf(OpBuilder &b, Location loc, Value condition,
+            function_ref<void()> body);
+
+/// Folds `step(acc, i)` over i in [lb, ub) by `stride` (default 1),
+/// starting from `init`.
 Value foldLoop(OpBuilder &b, Location loc, Value lb, Value ub, Value init,
-               function_ref<Value(Value, Value)> step);
+               function_ref<Value(Value, Value)> step, Value stride = {});
 
 /// `indices` with entry `axis` replaced by `value`.
 SmallVector<Value> withIndex(ValueRange indices, int64_t axis, Value value);
@@ -75,6 +80,21 @@ Value addF(OpBuilder &b, Location loc, Value x, Value y);
 /// every lane.
 Value warpAllReduce(OpBuilder &b, Location loc, Value value,
                     function_ref<Value(Value, Value)> combine);
+
+/// attn.layer_norm of a row of `n` elements (its element i: `input(i)`):
+/// however the caller's threads share the row, `rowSum(term)` is the sum of
+/// term(i) over it, in every thread.
+struct RowNorm {
+  Value mean, stddev;
+  /// Computes the mean, then the biased variance of the centered row, and
+  /// sqrt(var + eps), as the CPU lowering does.
+  RowNorm(OpBuilder &b, Location loc, Value n, Type type, double epsilon,
+          function_ref<Value(Value)> input,
+          function_ref<Value(function_ref<Value(Value)>)> rowSum);
+  /// (x - mean) / stddev * gamma + beta.
+  Value apply(OpBuilder &b, Location loc, Value x, Value gamma,
+              Value beta) const;
+};
 
 /// `value` of every thread of the block combined (warps by shuffles, then
 /// their results through `scratch`, shared memory of blockSize / 32
@@ -104,8 +124,9 @@ struct WorkRange {
   Value begin, count;
   int64_t blockSize;
   /// The block's index along y, of gridY (CudaKernels.grid_y): kernels with
-  /// gridY > 1 split each work item's tiles over them, block y taking tiles
-  /// y, y + gridY, ...
+  /// gridY > 1 split each work item over them in a way of their own (tiles
+  /// y, y + gridY, ... with forEachTile; a decode attention's y-th chunk of
+  /// keys).
   Value blockY;
   int64_t gridY = 1;
 
@@ -191,14 +212,15 @@ int64_t getDecodeSplits(int64_t heads);
 /// Device memory a decode attention split `splits` ways needs
 /// (CudaKernels.workspace_bytes), 0 for one split: each block's partial
 /// state (output row [heads, splits, valueDim] and maximum and sum
-/// [heads, splits, 2], f32), then a counter per head (i32).
-int64_t getDecodeWorkspaceBytes(MLIRContext *ctx, int64_t heads,
-                                int64_t splits, int64_t valueDim);
+/// [heads, splits, 2], of the attention's `element` type), then a counter
+/// per head (i32).
+int64_t getDecodeWorkspaceBytes(Type element, int64_t heads, int64_t splits,
+                                int64_t valueDim);
 
 /// The buffers of the decode attention kernel: per thread the query and its
 /// share of the output (private); per block each warp's maximum, sum and
-/// output, and whether the block merges the splits (shared); the launch's
-/// workspace (an LLVM pointer, used when split).
+/// output, and when split whether the block merges the splits (shared) and
+/// the launch's workspace (an LLVM pointer).
 struct DecodeBuffers {
   Value query, acc, warpMax, warpSum, warpAcc, isLast, workspace;
 };

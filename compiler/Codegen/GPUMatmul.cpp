@@ -151,15 +151,14 @@ struct MatmulTiles {
   /// out[rowTile + row, begin + f] = epilogue(acc), where both are inside.
   void store(Value rowTile, Value row, Value f, Value acc) {
     Value r = add(rowTile, row);
-    auto guard = scf::IfOp::create(
-        b, loc, arith::AndIOp::create(b, loc, less(r, rows),
-                                      less(f, range.count)));
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPoint(guard.thenBlock()->getTerminator());
-    Value feature = add(range.begin, f);
-    memref::StoreOp::create(b, loc,
-                            epilogue(b, loc, op, values, acc, r, feature, type),
-                            out, ValueRange{r, feature});
+    emitIf(b, loc,
+           arith::AndIOp::create(b, loc, less(r, rows), less(f, range.count)),
+           [&] {
+             Value feature = add(range.begin, f);
+             memref::StoreOp::create(
+                 b, loc, epilogue(b, loc, op, values, acc, r, feature, type),
+                 out, ValueRange{r, feature});
+           });
   }
 
 private:
@@ -407,9 +406,7 @@ void gpu_kernels::emitMatmulTensorCores(OpBuilder &b, Location loc,
 }
 
 /// The input row of a linear with a norm, normalized into `normalized` by
-/// the whole block as attn.layer_norm computes it: the mean, the biased
-/// variance of the centered values, then centered / sqrt(var + eps) *
-/// gamma + beta.
+/// the whole block (RowNorm, with block reductions).
 static void emitNormalizedRow(OpBuilder &b, Location loc, LinearOp op,
                               const KernelValues &values,
                               const WorkRange &range,
@@ -422,45 +419,27 @@ static void emitNormalizedRow(OpBuilder &b, Location loc, LinearOp op,
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value step = indexConstant(b, loc, range.blockSize);
   Value n = dimOf(b, loc, x, 1);
-  Value count = arith::SIToFPOp::create(
-      b, loc, type, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
   Value fzero = floatConstant(b, loc, type, 0.0);
   auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
   auto input = [&](Value i) {
     return loadAs(b, loc, x, ValueRange{zero, i}, type);
   };
   // Each thread's share of the row, then the block's.
-  auto rowSum = [&](function_ref<Value(Value)> term) {
-    auto loop = scf::ForOp::create(b, loc, thread, n, step, ValueRange{fzero});
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(loop.getBody());
-      scf::YieldOp::create(
-          b, loc,
-          add(loop.getRegionIterArgs()[0], term(loop.getInductionVar())));
-    }
-    return blockAllReduce(b, loc, loop.getResult(0), add, fzero,
-                          buffers.scratch, range.blockSize);
-  };
-  Value mean = arith::DivFOp::create(
-      b, loc, rowSum([&](Value i) { return input(i); }), count);
-  auto centered = [&](Value i) -> Value {
-    return arith::SubFOp::create(b, loc, input(i), mean);
-  };
-  Value variance = arith::DivFOp::create(b, loc, rowSum([&](Value i) -> Value {
-    Value c = centered(i);
-    return arith::MulFOp::create(b, loc, c, c);
-  }), count);
-  Value eps = floatConstant(b, loc, type,
-                            op.getNormEpsilon()->convertToDouble());
-  Value stddev = math::SqrtOp::create(
-      b, loc, arith::AddFOp::create(b, loc, variance, eps));
+  RowNorm norm(
+      b, loc, n, type, op.getNormEpsilon()->convertToDouble(), input,
+      [&](function_ref<Value(Value)> term) {
+        Value share = foldLoop(b, loc, thread, n, fzero,
+                               [&](Value acc, Value i) {
+                                 return add(acc, term(i));
+                               },
+                               step);
+        return blockAllReduce(b, loc, share, add, fzero, buffers.scratch,
+                              range.blockSize);
+      });
   forLoop(b, loc, thread, n, step, [&](Value i) {
-    Value scaled = arith::MulFOp::create(
-        b, loc, arith::DivFOp::create(b, loc, centered(i), stddev),
-        loadAs(b, loc, gamma, ValueRange{i}, type));
-    Value y = arith::AddFOp::create(b, loc, scaled,
-                                    loadAs(b, loc, beta, ValueRange{i}, type));
+    Value y = norm.apply(b, loc, input(i),
+                         loadAs(b, loc, gamma, ValueRange{i}, type),
+                         loadAs(b, loc, beta, ValueRange{i}, type));
     memref::StoreOp::create(b, loc, y, buffers.normalized, ValueRange{i});
   });
   gpu::BarrierOp::create(b, loc);
@@ -552,17 +531,16 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
       b, loc, first,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, thread,
                             range.count));
-  auto guard = scf::IfOp::create(b, loc, firstWithFeature);
-  OpBuilder::InsertionGuard g(b);
-  b.setInsertionPoint(guard.thenBlock()->getTerminator());
-  Value sum = foldLoop(b, loc, zero, indexConstant(b, loc, slices), fzero,
-                       [&](Value a, Value k) -> Value {
-                         Value p = memref::LoadOp::create(
-                             b, loc, partials, ValueRange{k, thread});
-                         return arith::AddFOp::create(b, loc, a, p);
-                       });
-  Value o = arith::AddIOp::create(b, loc, range.begin, thread);
-  memref::StoreOp::create(b, loc,
-                          epilogue(b, loc, op, values, sum, zero, o, type), out,
-                          ValueRange{zero, o});
+  emitIf(b, loc, firstWithFeature, [&] {
+    Value sum = foldLoop(b, loc, zero, indexConstant(b, loc, slices), fzero,
+                         [&](Value a, Value k) -> Value {
+                           Value p = memref::LoadOp::create(
+                               b, loc, partials, ValueRange{k, thread});
+                           return arith::AddFOp::create(b, loc, a, p);
+                         });
+    Value o = arith::AddIOp::create(b, loc, range.begin, thread);
+    memref::StoreOp::create(b, loc,
+                            epilogue(b, loc, op, values, sum, zero, o, type),
+                            out, ValueRange{zero, o});
+  });
 }

@@ -101,8 +101,7 @@ static void emitSoftmaxRow(OpBuilder &b, Location loc, Value x, Value out,
   });
 }
 
-/// mean, biased variance of the centered row, then
-/// centered / sqrt(var + eps) * gamma + beta, as the CPU lowering does.
+/// attn.layer_norm of one row, by the warp (RowNorm).
 static void emitLayerNormRow(OpBuilder &b, Location loc, LayerNormOp op,
                              const KernelValues &values, const WarpRow &warp,
                              ValueRange row) {
@@ -113,37 +112,21 @@ static void emitLayerNormRow(OpBuilder &b, Location loc, LayerNormOp op,
   int64_t last = cast<MemRefType>(out.getType()).getRank() - 1;
   Type type = op.getType().getElementType();
   Value n = dimOf(b, loc, x, last);
-  Value count = arith::SIToFPOp::create(
-      b, loc, type, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
   auto input = [&](Value j) {
     return loadAs(b, loc, x, withIndex(row, last, j), type);
   };
   auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
-  Value fzero = floatConstant(b, loc, type, 0.0);
-  Value sum = warp.reduce(
-      b, loc, n, fzero, [&](Value acc, Value j) { return add(acc, input(j)); },
-      add);
-  Value mean = arith::DivFOp::create(b, loc, sum, count);
-  auto centered = [&](Value j) -> Value {
-    return arith::SubFOp::create(b, loc, input(j), mean);
-  };
-  Value squares = warp.reduce(
-      b, loc, n, fzero,
-      [&](Value acc, Value j) -> Value {
-        Value c = centered(j);
-        return add(acc, arith::MulFOp::create(b, loc, c, c));
-      },
-      add);
-  Value variance = arith::DivFOp::create(b, loc, squares, count);
-  Value eps = floatConstant(b, loc, type, op.getEpsilon().convertToDouble());
-  Value stddev = math::SqrtOp::create(
-      b, loc, arith::AddFOp::create(b, loc, variance, eps));
+  RowNorm norm(
+      b, loc, n, type, op.getEpsilon().convertToDouble(), input,
+      [&](function_ref<Value(Value)> term) {
+        return warp.reduce(
+            b, loc, n, floatConstant(b, loc, type, 0.0),
+            [&](Value acc, Value j) { return add(acc, term(j)); }, add);
+      });
   warp.forEach(b, loc, n, [&](Value j) {
-    Value normalized = arith::DivFOp::create(b, loc, centered(j), stddev);
-    Value scaled = arith::MulFOp::create(
-        b, loc, normalized, loadAs(b, loc, gamma, ValueRange{j}, type));
-    Value y = arith::AddFOp::create(b, loc, scaled,
-                                    loadAs(b, loc, beta, ValueRange{j}, type));
+    Value y = norm.apply(b, loc, input(j),
+                         loadAs(b, loc, gamma, ValueRange{j}, type),
+                         loadAs(b, loc, beta, ValueRange{j}, type));
     memref::StoreOp::create(b, loc, y, out, withIndex(row, last, j));
   });
 }
@@ -372,16 +355,18 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
         layout.gridY = getDecodeSplits(heads);
       if (layout.gridY > 1) {
         layout.blockSize = std::min(blockSize, kDecodeSplitBlockSize);
-        layout.workspaceBytes = getDecodeWorkspaceBytes(
-            impl.getContext(), heads, layout.gridY, valueDim);
+        layout.workspaceBytes =
+            getDecodeWorkspaceBytes(type, heads, layout.gridY, valueDim);
       }
       int64_t warps = layout.blockSize / kWarpSize;
       layout.workgroup = {
           getBufferType({warps}, type, gpu::AddressSpace::Workgroup),
           getBufferType({warps}, type, gpu::AddressSpace::Workgroup),
-          getBufferType({warps, valueDim}, type, gpu::AddressSpace::Workgroup),
-          getBufferType({1}, IntegerType::get(impl.getContext(), 32),
-                        gpu::AddressSpace::Workgroup)};
+          getBufferType({warps, valueDim}, type, gpu::AddressSpace::Workgroup)};
+      if (layout.gridY > 1)
+        layout.workgroup.push_back(
+            getBufferType({1}, IntegerType::get(impl.getContext(), 32),
+                          gpu::AddressSpace::Workgroup));
     } else {
       int64_t keyTile = getKeyTile(std::max(headDim, valueDim));
       layout.shape = Shape::Attention;
@@ -403,8 +388,9 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
       // The normalized input row (MatVecBuffers).
       int64_t features = cast<MemRefType>(argTypes[0]).getDimSize(1);
       if (ShapedType::isDynamic(features))
-        return op->emitOpError() << "needs static in features for its norm "
-                                    "on the GPU";
+        return op->emitOpError()
+               << "needs static in features for its norm on the GPU, got "
+               << argTypes[0];
       layout.workgroup.push_back(getBufferType(
           {features}, type, gpu::AddressSpace::Workgroup));
       layout.workgroup.push_back(getBufferType(
@@ -557,9 +543,10 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
                        {own[0], own[1], shared[0], shared[1]});
     break;
   case Shape::DecodeAttention:
-    emitDecodeAttention(b, loc, cast<FusedAttentionOp>(op), values, range,
-                        {own[0], own[1], shared[0], shared[1], shared[2],
-                         shared[3], entry.getArgument(4)});
+    emitDecodeAttention(
+        b, loc, cast<FusedAttentionOp>(op), values, range,
+        {own[0], own[1], shared[0], shared[1], shared[2],
+         layout->gridY > 1 ? Value(shared[3]) : Value(), entry.getArgument(4)});
     break;
   case Shape::Matmul:
     emitMatmul(b, loc, cast<LinearOp>(op), values, range, shared[0],

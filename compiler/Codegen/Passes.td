@@ -201,7 +201,8 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
       m16n8k8 in 3xTF32: near-f32 accuracy) or, with `tensor-cores=false`, 4 x 4
       outputs per thread on the f32 pipelines; or for
       one row (decode) a matrix-vector product with the reduction split
-      across the block;
+      across the block (with a norm, the block first normalizes the row
+      into shared memory);
     - `attn.fused_attention`: a flash kernel, a block per (head, group of
       64-query tiles), one query per thread, keys and values in tiles
       through shared memory, the online

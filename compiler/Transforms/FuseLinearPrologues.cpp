@@ -15,8 +15,6 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-namespace {
-
 /// Whether the [rows, features] `v` has one row: statically, or because it
 /// lives in a program step of one token (the frontends' programs take the
 /// step's token ids as their first argument, and every [tokens, features]
@@ -35,17 +33,20 @@ static bool hasOneRow(Value v) {
          tokens.getElementType().isInteger(32);
 }
 
+namespace {
+
 /// linear(layer_norm(x)) -> linear(x) norm(gamma, beta eps(e)), for every
 /// linear that reads the norm, when the norm has no other user.
 struct FuseLayerNorm : public OpRewritePattern<LayerNormOp> {
-  using OpRewritePattern::OpRewritePattern;
+  FuseLayerNorm(MLIRContext *ctx, int64_t maxWidthRatio)
+      : OpRewritePattern(ctx), maxWidthRatio(maxWidthRatio) {}
 
   LogicalResult matchAndRewrite(LayerNormOp norm,
                                 PatternRewriter &rewriter) const override {
     if (!hasOneRow(norm.getInput()))
       return rewriter.notifyMatchFailure(
-          norm, "normalizes more than one row: each of the linear's column "
-                "tiles would normalize all of them again");
+          norm, "cannot prove that it normalizes one row: with more, each of "
+                "the linear's column tiles would normalize all of them again");
     SmallVector<LinearOp> linears;
     for (OpOperand &use : norm->getUses()) {
       auto linear = dyn_cast<LinearOp>(use.getOwner());
@@ -53,6 +54,13 @@ struct FuseLayerNorm : public OpRewritePattern<LayerNormOp> {
         return rewriter.notifyMatchFailure(
             norm, "has a user other than the input of a linear without a "
                   "norm of its own");
+      auto [in, out] = linear.getInOutSizes();
+      if (ShapedType::isDynamic(in) || ShapedType::isDynamic(out) ||
+          out > maxWidthRatio * in)
+        return rewriter.notifyMatchFailure(
+            norm, "feeds a linear wider than max-width-ratio times its "
+                  "input: the GPU blocks of its product would normalize the "
+                  "row again more often than the launch it saves is worth");
       linears.push_back(linear);
     }
     if (linears.empty())
@@ -66,13 +74,18 @@ struct FuseLayerNorm : public OpRewritePattern<LayerNormOp> {
     rewriter.eraseOp(norm);
     return success();
   }
+
+private:
+  int64_t maxWidthRatio;
 };
 
 struct FuseLinearPrologues
     : public attn::impl::FuseLinearProloguesBase<FuseLinearPrologues> {
+  using FuseLinearProloguesBase::FuseLinearProloguesBase;
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateFuseLinearProloguesPatterns(patterns);
+    populateFuseLinearProloguesPatterns(patterns, maxWidthRatio);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
@@ -81,6 +94,6 @@ struct FuseLinearPrologues
 } // namespace
 
 void mlir::attn::populateFuseLinearProloguesPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<FuseLayerNorm>(patterns.getContext());
+    RewritePatternSet &patterns, int64_t maxWidthRatio) {
+  patterns.add<FuseLayerNorm>(patterns.getContext(), maxWidthRatio);
 }

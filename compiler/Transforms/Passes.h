@@ -27,8 +27,10 @@ void populateFuseAttentionPatterns(RewritePatternSet &patterns);
 void populateFuseLinearEpiloguesPatterns(RewritePatternSet &patterns);
 
 /// Adds the pattern that folds a one-row layer norm into the attn.linears
-/// that read it.
-void populateFuseLinearProloguesPatterns(RewritePatternSet &patterns);
+/// that read it, none of them with more than `maxWidthRatio` output
+/// features per input feature.
+void populateFuseLinearProloguesPatterns(RewritePatternSet &patterns,
+                                         int64_t maxWidthRatio);
 
 /// The passes of each `attnc --fusion` level: nothing, or the linears'
 /// prologues and epilogues and the masked softmax, or those and flash-style

@@ -115,7 +115,11 @@ def FuseLinearPrologues : Pass<"attn-fuse-linear-prologues"> {
     With many rows each of the linear's column tiles would normalize all
     the rows again. A norm with any user that is not the input of a linear
     (a residual, another op) stays, as does one feeding a linear that
-    already normalizes.
+    already normalizes, or one much wider than its input (more than
+    `max-width-ratio` output features per input feature): every GPU block
+    of 8 features normalizes the row again, a cost that grows with the
+    width while the launch saved does not; GPT-2's 50257-wide LM head (65
+    per input feature, 6283 blocks) keeps `ln_f` as a kernel of its own.
 
     Before:
     ```mlir
@@ -128,6 +132,11 @@ def FuseLinearPrologues : Pass<"attn-fuse-linear-prologues"> {
       %qkv = attn.linear %x, %w, %bias layout<out_in> norm(%g, %b eps(1.0e-05)) : (...) -> tensor<?x2304xf32>
     ```
   }];
+  let options = [
+    Option<"maxWidthRatio", "max-width-ratio", "int64_t", /*default=*/"16",
+           "Fuse into linears with at most this many output features per "
+           "input feature">,
+  ];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 

@@ -56,6 +56,16 @@ static LogicalResult verifySameSize(Operation *op, StringRef what, Axis a,
                            << " vs " << b.value.getType();
 }
 
+/// Requires a layer norm's epsilon (called `name`) to be positive and
+/// finite.
+static LogicalResult verifyEpsilon(Operation *op, StringRef name,
+                                   double eps) {
+  if (eps > 0.0 && std::isfinite(eps))
+    return success();
+  return op->emitOpError() << name << " must be positive and finite, got "
+                           << eps;
+}
+
 static LogicalResult verifyFill(Operation *op, double fill) {
   if (std::isnan(fill))
     return op->emitOpError() << "mask fill value must not be NaN";
@@ -155,6 +165,8 @@ LogicalResult LinearOp::verify() {
                            << value.getType() << " does not match 'input' "
                            << input.getType();
   }
+  if (std::optional<APFloat> eps = getNormEpsilon())
+    return verifyEpsilon(*this, "the norm's epsilon", eps->convertToDouble());
   return success();
 }
 
@@ -171,10 +183,7 @@ LogicalResult LayerNormOp::verify() {
       failed(verifySameSize(*this, "features", {"gamma", gamma, 0},
                             {"beta", beta, 0})))
     return failure();
-  double eps = getEpsilon().convertToDouble();
-  if (!(eps > 0.0) || !std::isfinite(eps))
-    return emitOpError() << "epsilon must be positive and finite, got " << eps;
-  return success();
+  return verifyEpsilon(*this, "epsilon", getEpsilon().convertToDouble());
 }
 
 LogicalResult AddOp::verify() {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -253,21 +254,20 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
         total += alignUp(static_cast<size_t>(buffers[i].elements) *
                          dtypeSize(buffers[i].dtype));
       }
-    // Then each dispatch position's workspace, sized for the largest any
-    // program's dispatch there asks for: programs run one at a time, the
-    // dispatches of one in their own.
+    // Then every dispatch's workspace, its own (a kernel leaves it as its
+    // next launch expects it, which another kernel would not).
     const CudaPlan &cuda = *model.cuda();
-    std::vector<size_t> workspaces(model.maxDispatchCount(), 0);
-    for (const ProgramPlan &program : model.programs())
-      for (size_t i = 0; i < program.dispatches.size(); ++i)
-        workspaces[i] = std::max<size_t>(
-            workspaces[i],
-            cuda.kernels[program.dispatches[i].kernel].workspaceBytes);
-    std::vector<size_t> workspaceOffsets(workspaces.size(), 0);
+    std::vector<std::vector<size_t>> workspaceOffsets;
     session->workspacesBegin_ = total;
-    for (size_t i = 0; i < workspaces.size(); ++i) {
-      workspaceOffsets[i] = total;
-      total += alignUp(workspaces[i]);
+    for (const ProgramPlan &program : model.programs()) {
+      std::vector<size_t> &offsets = workspaceOffsets.emplace_back();
+      for (const DispatchPlan &dispatch : program.dispatches) {
+        size_t bytes = cuda.kernels[dispatch.kernel].workspaceBytes;
+        offsets.push_back(bytes == 0 ? SIZE_MAX : total);
+        // The loader bounds each kernel's bytes, so the sum cannot
+        // overflow.
+        total += alignUp(bytes);
+      }
     }
     session->workspacesBytes_ = total - session->workspacesBegin_;
     if (total > 0) {
@@ -296,16 +296,18 @@ Status CudaSession::create(std::shared_ptr<const Artifact> artifact,
     for (size_t offset : programOffsets)
       session->programMemrefs_.push_back(session->memrefArrays_ + offset);
 
+    for (const std::vector<size_t> &offsets : workspaceOffsets) {
+      std::vector<CUdeviceptr> &addresses =
+          session->programWorkspaces_.emplace_back();
+      for (size_t offset : offsets)
+        addresses.push_back(offset == SIZE_MAX ? 0
+                                               : session->buffers_ + offset);
+    }
+
     session->launches_.resize(model.maxDispatchCount());
-    for (size_t i = 0; i < session->launches_.size(); ++i) {
-      Launch &launch = session->launches_[i];
+    for (Launch &launch : session->launches_)
       for (int p = 0; p < Launch::kParams; ++p)
         launch.params[p] = &launch.values[p];
-      launch.values[4] =
-          workspaces[i] == 0
-              ? 0
-              : static_cast<int64_t>(session->buffers_ + workspaceOffsets[i]);
-    }
     ATTN_RETURN_IF_ERROR(session->memrefs_.allocate(
         d, model.maxBindingCount() * sizeof(attn_memref)));
     session->works_.resize(model.maxDispatchCount());
@@ -415,6 +417,7 @@ Status CudaSession::step(const ProgramPlan &program, const int32_t *tokens,
       launch.values[1] = kernel.readsStep ? S : 0;
       launch.values[2] = kernel.readsStep ? T : 0;
       launch.values[3] = works_[i];
+      launch.values[4] = static_cast<int64_t>(programWorkspaces_[index][i]);
       launch.node = {model_->function(dispatch.kernel),
                      static_cast<unsigned>(blocks),
                      kernel.gridY,

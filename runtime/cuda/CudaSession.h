@@ -7,7 +7,7 @@
 //    the PTX module for the newest architecture the device runs (loaded with
 //    cuModuleLoadDataEx), the kernels, and the weights, uploaded once.
 //  - CudaSession: one sequence: a stream, device memory for its KVCache,
-//    Scratch and Tokens buffers and its dispatches' workspaces (one
+//    Scratch and Tokens buffers and every dispatch's workspace (one
 //    allocation, made and zeroed when the session starts) and for every
 //    program's attn_memref array. A step evaluates
 //    the bindings at (S, T) on the host exactly as the CPU session does (with
@@ -109,15 +109,15 @@ private:
   /// Per buffer: its device address (weights: the model's).
   std::vector<std::byte *> bases_;
   /// Per program (in Artifact::programs() order): its memref array's
-  /// device address.
+  /// device address, and each dispatch's workspace (0: none).
   std::vector<CUdeviceptr> programMemrefs_;
+  std::vector<std::vector<CUdeviceptr>> programWorkspaces_;
 
   /// One dispatch's kernel arguments and launch geometry. kernelParams
   /// points into `values`, so the vector is never resized after create.
   struct Launch {
     static constexpr int kParams = 5;
-    /// bindings, S, T, work, workspace (the dispatch position's own, set
-    /// once).
+    /// bindings, S, T, work, workspace.
     int64_t values[kParams];
     void *params[kParams];
     CudaKernelNodeParams node;

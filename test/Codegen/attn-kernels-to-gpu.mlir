@@ -529,7 +529,7 @@ func.func private @k7_fused_attention_impl(%arg0: memref<2x1x8xf32, strided<[8, 
 // across the 8 warps in shared memory, rescaled to the overall maximum,
 // and the block writes the output. No workspace.
 // CHECK-LABEL: gpu.func @k8_fused_attention
-// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<1xi32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>)
 // CHECK-SAME: private(%{{.*}} : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
 // CHECK-NOT: attn.grid_y
 // CHECK-NOT: attn.workspace_bytes

@@ -52,3 +52,18 @@ func.func @mlp(%x: tensor<?x768xf32>, %wfc: tensor<768x3072xf32>, %bfc: tensor<3
   %y = attn.add %x, %p : tensor<?x768xf32>, tensor<?x768xf32>
   return %y : tensor<?x768xf32>
 }
+
+// Both levels fold a decode step's layer norm into the linear that reads it
+// (attn-fuse-linear-prologues), before the epilogues.
+// SOFTMAX-LABEL: func.func @decode_norm
+// SOFTMAX-NOT: attn.layer_norm
+// SOFTMAX: attn.linear %{{.*}}, %{{.*}} layout<out_in> norm(%{{.*}}, %{{.*}} eps(1.000000e-05)) activation<gelu>
+// FLASH-LABEL: func.func @decode_norm
+// FLASH-NOT: attn.layer_norm
+// FLASH: attn.linear %{{.*}}, %{{.*}} layout<out_in> norm(%{{.*}}, %{{.*}} eps(1.000000e-05)) activation<gelu>
+func.func @decode_norm(%tokens: tensor<1xi32>, %x: tensor<?x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>, %w: tensor<32x8xf32>) -> tensor<?x32xf32> {
+  %n = attn.layer_norm %x, %g, %b eps(1.0e-05) : tensor<?x8xf32>, tensor<8xf32>
+  %h = attn.linear %n, %w layout<out_in> : (tensor<?x8xf32>, tensor<32x8xf32>) -> tensor<?x32xf32>
+  %a = attn.gelu %h : tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}

@@ -1,4 +1,5 @@
 // RUN: attn-opt %s -attn-fuse-linear-prologues -split-input-file | FileCheck %s
+// RUN: attn-opt %s -attn-fuse-linear-prologues=max-width-ratio=64 -split-input-file | FileCheck %s --check-prefix=WIDE
 
 // A decode step (its token ids are tensor<1xi32>): GPT-2's ln_1 folds into
 // c_attn, ln_2 into c_fc, keeping the linears' epilogues; the norms go.
@@ -79,10 +80,17 @@ func.func @already_normalized(%tokens: tensor<1xi32>, %x: tensor<?x8xf32>, %g: t
 
 // -----
 
-// A norm of rank 3 (not a linear's input) is left alone.
-// CHECK-LABEL: func.func @rank3
-// CHECK: attn.layer_norm
-func.func @rank3(%tokens: tensor<1xi32>, %x: tensor<2x1x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<2x1x8xf32> {
-  %n = attn.layer_norm %x, %g, %b eps(1.0e-05) : tensor<2x1x8xf32>, tensor<8xf32>
-  return %n : tensor<2x1x8xf32>
+// A norm before a linear much wider than its input (an LM head): each GPU
+// block of its product would normalize the row again; the norm stays.
+// With max-width-ratio=64 it folds.
+// CHECK-LABEL: func.func @wide_head
+// CHECK: %[[N:.*]] = attn.layer_norm
+// CHECK: attn.linear %[[N]], %{{.*}} layout<out_in> :
+// WIDE-LABEL: func.func @wide_head
+// WIDE-NOT: attn.layer_norm
+// WIDE: attn.linear %{{.*}}, %{{.*}} layout<out_in> norm(
+func.func @wide_head(%tokens: tensor<1xi32>, %x: tensor<1x8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>, %w: tensor<256x8xf32>) -> tensor<1x256xf32> {
+  %n = attn.layer_norm %x, %g, %b eps(1.0e-05) : tensor<1x8xf32>, tensor<8xf32>
+  %y = attn.linear %n, %w layout<out_in> : (tensor<1x8xf32>, tensor<256x8xf32>) -> tensor<1x256xf32>
+  return %y : tensor<1x256xf32>
 }

@@ -96,6 +96,14 @@ func.func @linear_norm_type(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor
 
 // -----
 
+func.func @linear_norm_epsilon(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{the norm's epsilon must be positive and finite, got 0}}
+  %0 = attn.linear %x, %w layout<out_in> norm(%g, %g eps(0.0)) : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
 // The generic form can leave out part of the norm.
 func.func @linear_norm_without_epsilon(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %g: tensor<8xf32>) {
   // expected-error @+1 {{expects the norm's gamma, beta and epsilon together}}
