@@ -433,14 +433,16 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
   };
   SoftmaxStates warps{indexConstant(b, loc, range.blockSize / kWarpSize),
                       warpMaxAt, warpSumAt, warpAccAt};
-  if (!split) {
+  // The head's output from `parts`' states: thread e merges element e.
+  auto storeOutput = [&](const SoftmaxStates &parts) {
     forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
-      SoftmaxState state = mergeStates(b, loc, warps, e, type);
+      SoftmaxState state = mergeStates(b, loc, parts, e, type);
       memref::StoreOp::create(b, loc, normalize(b, loc, state.acc, state.sum),
                               params.out, ValueRange{head, zero, e});
     });
-    return;
-  }
+  };
+  if (!split)
+    return storeOutput(warps);
 
   // Split: the block's state goes to the workspace (thread 0, which takes
   // e = 0, also writes the maximum and sum).
@@ -482,20 +484,19 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
   NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
   gpu::BarrierOp::create(b, loc);
   Type i32 = b.getI32Type();
-  emitIf(b, loc,
-         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread, zero),
-         [&] {
-           Value ticket = memref::AtomicRMWOp::create(
-               b, loc, arith::AtomicRMWKind::addi,
-               arith::ConstantIntOp::create(b, loc, i32, 1), counters,
-               ValueRange{head});
-           Value last = arith::CmpIOp::create(
-               b, loc, arith::CmpIPredicate::eq, ticket,
-               arith::ConstantIntOp::create(b, loc, i32, range.gridY - 1));
-           memref::StoreOp::create(b, loc,
-                                   arith::ExtUIOp::create(b, loc, i32, last),
-                                   buffers.isLast, ValueRange{zero});
-         });
+  Value firstThread =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread, zero);
+  emitIf(b, loc, firstThread, [&] {
+    Value ticket = memref::AtomicRMWOp::create(
+        b, loc, arith::AtomicRMWKind::addi,
+        arith::ConstantIntOp::create(b, loc, i32, 1), counters,
+        ValueRange{head});
+    Value last = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq, ticket,
+        arith::ConstantIntOp::create(b, loc, i32, range.gridY - 1));
+    memref::StoreOp::create(b, loc, arith::ExtUIOp::create(b, loc, i32, last),
+                            buffers.isLast, ValueRange{zero});
+  });
   gpu::BarrierOp::create(b, loc);
   Value isLast = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::ne, load(buffers.isLast, zero),
@@ -507,22 +508,14 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
     auto splitAcc = [&](Value w, Value e) {
       return load(partAcc, {head, w, e});
     };
-    SoftmaxStates splits{indexConstant(b, loc, range.gridY), splitMax,
-                         splitSum, splitAcc};
-    forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
-      SoftmaxState state = mergeStates(b, loc, splits, e, type);
-      memref::StoreOp::create(b, loc, normalize(b, loc, state.acc, state.sum),
-                              params.out, ValueRange{head, zero, e});
-    });
+    storeOutput({indexConstant(b, loc, range.gridY), splitMax, splitSum,
+                 splitAcc});
     // Ready for the next launch (this kernel's completion orders the store
     // before it).
-    emitIf(b, loc,
-           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
-                                 zero),
-           [&] {
-             memref::StoreOp::create(
-                 b, loc, arith::ConstantIntOp::create(b, loc, i32, 0),
-                 counters, ValueRange{head});
-           });
+    emitIf(b, loc, firstThread, [&] {
+      memref::StoreOp::create(b, loc,
+                              arith::ConstantIntOp::create(b, loc, i32, 0),
+                              counters, ValueRange{head});
+    });
   });
 }
