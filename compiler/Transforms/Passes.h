@@ -22,6 +22,10 @@ void populateFuseMaskedSoftmaxPatterns(RewritePatternSet &patterns);
 /// into attn.fused_attention.
 void populateFuseAttentionPatterns(RewritePatternSet &patterns);
 
+/// Adds the pattern that folds the KV cache writes and reads of an
+/// attn.fused_attention into attn.cached_attention.
+void populateFuseCachedAttentionPatterns(RewritePatternSet &patterns);
+
 /// Adds the patterns that fold gelu and residual adds into the attn.linear
 /// that feeds them.
 void populateFuseLinearEpiloguesPatterns(RewritePatternSet &patterns);
@@ -34,7 +38,7 @@ void populateFuseLinearProloguesPatterns(RewritePatternSet &patterns,
 
 /// The passes of each `attnc --fusion` level: nothing, or the linears'
 /// prologues and epilogues and the masked softmax, or those and flash-style
-/// attention.
+/// attention with its KV cache appends.
 enum class FusionLevel { None, Softmax, Flash };
 void buildFusionPipeline(OpPassManager &pm, FusionLevel level);
 

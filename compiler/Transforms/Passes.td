@@ -62,6 +62,45 @@ def FuseAttention : Pass<"attn-fuse-attention"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FuseCachedAttention : Pass<"attn-fuse-cached-attention"> {
+  let summary = "Fold the KV cache writes and reads of an attention into "
+                "attn.cached_attention";
+  let description = [{
+    A decoder step writes its new keys and values into the caches, reads
+    the caches' first `length` rows and attends to them. Written as three
+    ops, the writes are two kernels of their own per layer (on a GPU, two
+    nodes of the decode graph that the attention waits for: 24 of GPT-2
+    124M's 88). This pass folds `fused_attention(q, kv_cache_read(
+    kv_cache_write(kc, k, pos), len), kv_cache_read(kv_cache_write(vc, v,
+    pos), len))`, causal from `pos`, into one `attn.cached_attention`, as
+    FlashAttention's `flash_attn_with_kvcache` appends and attends in one
+    kernel. Run `attn-fuse-attention` first.
+
+    It leaves the ops alone unless both writes are at the attention's causal
+    offset, both reads take the same length, each read feeds only the
+    attention, and every other user of a written cache (the function's
+    return) comes after the attention.
+
+    Before:
+    ```mlir
+    %kc2 = attn.kv_cache_write %kc[%pos], %k : tensor<12x1024x64xf32>, tensor<12x?x64xf32>
+    %vc2 = attn.kv_cache_write %vc[%pos], %v : tensor<12x1024x64xf32>, tensor<12x?x64xf32>
+    %ks = attn.kv_cache_read %kc2[%len] : tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+    %vs = attn.kv_cache_read %vc2[%len] : tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+    %o = attn.fused_attention %q, %ks, %vs scale(1.250000e-01) causal(%pos, -3.4028234663852886E+38)
+        : (tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>, index) -> tensor<12x?x64xf32>
+    ```
+    After:
+    ```mlir
+    %o, %kc2, %vc2 = attn.cached_attention %q, %k, %v into %kc, %vc[%pos] length(%len)
+        scale(1.250000e-01) causal(-3.4028234663852886E+38)
+        : tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>,
+          tensor<12x1024x64xf32>, tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def FuseLinearEpilogues : Pass<"attn-fuse-linear-epilogues"> {
   let summary = "Fold gelu and residual adds into the attn.linear that feeds them";
   let description = [{

@@ -365,27 +365,35 @@ LogicalResult MaskedSoftmaxOp::verify() {
   return verifyFill(*this, getFill().convertToDouble());
 }
 
-LogicalResult FusedAttentionOp::verify() {
-  Value q = getQuery(), k = getKey(), v = getValue(), result = getResult();
-  if (failed(verifyRank(*this, "query", q, 3, "[heads, queries, head_dim]")) ||
-      failed(verifyRank(*this, "key", k, 3, "[heads, keys, head_dim]")) ||
-      failed(verifyRank(*this, "value", v, 3, "[heads, keys, value_dim]")) ||
-      failed(verifyRank(*this, "result", result, 3,
+/// The shapes of an attention's query [heads, queries, head_dim], keys
+/// [heads, keys, head_dim], values [heads, keys, value_dim] and result
+/// [heads, queries, value_dim], and its scale.
+static LogicalResult verifyAttention(Operation *op, Value q, Value k, Value v,
+                                     Value result, double scale) {
+  if (failed(verifyRank(op, "query", q, 3, "[heads, queries, head_dim]")) ||
+      failed(verifyRank(op, "key", k, 3, "[heads, keys, head_dim]")) ||
+      failed(verifyRank(op, "value", v, 3, "[heads, keys, value_dim]")) ||
+      failed(verifyRank(op, "result", result, 3,
                         "[heads, queries, value_dim]")))
     return failure();
-  if (failed(verifySameSize(*this, "heads", {"query", q, 0}, {"key", k, 0})) ||
-      failed(verifySameSize(*this, "heads", {"key", k, 0}, {"value", v, 0})) ||
-      failed(verifySameSize(*this, "head_dim", {"query", q, 2},
+  if (failed(verifySameSize(op, "heads", {"query", q, 0}, {"key", k, 0})) ||
+      failed(verifySameSize(op, "heads", {"key", k, 0}, {"value", v, 0})) ||
+      failed(verifySameSize(op, "head_dim", {"query", q, 2},
                             {"key", k, 2})) ||
-      failed(verifySameSize(*this, "keys", {"key", k, 1}, {"value", v, 1})) ||
-      failed(verifySameSize(*this, "heads", {"query", q, 0},
+      failed(verifySameSize(op, "keys", {"key", k, 1}, {"value", v, 1})) ||
+      failed(verifySameSize(op, "heads", {"query", q, 0},
                             {"result", result, 0})) ||
-      failed(verifySameSize(*this, "queries", {"query", q, 1},
+      failed(verifySameSize(op, "queries", {"query", q, 1},
                             {"result", result, 1})) ||
-      failed(verifySameSize(*this, "value_dim", {"value", v, 2},
+      failed(verifySameSize(op, "value_dim", {"value", v, 2},
                             {"result", result, 2})))
     return failure();
-  if (failed(verifyFiniteScale(*this, getScale().convertToDouble())))
+  return verifyFiniteScale(op, scale);
+}
+
+LogicalResult FusedAttentionOp::verify() {
+  if (failed(verifyAttention(*this, getQuery(), getKey(), getValue(),
+                             getResult(), getScale().convertToDouble())))
     return failure();
   if (isCausal() != getFill().has_value())
     return emitOpError()
@@ -399,34 +407,46 @@ LogicalResult FusedAttentionOp::verify() {
 // KV cache
 //===----------------------------------------------------------------------===//
 
-/// Checks a [heads, capacity, head_dim] cache against [heads, seq, head_dim]
-/// rows that go into it or come out of it.
-static LogicalResult verifyCacheRows(Operation *op, Value cache,
-                                     StringRef rowsName, Value rows) {
-  if (failed(verifyRank(op, "cache", cache, 3,
+/// Checks a [heads, capacity, head_dim] cache (called `cacheName`) against
+/// [heads, seq, head_dim] rows that go into it or come out of it.
+static LogicalResult verifyCacheRows(Operation *op, StringRef cacheName,
+                                     Value cache, StringRef rowsName,
+                                     Value rows) {
+  if (failed(verifyRank(op, cacheName, cache, 3,
                         "[heads, capacity, head_dim]")) ||
       failed(verifyRank(op, rowsName, rows, 3, "[heads, seq, head_dim]")) ||
-      failed(verifySameSize(op, "heads", {"cache", cache, 0},
+      failed(verifySameSize(op, "heads", {cacheName, cache, 0},
                             {rowsName, rows, 0})) ||
-      failed(verifySameSize(op, "head_dim", {"cache", cache, 2},
+      failed(verifySameSize(op, "head_dim", {cacheName, cache, 2},
                             {rowsName, rows, 2})))
     return failure();
   int64_t capacity = shapeOf(cache)[1], seq = shapeOf(rows)[1];
   if (!ShapedType::isDynamic(capacity) && !ShapedType::isDynamic(seq) &&
       seq > capacity)
     return op->emitOpError()
-           << "'" << rowsName << "' has " << seq
-           << " rows, more than the cache capacity " << capacity << ": "
+           << "'" << rowsName << "' has " << seq << " rows, more than the '"
+           << cacheName << "' capacity " << capacity << ": "
            << rows.getType() << " vs " << cache.getType();
   return success();
 }
 
 LogicalResult KVCacheWriteOp::verify() {
-  return verifyCacheRows(*this, getCache(), "rows", getRows());
+  return verifyCacheRows(*this, "cache", getCache(), "rows", getRows());
 }
 
 LogicalResult KVCacheReadOp::verify() {
-  return verifyCacheRows(*this, getCache(), "result", getResult());
+  return verifyCacheRows(*this, "cache", getCache(), "result", getResult());
+}
+
+LogicalResult CachedAttentionOp::verify() {
+  if (failed(verifyAttention(*this, getQuery(), getKey(), getValue(),
+                             getResult(), getScale().convertToDouble())) ||
+      failed(verifyCacheRows(*this, "key_cache", getKeyCache(), "key",
+                             getKey())) ||
+      failed(verifyCacheRows(*this, "value_cache", getValueCache(), "value",
+                             getValue())))
+    return failure();
+  return verifyFill(*this, getFill().convertToDouble());
 }
 
 #define GET_OP_CLASSES

@@ -373,6 +373,59 @@ def Attn_FusedAttentionOp : Attn_Op<"fused_attention",
   let hasVerifier = 1;
 }
 
+def Attn_CachedAttentionOp : Attn_Op<"cached_attention",
+    [AllTypesMatch<["key_cache", "new_key_cache"]>,
+     AllTypesMatch<["value_cache", "new_value_cache"]>,
+     AllElementTypesMatch<["query", "key", "value", "key_cache",
+                           "value_cache", "result"]>]> {
+  let summary = "causal attention that first appends its keys and values to "
+                "the KV caches";
+  let description = [{
+    One step of a causal decoder's attention with its KV caches, as
+    FlashAttention's `flash_attn_with_kvcache` does it: the new `key` and
+    `value` rows go into the caches at `position`, and the queries (query `i`
+    at absolute position `position + i`) attend to the first `length` rows
+    of the written caches, key `j` visible iff `j <= position + i`, masked
+    scores taking `fill`. The results are the attention and the two written
+    caches. It computes exactly
+
+    ```mlir
+    %kc2 = attn.kv_cache_write %kc[%pos], %k : tensor<12x1024x64xf32>, tensor<12x?x64xf32>
+    %vc2 = attn.kv_cache_write %vc[%pos], %v : tensor<12x1024x64xf32>, tensor<12x?x64xf32>
+    %ks = attn.kv_cache_read %kc2[%len] : tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+    %vs = attn.kv_cache_read %vc2[%len] : tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+    %o = attn.fused_attention %q, %ks, %vs scale(0.125) causal(%pos, -3.4028234663852886e+38)
+        : (tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>, index) -> tensor<12x?x64xf32>
+    ```
+
+    in one kernel: the planner writes the caches in place, and the GPU
+    kernels read the appended rows from `key` and `value` rather than from
+    the caches, so that no block waits for another's write.
+
+    ```mlir
+    %o, %kc2, %vc2 = attn.cached_attention %q, %k, %v into %kc, %vc[%pos] length(%len)
+        scale(0.125) causal(-3.4028234663852886e+38)
+        : tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>,
+          tensor<12x1024x64xf32>, tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value, Attn_FloatTensor:$key_cache,
+                       Attn_FloatTensor:$value_cache, Index:$position,
+                       Index:$length, F64Attr:$scale, F64Attr:$fill);
+  let results = (outs Attn_FloatTensor:$result,
+                      Attn_FloatTensor:$new_key_cache,
+                      Attn_FloatTensor:$new_value_cache);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `into` $key_cache `,` $value_cache
+    `[` $position `]` `length` `(` $length `)` `scale` `(` $scale `)`
+    `causal` `(` $fill `)` attr-dict `:` type($query) `,` type($key) `,`
+    type($value) `,` type($key_cache) `,` type($value_cache) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // KV cache
 //===----------------------------------------------------------------------===//

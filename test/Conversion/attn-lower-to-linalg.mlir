@@ -281,6 +281,26 @@ func.func @kv_cache(%c: tensor<2x16x4xf32>, %r: tensor<2x?x4xf32>, %pos: index, 
 
 // -----
 
+// The cached attention is the composite it stands for: both caches written
+// at the position, their first `length` rows read, and the fused attention's
+// online softmax over the written keys, causal from the position.
+// CHECK-LABEL: func.func @cached_attention
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x1x4xf32>, %[[K:.*]]: tensor<2x1x4xf32>, %[[V:.*]]: tensor<2x1x4xf32>, %[[KC:.*]]: tensor<2x16x4xf32>, %[[VC:.*]]: tensor<2x16x4xf32>, %[[POS:.*]]: index, %[[LEN:.*]]: index)
+// CHECK-DAG: %[[KW:.*]] = tensor.insert_slice %[[K]] into %[[KC]][0, %[[POS]], 0] [2, 1, 4] [1, 1, 1]
+// CHECK-DAG: %[[VW:.*]] = tensor.insert_slice %[[V]] into %[[VC]][0, %[[POS]], 0] [2, 1, 4] [1, 1, 1]
+// CHECK-DAG: %[[KS:.*]] = tensor.extract_slice %[[KW]][0, 0, 0] [2, %[[LEN]], 4] [1, 1, 1]
+// CHECK-DAG: tensor.extract_slice %[[VW]][0, 0, 0] [2, %[[LEN]], 4] [1, 1, 1]
+// CHECK: arith.addi %[[POS]], %{{.*}}
+// CHECK: tensor.extract %[[KS]]
+// CHECK: return %{{.*}}, %[[KW]], %[[VW]]
+// CHECK-NOT: attn.
+func.func @cached_attention(%q: tensor<2x1x4xf32>, %k: tensor<2x1x4xf32>, %v: tensor<2x1x4xf32>, %kc: tensor<2x16x4xf32>, %vc: tensor<2x16x4xf32>, %pos: index, %len: index) -> (tensor<2x1x4xf32>, tensor<2x16x4xf32>, tensor<2x16x4xf32>) {
+  %o, %kc2, %vc2 = attn.cached_attention %q, %k, %v into %kc, %vc[%pos] length(%len) scale(0.5) causal(-1.0e9) : tensor<2x1x4xf32>, tensor<2x1x4xf32>, tensor<2x1x4xf32>, tensor<2x16x4xf32>, tensor<2x16x4xf32> -> tensor<2x1x4xf32>
+  return %o, %kc2, %vc2 : tensor<2x1x4xf32>, tensor<2x16x4xf32>, tensor<2x16x4xf32>
+}
+
+// -----
+
 // The fused attention, one query row at a time: for each head and row, an
 // online softmax over tiles of 64 keys carrying the running max and sum as
 // scalars and the [16] output row; the [64] scores tile and the row are

@@ -25,7 +25,8 @@ void populateHeadOpsToLinalgPatterns(RewritePatternSet &patterns);
 /// attn.weighted_sum, attn.masked_softmax.
 void populateAttentionOpsToLinalgPatterns(RewritePatternSet &patterns);
 
-/// attn.kv_cache_write, attn.kv_cache_read.
+/// attn.kv_cache_write, attn.kv_cache_read, and attn.cached_attention as
+/// those and an attn.fused_attention.
 void populateKVCacheOpsToLinalgPatterns(RewritePatternSet &patterns);
 
 /// attn.fused_attention, as an online softmax over tiles of `keyTile` keys.

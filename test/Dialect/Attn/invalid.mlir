@@ -413,7 +413,7 @@ func.func @fused_fill_without_offset(%q: tensor<1x?x8xf32>) {
 // -----
 
 func.func @kv_write_capacity(%c: tensor<2x16x8xf32>, %rows: tensor<2x17x8xf32>, %pos: index) {
-  // expected-error @+1 {{'rows' has 17 rows, more than the cache capacity 16: 'tensor<2x17x8xf32>' vs 'tensor<2x16x8xf32>'}}
+  // expected-error @+1 {{'rows' has 17 rows, more than the 'cache' capacity 16: 'tensor<2x17x8xf32>' vs 'tensor<2x16x8xf32>'}}
   %0 = attn.kv_cache_write %c[%pos], %rows : tensor<2x16x8xf32>, tensor<2x17x8xf32>
   return
 }
@@ -445,7 +445,7 @@ func.func @kv_read_heads(%c: tensor<2x16x8xf32>, %len: index) {
 // -----
 
 func.func @kv_read_capacity(%c: tensor<2x16x8xf32>, %len: index) {
-  // expected-error @+1 {{'result' has 32 rows, more than the cache capacity 16}}
+  // expected-error @+1 {{'result' has 32 rows, more than the 'cache' capacity 16}}
   %0 = attn.kv_cache_read %c[%len] : tensor<2x16x8xf32> -> tensor<2x32x8xf32>
   return
 }
@@ -535,5 +535,37 @@ func.func @linear_wider_weight(%x: tensor<?x8xf16>, %w: tensor<8x4xf32>) {
 func.func @embedding_integer_table(%t: tensor<10x4xf64>, %ids: tensor<?xi32>) {
   // expected-error @+1 {{'table' elements of type 'f64' cannot feed 'f32' computation}}
   %0 = attn.embedding %t[%ids] : (tensor<10x4xf64>, tensor<?xi32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @cached_value_cache_dim(%q: tensor<2x1x8xf32>, %v: tensor<2x1x4xf32>, %kc: tensor<2x16x8xf32>, %vc: tensor<2x16x8xf32>, %pos: index) {
+  // expected-error @+1 {{head_dim of 'value_cache' (8) does not match head_dim of 'value' (4): 'tensor<2x16x8xf32>' vs 'tensor<2x1x4xf32>'}}
+  %o:3 = attn.cached_attention %q, %q, %v into %kc, %vc[%pos] length(%pos) scale(1.0) causal(-1.0e9) : tensor<2x1x8xf32>, tensor<2x1x8xf32>, tensor<2x1x4xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32> -> tensor<2x1x4xf32>
+  return
+}
+
+// -----
+
+func.func @cached_key_capacity(%q: tensor<2x?x8xf32>, %k: tensor<2x17x8xf32>, %kc: tensor<2x16x8xf32>, %pos: index) {
+  // expected-error @+1 {{'key' has 17 rows, more than the 'key_cache' capacity 16}}
+  %o:3 = attn.cached_attention %q, %k, %k into %kc, %kc[%pos] length(%pos) scale(1.0) causal(-1.0e9) : tensor<2x?x8xf32>, tensor<2x17x8xf32>, tensor<2x17x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32> -> tensor<2x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_heads(%q: tensor<3x1x8xf32>, %k: tensor<2x1x8xf32>, %kc: tensor<2x16x8xf32>, %pos: index) {
+  // expected-error @+1 {{heads of 'query' (3) does not match heads of 'key' (2)}}
+  %o:3 = attn.cached_attention %q, %k, %k into %kc, %kc[%pos] length(%pos) scale(1.0) causal(-1.0e9) : tensor<3x1x8xf32>, tensor<2x1x8xf32>, tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32> -> tensor<3x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @cached_nan_fill(%q: tensor<2x1x8xf32>, %kc: tensor<2x16x8xf32>, %pos: index) {
+  // expected-error @+1 {{mask fill value must not be NaN}}
+  %o:3 = "attn.cached_attention"(%q, %q, %q, %kc, %kc, %pos, %pos) <{scale = 1.0 : f64, fill = 0x7FF8000000000000 : f64}> : (tensor<2x1x8xf32>, tensor<2x1x8xf32>, tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>, index, index) -> (tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>)
   return
 }

@@ -66,6 +66,18 @@ func.func @fused_forms(%q: tensor<1x?x128xf32>, %k: tensor<1x?x128xf32>,
   return %p, %o, %f : tensor<1x?x?xf32>, tensor<1x?x128xf32>, tensor<1x?x128xf32>
 }
 
+// CHECK-LABEL: func.func @cached_attention
+func.func @cached_attention(%q: tensor<12x?x64xf32>, %k: tensor<12x?x64xf32>,
+                            %v: tensor<12x?x64xf32>,
+                            %kc: tensor<12x1024x64xf32>,
+                            %vc: tensor<12x1024x64xf32>, %pos: index,
+                            %len: index)
+    -> (tensor<12x?x64xf32>, tensor<12x1024x64xf32>, tensor<12x1024x64xf32>) {
+  // CHECK: %{{.*}}, %{{.*}}, %{{.*}} = attn.cached_attention %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}[%{{.*}}] length(%{{.*}}) scale(1.250000e-01) causal(-3.4028234663852886E+38) : tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x1024x64xf32>, tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+  %o, %kc2, %vc2 = attn.cached_attention %q, %k, %v into %kc, %vc[%pos] length(%len) scale(0.125) causal(-3.4028234663852886e+38) : tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x?x64xf32>, tensor<12x1024x64xf32>, tensor<12x1024x64xf32> -> tensor<12x?x64xf32>
+  return %o, %kc2, %vc2 : tensor<12x?x64xf32>, tensor<12x1024x64xf32>, tensor<12x1024x64xf32>
+}
+
 // CHECK-LABEL: func.func @kv_cache
 func.func @kv_cache(%cache: tensor<12x1024x64xf32>, %k: tensor<12x?x64xf32>,
                     %pos: index, %len: index) -> tensor<12x?x64xf32> {
