@@ -448,6 +448,37 @@ Status Artifact::transposeWeight(const std::string &label,
   return Status();
 }
 
+Status Artifact::checkWrites(const DispatchPlan &dispatch,
+                             const std::string &where) const {
+  if (dispatch.bindings.empty())
+    return makeError(StatusCode::InvalidArtifact,
+                     "%s has no bindings; a kernel writes at least its output",
+                     where.c_str());
+  for (size_t i = 0; i < dispatch.updates.size(); ++i) {
+    uint32_t index = dispatch.updates[i];
+    if (index + 1 >= dispatch.bindings.size() ||
+        std::find(dispatch.updates.begin(), dispatch.updates.begin() + i,
+                  index) != dispatch.updates.begin() + i)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s: update %zu names binding %u; expected a distinct "
+                       "binding before the output, of %zu",
+                       where.c_str(), i, index, dispatch.bindings.size());
+  }
+  // Weights may be the mapped file, read-only; the runtime writes the tokens.
+  for (size_t b = 0; b < dispatch.bindings.size(); ++b) {
+    uint32_t buffer = dispatch.bindings[b].buffer;
+    fb::BufferKind kind = buffers_[buffer].kind;
+    if (dispatch.writes(b) && kind != fb::BufferKind_Scratch &&
+        kind != fb::BufferKind_KVCache)
+      return makeError(StatusCode::InvalidArtifact,
+                       "%s writes binding %zu, %s, a %s buffer; kernels "
+                       "write only Scratch and KVCache buffers",
+                       where.c_str(), b, describeBuffer(buffer).c_str(),
+                       fb::EnumNameBufferKind(kind));
+  }
+  return Status();
+}
+
 std::string Artifact::describeBuffer(uint32_t index) const {
   return describeNamed("buffer", buffers_[index].name, index);
 }
@@ -768,6 +799,9 @@ Status Artifact::readPrograms() {
                 view));
             dispatchPlan.bindings.push_back(view);
           }
+        if (const auto *updates = dispatch->updates())
+          dispatchPlan.updates.assign(updates->begin(), updates->end());
+        ATTN_RETURN_IF_ERROR(checkWrites(dispatchPlan, where));
         plan.bindingCount += dispatchPlan.bindings.size();
         plan.dispatches.push_back(std::move(dispatchPlan));
       }

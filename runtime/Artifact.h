@@ -163,6 +163,10 @@ private:
   Status readBuffers();
   Status readKernelTables();
   Status readPrograms();
+  /// Checks the bindings `dispatch` writes (its output and its updates):
+  /// distinct, and each a Scratch or KVCache buffer. `where` names it.
+  Status checkWrites(const DispatchPlan &dispatch,
+                     const std::string &where) const;
   Status readView(const artifact::Binding *binding, const std::string &where,
                   ViewPlan &view) const;
   Status loadKernels();

@@ -13,6 +13,7 @@
 #include "runtime/Status.h"
 #include "runtime/schema/artifact_generated.h"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -57,7 +58,16 @@ struct DispatchPlan {
   /// Index into the artifact's kernels.
   uint32_t kernel = 0;
   artifact::Affine work;
+  /// The kernel's operands; it writes the last one.
   std::vector<ViewPlan> bindings;
+  /// Bindings before the last that it also writes in place (Dispatch.updates).
+  std::vector<uint32_t> updates;
+
+  /// Whether the kernel writes binding `index`.
+  bool writes(size_t index) const {
+    return index + 1 == bindings.size() ||
+           std::find(updates.begin(), updates.end(), index) != updates.end();
+  }
 };
 
 struct ProgramPlan {

@@ -199,8 +199,11 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
       for (const ViewPlan &view : dispatch.bindings)
         bindings.push_back(buildBinding(fbb, view));
       fb::Affine work = toAffine(dispatch.work);
-      dispatches.push_back(
-          fb::CreateDispatchDirect(fbb, dispatch.kernel, &bindings, &work));
+      std::vector<uint32_t> updates(dispatch.updates.begin(),
+                                    dispatch.updates.end());
+      dispatches.push_back(fb::CreateDispatchDirect(
+          fbb, dispatch.kernel, &bindings, &work,
+          updates.empty() ? nullptr : &updates));
     }
     auto logits = buildBinding(fbb, program.logits);
     programs.push_back(fb::CreateProgramDirect(fbb, program.name.c_str(),

@@ -57,7 +57,7 @@ static Value foldDim(OpBuilder &b, Location loc, Value n, Value init,
 }
 
 namespace {
-/// What every attention kernel reads of a fused attention.
+/// What every attention kernel reads of a fused or cached attention.
 struct AttentionParams {
   Value q, k, v, out;
   Type type;
@@ -65,16 +65,103 @@ struct AttentionParams {
   std::optional<double> fill;
   /// The absolute position of query 0, when causal.
   Value offset;
+  /// A cached attention's caches and the number of keys it reads; `k` and
+  /// `v` are then the rows appended at `offset`. Null for a fused one.
+  Value keyCache, valueCache, length;
 
-  AttentionParams(FusedAttentionOp op, const KernelValues &values)
-      : q(values.binding(op.getQuery())), k(values.binding(op.getKey())),
-        v(values.binding(op.getValue())), out(values.output()),
-        type(op.getType().getElementType()),
-        scale(op.getScale().convertToDouble()),
-        offset(op.getQueryOffset() ? values.mapping.lookup(op.getQueryOffset())
-                                   : Value()) {
-    if (std::optional<APFloat> f = op.getFill())
-      fill = f->convertToDouble();
+  AttentionParams(Operation *op, const KernelValues &values)
+      : out(values.output()),
+        type(cast<RankedTensorType>(op->getResult(0).getType())
+                 .getElementType()) {
+    auto lookup = [&](Value index) {
+      return index ? values.mapping.lookup(index) : Value();
+    };
+    if (auto fused = dyn_cast<FusedAttentionOp>(op)) {
+      q = values.binding(fused.getQuery());
+      k = values.binding(fused.getKey());
+      v = values.binding(fused.getValue());
+      scale = fused.getScale().convertToDouble();
+      offset = lookup(fused.getQueryOffset());
+      if (std::optional<APFloat> f = fused.getFill())
+        fill = f->convertToDouble();
+      return;
+    }
+    auto cached = cast<CachedAttentionOp>(op);
+    q = values.binding(cached.getQuery());
+    k = values.binding(cached.getKey());
+    v = values.binding(cached.getValue());
+    keyCache = values.binding(cached.getKeyCache());
+    valueCache = values.binding(cached.getValueCache());
+    scale = cached.getScale().convertToDouble();
+    fill = cached.getFill().convertToDouble();
+    offset = lookup(cached.getPosition());
+    length = lookup(cached.getLength());
+  }
+
+  Value numKeys(OpBuilder &b, Location loc) const {
+    return length ? length : dimOf(b, loc, k, 1);
+  }
+
+  /// Where row `key` of the keys (or, with `values`, of the values) lives:
+  /// a memref and a row of it. A cached attention's appended rows come from
+  /// its operand, the others from the cache, through one memref of dynamic
+  /// strides chosen per row.
+  std::pair<Value, Value> row(OpBuilder &b, Location loc, Value key,
+                              bool values) const {
+    Value rows = values ? v : k;
+    if (!length)
+      return {rows, key};
+    Value cache = values ? valueCache : keyCache;
+    // key - offset < appended rows, unsigned: keys before offset wrap.
+    Value appendedRow = arith::SubIOp::create(b, loc, key, offset);
+    Value appended =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, appendedRow,
+                              dimOf(b, loc, rows, 1));
+    int64_t dynamic = ShapedType::kDynamic;
+    auto anyType = MemRefType::get(
+        {dynamic, dynamic, dynamic}, type,
+        StridedLayoutAttr::get(b.getContext(), dynamic,
+                               {dynamic, dynamic, 1}));
+    auto erase = [&](Value memref) -> Value {
+      return memref::CastOp::create(b, loc, anyType, memref);
+    };
+    return {arith::SelectOp::create(b, loc, appended, erase(rows),
+                                    erase(cache)),
+            arith::SelectOp::create(b, loc, appended, appendedRow, key)};
+  }
+
+  /// Element `d` of key (or value) row `key` of head `head`.
+  Value load(OpBuilder &b, Location loc, Value head, Value key, Value d,
+             bool values) const {
+    auto [memref, row] = this->row(b, loc, key, values);
+    return loadAs(b, loc, memref, ValueRange{head, row, d}, type);
+  }
+
+  /// A cached attention's appended rows of `head` written into the caches
+  /// by the block's threads, when `writer` holds; nothing for a fused one.
+  void appendRows(OpBuilder &b, Location loc, Value head, Value writer,
+                  int64_t blockSize) const {
+    if (!length)
+      return;
+    Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    emitIf(b, loc, writer, [&] {
+      for (auto [rows, cache] : {std::pair(k, keyCache), {v, valueCache}}) {
+        Value width = dimOf(b, loc, rows, 2);
+        Value count =
+            arith::MulIOp::create(b, loc, dimOf(b, loc, rows, 1), width);
+        forLoop(b, loc, thread, count, indexConstant(b, loc, blockSize),
+                [&](Value e) {
+                  Value j = arith::DivUIOp::create(b, loc, e, width);
+                  Value d = arith::RemUIOp::create(b, loc, e, width);
+                  Value x = memref::LoadOp::create(b, loc, rows,
+                                                   ValueRange{head, j, d});
+                  memref::StoreOp::create(
+                      b, loc, x, cache,
+                      ValueRange{head, arith::AddIOp::create(b, loc, offset, j),
+                                 d});
+                });
+      }
+    });
   }
 
   /// The scaled, masked score of `query` against `key` from the dot
@@ -129,7 +216,7 @@ static Value normalize(OpBuilder &b, Location loc, Value acc, Value sum) {
 }
 
 void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
-                                     FusedAttentionOp op,
+                                     Operation *op,
                                      const KernelValues &values,
                                      const WorkRange &range,
                                      const FlashBuffers &buffers) {
@@ -140,10 +227,14 @@ void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
   Value headDim = dimOf(b, loc, params.q, 2);
   Value valueDim = dimOf(b, loc, params.v, 2);
   Value numQueries = dimOf(b, loc, params.q, 1);
-  Value numKeys = dimOf(b, loc, params.k, 1);
+  Value numKeys = params.numKeys(b, loc);
   Value fzero = floatConstant(b, loc, type, 0.0);
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value head = range.begin;
+  params.appendRows(b, loc, head,
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          range.blockY, zero),
+                    range.blockSize);
 
   // Every thread walks the same tiles, so that all of them reach each
   // barrier; threads past the last query only help with the copies.
@@ -179,20 +270,19 @@ void gpu_kernels::emitFlashAttention(OpBuilder &b, Location loc,
               arith::SubIOp::create(b, loc, numKeys, start));
           // The block copies the tile's keys and values, one element per thread
           // iteration, neighbouring threads on neighbouring elements.
-          auto copyTile = [&](Value from, Value to, Value width) {
+          auto copyTile = [&](bool values, Value to, Value width) {
             forLoop(b, loc, thread, arith::MulIOp::create(b, loc, count, width),
                     indexConstant(b, loc, range.blockSize), [&](Value e) {
                       Value j = arith::DivUIOp::create(b, loc, e, width);
                       Value d = arith::RemUIOp::create(b, loc, e, width);
                       Value key = arith::AddIOp::create(b, loc, start, j);
                       memref::StoreOp::create(
-                          b, loc,
-                          loadAs(b, loc, from, ValueRange{head, key, d}, type),
+                          b, loc, params.load(b, loc, head, key, d, values),
                           to, ValueRange{j, d});
                     });
           };
-          copyTile(params.k, buffers.keys, headDim);
-          copyTile(params.v, buffers.values, valueDim);
+          copyTile(/*values=*/false, buffers.keys, headDim);
+          copyTile(/*values=*/true, buffers.values, valueDim);
           gpu::BarrierOp::create(b, loc);
 
           ValueRange carried = tileLoop.getRegionIterArgs();
@@ -328,7 +418,7 @@ static SoftmaxState mergeStates(OpBuilder &b, Location loc,
 }
 
 void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
-                                      FusedAttentionOp op,
+                                      Operation *op,
                                       const KernelValues &values,
                                       const WorkRange &range,
                                       const DecodeBuffers &buffers) {
@@ -348,8 +438,13 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
   Value head = range.begin;
   bool split = range.gridY > 1;
 
+  params.appendRows(b, loc, head,
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          range.blockY, zero),
+                    range.blockSize);
+
   // The block's keys: all of them, or split y's ceil(keys / gridY).
-  Value numKeys = dimOf(b, loc, params.k, 1);
+  Value numKeys = params.numKeys(b, loc);
   Value firstKey = zero, endKey = numKeys;
   if (split) {
     Value splits = indexConstant(b, loc, range.gridY);
@@ -374,18 +469,20 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(keyLoop.getBody());
     Value key = keyLoop.getInductionVar();
+    auto [keys, keyRow] = params.row(b, loc, key, /*values=*/false);
+    auto [values, valueRow] = params.row(b, loc, key, /*values=*/true);
     Value s = params.score(
         b, loc, zero, key,
         [&](Value d) {
           return memref::LoadOp::create(b, loc, buffers.query, ValueRange{d});
         },
         [&](Value d) {
-          return loadAs(b, loc, params.k, ValueRange{head, key, d}, type);
+          return loadAs(b, loc, keys, ValueRange{head, keyRow, d}, type);
         });
     auto [newMax, newSum] = onlineSoftmaxStep(
         b, loc, keyLoop.getRegionIterArgs()[0], keyLoop.getRegionIterArgs()[1],
         s, buffers.acc, valueDim, [&](Value e) {
-          return loadAs(b, loc, params.v, ValueRange{head, key, e}, type);
+          return loadAs(b, loc, values, ValueRange{head, valueRow, e}, type);
         });
     scf::YieldOp::create(b, loc, ValueRange{newMax, newSum});
   }

@@ -190,7 +190,13 @@ struct FlashBuffers {
 /// them: the running maximum m and sum l in registers, the output in `acc`,
 /// rescaled by exp(m - m') when the maximum grows. The result is acc / l,
 /// or 0 for a row that saw no key, as in the CPU lowering.
-void emitFlashAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
+///
+/// `op` is an attn.fused_attention or an attn.cached_attention. The latter's
+/// appended keys and values are read from its `key` and `value` operands,
+/// not from the caches, and the blocks with y = 0 write them into the
+/// caches: no block of the launch reads those cache rows, so none waits for
+/// another's write.
+void emitFlashAttention(OpBuilder &b, Location loc, Operation *op,
                         const KernelValues &values, const WorkRange &range,
                         const FlashBuffers &buffers);
 
@@ -237,7 +243,8 @@ struct DecodeBuffers {
 /// after a device-scope fence, as CUDA's threadFenceReduction sample); the
 /// last of the head's blocks merges the splits' states, writes the output
 /// and resets the counter to 0 for the next launch.
-void emitDecodeAttention(OpBuilder &b, Location loc, FusedAttentionOp op,
+/// `op` is a fused or cached attention, as for emitFlashAttention.
+void emitDecodeAttention(OpBuilder &b, Location loc, Operation *op,
                          const KernelValues &values, const WorkRange &range,
                          const DecodeBuffers &buffers);
 

@@ -267,18 +267,20 @@ static FailureOr<PlannedKernel> analyzeImpl(func::FuncOp impl) {
     return impl.emitOpError() << "is not a planned kernel: expected memref "
                                  "bindings, S, T, begin and end";
   Value begin = impl.getArgument(numArgs - 2);
-  bufferization::MaterializeInDestinationOp store;
+  Value output = impl.getArgument(numArgs - 5);
+  memref::SubViewOp subview;
   for (Operation &op : impl.getBody().front()) {
     if (isa<AttnDialect>(op.getDialect())) {
       if (kernel.op)
         return impl.emitOpError() << "holds more than one attn op";
       kernel.op = &op;
     }
+    // The store of the result (in-place results go to other bindings).
     if (auto m = dyn_cast<bufferization::MaterializeInDestinationOp>(op))
-      store = m;
+      if (auto dest = m.getDest().getDefiningOp<memref::SubViewOp>();
+          dest && dest.getSource() == output)
+        subview = dest;
   }
-  auto subview =
-      store ? store.getDest().getDefiningOp<memref::SubViewOp>() : nullptr;
   if (!subview)
     return impl.emitOpError()
            << "does not write its result into a subview of its output";
@@ -288,7 +290,8 @@ static FailureOr<PlannedKernel> analyzeImpl(func::FuncOp impl) {
   if (kernel.op &&
       !isa<EmbeddingOp, LinearOp, LayerNormOp, GeluOp, AddOp, SplitHeadsOp,
            MergeHeadsOp, QKScoresOp, WeightedSumOp, ScaleOp, CausalMaskOp,
-           SoftmaxOp, MaskedSoftmaxOp, FusedAttentionOp>(kernel.op))
+           SoftmaxOp, MaskedSoftmaxOp, FusedAttentionOp, CachedAttentionOp>(
+          kernel.op))
     return kernel.op->emitOpError() << "has no GPU kernel";
   return kernel;
 }
@@ -337,7 +340,7 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
   else if (isa_and_nonnull<MaskedSoftmaxOp>(op))
     rowWise(2);
 
-  if (isa_and_nonnull<FusedAttentionOp>(op)) {
+  if (isa_and_nonnull<FusedAttentionOp, CachedAttentionOp>(op)) {
     // One head per block, with the flash kernel's buffers (FlashBuffers).
     int64_t headDim = cast<MemRefType>(argTypes[0]).getDimSize(2);
     int64_t valueDim = out.getDimSize(2);
@@ -539,12 +542,12 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
         });
     break;
   case Shape::Attention:
-    emitFlashAttention(b, loc, cast<FusedAttentionOp>(op), values, range,
+    emitFlashAttention(b, loc, op, values, range,
                        {own[0], own[1], shared[0], shared[1]});
     break;
   case Shape::DecodeAttention:
     emitDecodeAttention(
-        b, loc, cast<FusedAttentionOp>(op), values, range,
+        b, loc, op, values, range,
         {own[0], own[1], shared[0], shared[1], shared[2],
          layout->gridY > 1 ? Value(shared[3]) : Value(), entry.getArgument(4)});
     break;

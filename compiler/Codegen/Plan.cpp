@@ -74,7 +74,19 @@ static std::optional<SplitSpec> getSplitSpec(Operation *op) {
         return SplitSpec{axis, {axis}};
       })
       .Case([](FusedAttentionOp) { return SplitSpec{0, {0, 0, 0}}; })
+      .Case([](CachedAttentionOp) { return SplitSpec{0, {0, 0, 0, 0, 0}}; })
       .Default([](Operation *) { return std::nullopt; });
+}
+
+/// The results of `op` past the first, each with the operand it updates in
+/// place: the kernel writes them into that operand's binding.
+static SmallVector<std::pair<OpResult, OpOperand *>>
+getInPlaceResults(Operation *op) {
+  auto cached = dyn_cast<CachedAttentionOp>(op);
+  if (!cached)
+    return {};
+  return {{cached->getOpResult(1), &cached.getKeyCacheMutable()},
+          {cached->getOpResult(2), &cached.getValueCacheMutable()}};
 }
 
 /// Where each dynamic result size of an attn op comes from: a static size, or
@@ -91,7 +103,8 @@ static SmallVector<std::pair<int64_t, int64_t>> getResultSizeSources(
       .Case([](SplitHeadsOp) { return SmallVector<P>{{-1, -1}, {0, 0}, {-1, -1}}; })
       .Case([](MergeHeadsOp) { return SmallVector<P>{{0, 1}, {-1, -1}}; })
       .Case<QKScoresOp>([](auto) { return SmallVector<P>{{0, 0}, {0, 1}, {1, 1}}; })
-      .Case<WeightedSumOp, FusedAttentionOp>([](Operation *o) {
+      .Case<WeightedSumOp, FusedAttentionOp, CachedAttentionOp>(
+          [](Operation *o) {
         int64_t value = isa<WeightedSumOp>(o) ? 1 : 2;
         return SmallVector<P>{{0, 0}, {0, 1}, {value, 2}};
       })
@@ -143,6 +156,10 @@ private:
   LogicalResult planDispatch(Operation *op, size_t opIndex,
                              ProgramPlan &program);
   LogicalResult planCacheWrite(KVCacheWriteOp op, ProgramPlan &program);
+  /// Checks that a cached attention's appended rows and its reads stay
+  /// inside the caches at every step of the context: the kernel indexes the
+  /// whole caches, so no view check of the runtime covers them.
+  LogicalResult checkCacheBounds(CachedAttentionOp op);
   /// The [heads, seq, head_dim] view of `source`'s [seq, heads * head_dim]
   /// elements: split_heads as a view, and the view through which the
   /// producer of a merge_heads writes the merged buffer.
@@ -517,14 +534,36 @@ LogicalResult Planner::planCacheWrite(KVCacheWriteOp op,
   return success();
 }
 
+LogicalResult Planner::checkCacheBounds(CachedAttentionOp op) {
+  FailureOr<Affine> position = getIndex(op.getPosition(), op);
+  FailureOr<Affine> length = getIndex(op.getLength(), op);
+  FailureOr<ViewPlan> rows = getView(op.getKey(), op);
+  if (failed(position) || failed(length) || failed(rows))
+    return failure();
+  int64_t capacity = std::min(op.getKeyCache().getType().getDimSize(1),
+                              op.getValueCache().getType().getDimSize(1));
+  int64_t end = (*position + rows->sizes[1]).maxOver(contextLength);
+  int64_t read = length->maxOver(contextLength);
+  if (std::max(end, read) > capacity)
+    return op.emitOpError()
+           << "appends up to row " << end << " and reads up to row " << read
+           << " of caches of " << capacity << " rows in a context of "
+           << contextLength << " tokens";
+  return success();
+}
+
 LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
                                     ProgramPlan &program) {
   std::optional<SplitSpec> spec = getSplitSpec(op);
-  if (!spec || op->getNumResults() != 1)
+  SmallVector<std::pair<OpResult, OpOperand *>> inPlace = getInPlaceResults(op);
+  if (!spec || op->getNumResults() != 1 + inPlace.size())
     return op->emitOpError() << "has no CPU kernel";
   SmallVector<ViewPlan> bindings;
   SmallVector<std::optional<Affine>> indexOperands;
-  for (Value operand : op->getOperands()) {
+  // The binding of each tensor operand.
+  DenseMap<unsigned, unsigned> bindingOf;
+  for (OpOperand &use : op->getOpOperands()) {
+    Value operand = use.get();
     if (operand.getType().isIndex()) {
       FailureOr<Affine> v = getIndex(operand, op);
       if (failed(v))
@@ -537,9 +576,24 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
       return failure();
     if (view->strides.back() != 1)
       return op->emitOpError() << "reads a view whose last axis is strided";
+    bindingOf[use.getOperandNumber()] = bindings.size();
     bindings.push_back(*view);
     indexOperands.push_back(std::nullopt);
   }
+  // Results written into their operand's buffer, which no later op may read
+  // as it was.
+  SmallVector<unsigned> updates;
+  for (auto [result, operand] : inPlace) {
+    if (!operand->get().hasOneUse())
+      return op->emitOpError()
+             << "updates operand #" << operand->getOperandNumber()
+             << " in place, but it is also read elsewhere; read result #"
+             << result.getResultNumber() << " instead";
+    updates.push_back(bindingOf[operand->getOperandNumber()]);
+  }
+  if (auto cached = dyn_cast<CachedAttentionOp>(op))
+    if (failed(checkCacheBounds(cached)))
+      return failure();
 
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
   SmallVector<Affine> sizes;
@@ -581,8 +635,11 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
   bindings.push_back(result);
   unsigned kernel =
       getOrCreateKernel(op, op->getOperands(), *spec, bindings, indexOperands);
-  program.dispatches.push_back({kernel, bindings, sizes[spec->resultAxis]});
+  program.dispatches.push_back(
+      {kernel, bindings, sizes[spec->resultAxis], updates});
   views[op->getResult(0)] = result;
+  for (auto [update, pair] : llvm::zip_equal(updates, inPlace))
+    views[pair.first] = bindings[update];
   auto it = lastUse.find(op->getResult(0));
   keepAlive(busyUntil, plan.buffers[buffer], buffer,
             it == lastUse.end() ? opIndex : it->second);
@@ -680,7 +737,14 @@ unsigned Planner::getOrCreateKernel(
   Value count = arith::SubIOp::create(b, loc, entry->getArgument(numBindings + 3),
                                       begin);
 
-  // The op applied to this range of work items, on tensors.
+  // The op applied to this range of work items, on tensors. An operand
+  // updated in place is writable, so that bufferization writes the update
+  // into its binding; `updated` maps it to that binding and its split axis.
+  SmallVector<std::pair<OpResult, OpOperand *>> inPlace =
+      getInPlaceResults(op);
+  DenseMap<Value, std::pair<unsigned, int64_t>> updated;
+  for (auto [result, operand] : inPlace)
+    updated[operand->get()] = {};
   IRMapping mapping;
   tensorIndex = 0;
   for (auto [operand, indexValue] : llvm::zip_equal(operands, indexOperands)) {
@@ -690,10 +754,14 @@ unsigned Planner::getOrCreateKernel(
     }
     unsigned argIndex = tensorIndex;
     auto memrefType = bindingTypes[argIndex];
+    auto it = updated.find(operand);
     Value tensor = bufferization::ToTensorOp::create(
         b, loc, RankedTensorType::get(memrefType.getShape(), memrefType.getElementType()),
-        entry->getArgument(argIndex), /*restrict=*/true, /*writable=*/false);
+        entry->getArgument(argIndex), /*restrict=*/true,
+        /*writable=*/it != updated.end());
     int64_t axis = spec.operandAxes[tensorIndex++];
+    if (it != updated.end())
+      it->second = {argIndex, axis};
     mapping.map(operand,
                 axis < 0 ? tensor : sliceTensor(b, loc, tensor, axis, begin, count));
   }
@@ -716,19 +784,36 @@ unsigned Planner::getOrCreateKernel(
     }
     clone->getResult(0).setType(newType);
     result = clone->getResult(0);
+    for (auto [inPlaceResult, operand] : inPlace)
+      clone->getResult(inPlaceResult.getResultNumber())
+          .setType(mapping.lookup(operand->get()).getType());
   }
-  Value output = entry->getArgument(numBindings - 1);
-  int64_t outRank = bindingTypes.back().getRank();
-  SmallVector<OpFoldResult> offsets(outRank, b.getIndexAttr(0));
-  SmallVector<OpFoldResult> sizes = memref::getMixedSizes(b, loc, output);
-  SmallVector<OpFoldResult> strides(outRank, b.getIndexAttr(1));
-  offsets[spec.resultAxis] = begin;
-  sizes[spec.resultAxis] = count;
-  Value outSlice = memref::SubViewOp::create(b, loc, output, offsets, sizes, strides);
-  auto materializeOp = bufferization::MaterializeInDestinationOp::create(
-      b, loc, result, outSlice);
-  materializeOp.setRestrict(true);
-  materializeOp.setWritable(true);
+  // `value` stored into the range [begin, end) along `axis` of binding
+  // `argIndex`. An in-place result's store is a copy of the binding onto
+  // itself once bufferized, which canonicalization erases.
+  auto store = [&](Value value, unsigned argIndex, int64_t axis) {
+    Value target = entry->getArgument(argIndex);
+    int64_t rank = bindingTypes[argIndex].getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = memref::getMixedSizes(b, loc, target);
+    SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+    offsets[axis] = begin;
+    sizes[axis] = count;
+    Value slice =
+        memref::SubViewOp::create(b, loc, target, offsets, sizes, strides);
+    auto materializeOp =
+        bufferization::MaterializeInDestinationOp::create(b, loc, value, slice);
+    materializeOp.setRestrict(true);
+    materializeOp.setWritable(true);
+  };
+  store(result, numBindings - 1, spec.resultAxis);
+  if (!inPlace.empty()) {
+    Operation *clone = result.getDefiningOp();
+    for (auto [inPlaceResult, operand] : inPlace) {
+      auto [argIndex, axis] = updated.lookup(operand->get());
+      store(clone->getResult(inPlaceResult.getResultNumber()), argIndex, axis);
+    }
+  }
   func::ReturnOp::create(b, loc);
 
   // Identical kernels (the same op on the same shapes in every layer) share

@@ -65,9 +65,12 @@ struct ViewPlan {
 
 struct DispatchPlan {
   unsigned kernel = 0;
-  /// Operands in kernel order, outputs last.
+  /// Operands in kernel order, the output last.
   SmallVector<ViewPlan> bindings;
   Affine work;
+  /// Bindings before the last that the kernel writes in place (a cached
+  /// attention's KV caches).
+  SmallVector<unsigned> updates;
 };
 
 struct ProgramPlan {
@@ -75,7 +78,7 @@ struct ProgramPlan {
   /// 0 when S is dynamic.
   int64_t staticS = 0;
   unsigned tokens = 0;
-  SmallVector<DispatchPlan> dispatches;
+  std::vector<DispatchPlan> dispatches;
   ViewPlan logits;
 };
 

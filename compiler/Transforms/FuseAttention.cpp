@@ -78,8 +78,10 @@ void mlir::attn::buildFusionPipeline(OpPassManager &pm, FusionLevel level) {
   pm.addPass(createFuseLinearPrologues());
   pm.addPass(createFuseLinearEpilogues());
   pm.addPass(createFuseMaskedSoftmax());
-  if (level == FusionLevel::Flash)
+  if (level == FusionLevel::Flash) {
     pm.addPass(createFuseAttention());
+    pm.addPass(createFuseCachedAttention());
+  }
   pm.addPass(createCanonicalizerPass());
 }
 

@@ -498,11 +498,11 @@ Status CudaSession::buildGraph(const ProgramPlan &program) {
   destroyGraph();
   ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuGraphCreate(&graph_, 0)));
   nodes_.assign(program.dispatches.size(), nullptr);
-  // Edges from the buffers each dispatch reads and writes (it writes its
-  // last binding, reads the others): a node waits for the last writer of
-  // every buffer it touches and, to write one, for the readers since that
-  // write. Dispatches that share nothing (a layer's K and V cache writes)
-  // may then run side by side instead of one after the other.
+  // Edges from the buffers each dispatch reads and writes (its last binding
+  // and its updates): a node waits for the last writer of every buffer it
+  // touches and, to write one, for the readers since that write. Dispatches
+  // that share nothing may then run side by side instead of one after the
+  // other.
   size_t buffers = artifact_->buffers().size();
   std::vector<CUgraphNode> lastWriter(buffers, nullptr);
   std::vector<std::vector<CUgraphNode>> readers(buffers);
@@ -514,21 +514,27 @@ Status CudaSession::buildGraph(const ProgramPlan &program) {
   for (size_t i = 0; i < program.dispatches.size(); ++i) {
     if (launches_[i].node.gridDimX == 0)
       continue;
-    const std::vector<ViewPlan> &bindings = program.dispatches[i].bindings;
-    uint32_t written = bindings.back().buffer;
+    const DispatchPlan &dispatch = program.dispatches[i];
+    const std::vector<ViewPlan> &bindings = dispatch.bindings;
     deps.clear();
-    for (size_t b = 0; b + 1 < bindings.size(); ++b)
-      need(lastWriter[bindings[b].buffer]);
-    need(lastWriter[written]);
-    for (CUgraphNode reader : readers[written])
-      need(reader);
+    for (size_t b = 0; b < bindings.size(); ++b) {
+      uint32_t buffer = bindings[b].buffer;
+      need(lastWriter[buffer]);
+      if (dispatch.writes(b))
+        for (CUgraphNode reader : readers[buffer])
+          need(reader);
+    }
     ATTN_RETURN_IF_ERROR(ATTN_CU(d.cuGraphAddKernelNode(
         &nodes_[i], graph_, deps.empty() ? nullptr : deps.data(), deps.size(),
         &launches_[i].node)));
-    for (size_t b = 0; b + 1 < bindings.size(); ++b)
-      readers[bindings[b].buffer].push_back(nodes_[i]);
-    lastWriter[written] = nodes_[i];
-    readers[written].clear();
+    for (size_t b = 0; b < bindings.size(); ++b)
+      if (!dispatch.writes(b))
+        readers[bindings[b].buffer].push_back(nodes_[i]);
+    for (size_t b = 0; b < bindings.size(); ++b)
+      if (dispatch.writes(b)) {
+        lastWriter[bindings[b].buffer] = nodes_[i];
+        readers[bindings[b].buffer].clear();
+      }
     launches_[i].markInGraph();
   }
   ATTN_RETURN_IF_ERROR(

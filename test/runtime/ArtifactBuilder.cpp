@@ -135,8 +135,9 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
       std::vector<flatbuffers::Offset<fb::Binding>> bindings;
       for (const BindingSpec &binding : dispatch.bindings)
         bindings.push_back(buildBinding(builder, binding));
-      dispatches.push_back(fb::CreateDispatchDirect(builder, dispatch.kernel,
-                                                    &bindings, &dispatch.work));
+      dispatches.push_back(fb::CreateDispatchDirect(
+          builder, dispatch.kernel, &bindings, &dispatch.work,
+          dispatch.updates.empty() ? nullptr : &dispatch.updates));
     }
     auto logits = buildBinding(builder, program.logits);
     programs.push_back(fb::CreateProgramDirect(builder, program.name.c_str(),
@@ -242,7 +243,7 @@ float bigramLogit(int32_t token, int32_t next) {
 }
 
 ArtifactSpec bigramModel(int64_t contextLength, bool history,
-                         bool overwrite) {
+                         bool overwrite, bool inPlace) {
   const int64_t V = static_cast<int64_t>(kBigramVocab.size());
   ArtifactSpec spec;
   spec.modelType = "bigram";
@@ -284,7 +285,20 @@ ArtifactSpec bigramModel(int64_t contextLength, bool history,
                             {fb::Affine(0, 0, contextLength), v}});
     // Rows [T, T + S) of the cache get this step's rows of x, then the
     // logits add the column sums of rows [0, S + T).
-    dispatches.push_back({kCopyRows, {x, {5, fb::Affine(0, V, 0), {s, v}, {v, one}}}, s});
+    BindingSpec newRows{5, fb::Affine(0, V, 0), {s, v}, {v, one}};
+    if (inPlace) {
+      // Before the matvec, so that the fake, which runs the highest ready
+      // node first, would run the sums before it without the edge.
+      spec.buffers.push_back(
+          {"echo", fb::BufferKind_Scratch, fb::DType_f32, {s, v}});
+      dispatches.insert(dispatches.begin() + 1,
+                        {kAppendRows,
+                         {x, newRows, {6, zero, {s, v}, {v, one}}},
+                         s,
+                         {1}});
+    } else {
+      dispatches.push_back({kCopyRows, {x, newRows}, s});
+    }
     dispatches.push_back(
         {kAddRowSums, {{5, zero, {fb::Affine(1, 1, 0), v}, {v, one}}, logits}, v});
   }
@@ -296,6 +310,8 @@ ArtifactSpec bigramModel(int64_t contextLength, bool history,
   spec.sharedObject = testKernelsImage();
   spec.kernelNames = {"attn_test_embedding", "attn_test_matvec",
                       "attn_test_copy_rows", "attn_test_add_row_sums"};
+  if (history && inPlace)
+    spec.kernelNames.push_back("attn_test_append_rows");
   return spec;
 }
 

@@ -32,6 +32,8 @@ struct DispatchSpec {
   uint32_t kernel = 0;
   std::vector<BindingSpec> bindings;
   fb::Affine work;
+  /// Dispatch.updates: bindings before the last the kernel also writes.
+  std::vector<uint32_t> updates = {};
 };
 
 struct ProgramSpec {
@@ -126,6 +128,7 @@ enum TestKernel : uint32_t {
   kMatvec = 1,
   kCopyRows = 2,
   kAddRowSums = 3,
+  kAppendRows = 4,
 };
 
 /// The bigram model's vocabulary: "<stop>", " ", "a", "b", "c", "d",
@@ -150,8 +153,12 @@ float bigramLogit(int32_t token, int32_t next);
 /// `overwrite`, a last dispatch embeds the tokens into x again, from the
 /// bigram table: a write after every read of x, which must not run before
 /// them (a CUDA graph's write-after-read edge); the logits are unchanged.
+/// With `inPlace` (and `history`), the cache rows are written first, as a
+/// Dispatch update of a kernel whose output is a copy of them in buffer 6
+/// (Scratch): the row sums must wait for the update (a CUDA graph's
+/// read-after-write edge through an update).
 ArtifactSpec bigramModel(int64_t contextLength = 16, bool history = false,
-                         bool overwrite = false);
+                         bool overwrite = false, bool inPlace = false);
 
 /// A CudaKernels table for `spec`'s kernels: their names, 128 threads and
 /// one item per block, no shared memory, and sm_80 and sm_90 modules whose

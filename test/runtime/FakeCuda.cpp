@@ -77,6 +77,8 @@ void attn_test_embedding(const attn_memref *, int64_t, int64_t, int64_t,
 void attn_test_matvec(const attn_memref *, int64_t, int64_t, int64_t, int64_t);
 void attn_test_copy_rows(const attn_memref *, int64_t, int64_t, int64_t,
                          int64_t);
+void attn_test_append_rows(const attn_memref *, int64_t, int64_t, int64_t,
+                           int64_t);
 void attn_test_add_row_sums(const attn_memref *, int64_t, int64_t, int64_t,
                             int64_t);
 }
@@ -89,6 +91,7 @@ const struct {
     {"attn_test_matvec", attn_test_matvec},
     {"attn_test_copy_rows", attn_test_copy_rows},
     {"attn_test_add_row_sums", attn_test_add_row_sums},
+    {"attn_test_append_rows", attn_test_append_rows},
 };
 
 /// A CUfunction: a native test kernel, or a PTX kernel to emulate.

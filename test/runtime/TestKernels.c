@@ -46,6 +46,18 @@ void attn_test_copy_rows(const attn_memref *b, int64_t S, int64_t T,
       AT(b[1], float, r, c) = AT(b[0], const float, r, c);
 }
 
+/* cache[r, :] = src[r, :] in place, and echo[r, :] = src[r, :]. b: src f32
+ * [R, C], cache f32 [R, C] (a Dispatch update), echo f32 [R, C] (the
+ * output). Work items: rows. */
+void attn_test_append_rows(const attn_memref *b, int64_t S, int64_t T,
+                           int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r)
+    for (int64_t c = 0; c < b[0].sizes[1]; ++c) {
+      AT(b[1], float, r, c) = AT(b[0], const float, r, c);
+      AT(b[2], float, r, c) = AT(b[0], const float, r, c);
+    }
+}
+
 /* dst[0, c] += sum_r src[r, c]. b: src f32 [R, C], dst f32 [1, C]. Work
  * items: columns. */
 void attn_test_add_row_sums(const attn_memref *b, int64_t S, int64_t T,

@@ -1,12 +1,13 @@
 //===- attn-test-artifact.cpp - Write the runtime tests' bigram model -----===//
 //
 // attn-test-artifact OUT.attn [--context N] [--history] [--overwrite]
-//                    [--external] [--token ID TEXT]... [--cuda | --cuda-only]
+//                    [--in-place] [--external] [--token ID TEXT]... [--cuda | --cuda-only]
 //
 // Writes the tiny bigram model of ArtifactBuilder.h, so that lit tests can
 // run attn-run on a real artifact before the compiler emits them (with
 // --history, the variant whose KV cache counts the tokens seen; with
-// --overwrite, a last dispatch rewrites what earlier ones read). With
+// --overwrite, a last dispatch rewrites what earlier ones read; with
+// --in-place, the cache rows are a Dispatch update). With
 // --external the weights go to OUT.attn.safetensors next to it; --token
 // changes the text of a token; --cuda adds a CudaKernels table (PTX stubs,
 // see cudaKernelsFor) and --cuda-only also leaves out the CPU kernels.
@@ -26,7 +27,8 @@ int main(int argc, char **argv) {
   const char *out = nullptr;
   int64_t context = 16;
   bool external = false;
-  bool cuda = false, cpu = true, history = false, overwrite = false;
+  bool cuda = false, cpu = true, history = false, overwrite = false,
+       inPlace = false;
   std::vector<std::string> vocab = attn::test::kBigramVocab;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--context") == 0 && i + 1 < argc) {
@@ -37,6 +39,8 @@ int main(int argc, char **argv) {
       history = true;
     } else if (std::strcmp(argv[i], "--overwrite") == 0) {
       overwrite = true;
+    } else if (std::strcmp(argv[i], "--in-place") == 0) {
+      inPlace = true;
     } else if (std::strcmp(argv[i], "--cuda") == 0) {
       cuda = true;
     } else if (std::strcmp(argv[i], "--cuda-only") == 0) {
@@ -51,7 +55,8 @@ int main(int argc, char **argv) {
       out = argv[i];
     } else {
       std::fprintf(stderr, "usage: attn-test-artifact OUT.attn [--context N] "
-                           "[--history] [--overwrite] [--external] "
+                           "[--history] [--overwrite] [--in-place] "
+                           "[--external] "
                            "[--token ID TEXT]... "
                            "[--cuda | --cuda-only]\n");
       return 2;
@@ -63,7 +68,7 @@ int main(int argc, char **argv) {
   }
   try {
     attn::test::ArtifactSpec spec =
-        attn::test::bigramModel(context, history, overwrite);
+        attn::test::bigramModel(context, history, overwrite, inPlace);
     spec.vocab = vocab;
     spec.cpu = cpu;
     spec.cuda = cuda;

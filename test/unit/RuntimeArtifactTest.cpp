@@ -72,10 +72,10 @@ TEST_F(RuntimeArtifactTest, RejectsAWrongIdentifier) {
 
 TEST_F(RuntimeArtifactTest, RejectsAnotherVersion) {
   ArtifactSpec spec = bigramModel();
-  spec.version = 2; // The previous format: its kernels take four parameters.
+  spec.version = 3; // The previous format: no Dispatch.updates.
   EXPECT_EQ(openError(spec),
-            path("model.attn") + ": artifact format version 2 is not "
-                                 "supported (this runtime reads version 3)");
+            path("model.attn") + ": artifact format version 3 is not "
+                                 "supported (this runtime reads version 4)");
 }
 
 TEST_F(RuntimeArtifactTest, RejectsATruncatedFlatBuffer) {
@@ -106,6 +106,55 @@ TEST_F(RuntimeArtifactTest, RejectsABindingBufferIndexOutOfRange) {
             path("model.attn") + ": program 'prefill', dispatch 1, binding "
                                  "1: buffer index 99 is out of range (the "
                                  "artifact has 5 buffers)");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsAKernelThatWritesAWeight) {
+  // The weights may be the mapped file, read-only: a write would crash.
+  ArtifactSpec spec = bigramModel();
+  spec.programs[1].dispatches[1].bindings[2] =
+      spec.programs[1].dispatches[1].bindings[1];
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'decode', dispatch 1 writes "
+                                 "binding 2, buffer 'bigram', a Weight "
+                                 "buffer; kernels write only Scratch and "
+                                 "KVCache buffers");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsAnUpdateOfTheTokens) {
+  ArtifactSpec spec = bigramModel();
+  spec.programs[0].dispatches[0].updates = {0};
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 0 writes "
+                                 "binding 0, buffer 'tokens', a Tokens "
+                                 "buffer; kernels write only Scratch and "
+                                 "KVCache buffers");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsUpdatesThatAreNotDistinctInputs) {
+  ArtifactSpec spec = bigramModel(16, /*history=*/true);
+  // Binding 1 of the last dispatch is its output, its last binding.
+  spec.programs[0].dispatches[3].updates = {1};
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 3: update 0 "
+                                 "names binding 1; expected a distinct "
+                                 "binding before the output, of 2");
+  spec.programs[0].dispatches[3].updates = {0, 0};
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 3: update 1 "
+                                 "names binding 0; expected a distinct "
+                                 "binding before the output, of 2");
+}
+
+TEST_F(RuntimeArtifactTest, LoadsAnUpdateOfAKVCache) {
+  ArtifactSpec spec = bigramModel(16, /*history=*/true);
+  // The row sums read the cache; declaring that they write it is allowed.
+  spec.programs[1].dispatches[3].updates = {0};
+  auto artifact = open(spec);
+  ASSERT_TRUE(artifact);
+  const DispatchPlan &dispatch = artifact->findProgram("decode")->dispatches[3];
+  EXPECT_TRUE(dispatch.writes(0));
+  EXPECT_TRUE(dispatch.writes(1));
+  EXPECT_FALSE(artifact->findProgram("prefill")->dispatches[3].writes(0));
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAKernelIndexOutOfRange) {
