@@ -67,3 +67,26 @@ func.func @decode_norm(%tokens: tensor<1xi32>, %x: tensor<?x8xf32>, %g: tensor<8
   %a = attn.gelu %h : tensor<?x32xf32>
   return %a : tensor<?x32xf32>
 }
+
+// Only the flash level takes the KV cache appends into the attention.
+// SOFTMAX-LABEL: func.func @cached
+// SOFTMAX-COUNT-2: attn.kv_cache_write
+// SOFTMAX: attn.masked_softmax
+// FLASH-LABEL: func.func @cached
+// FLASH-NOT: attn.kv_cache
+// FLASH: attn.cached_attention %{{.*}}, %{{.*}}, %{{.*}} into %{{.*}}, %{{.*}}[%{{.*}}] length(%{{.*}}) scale(1.250000e-01) causal(-3.4028234663852886E+38)
+// FLASH-NOT: attn.kv_cache
+func.func @cached(%qh: tensor<12x?x64xf32>, %kh: tensor<12x?x64xf32>, %vh: tensor<12x?x64xf32>,
+                  %kc: tensor<12x64x64xf32>, %vc: tensor<12x64x64xf32>, %pos: index, %len: index)
+    -> (tensor<12x?x64xf32>, tensor<12x64x64xf32>, tensor<12x64x64xf32>) {
+  %kc2 = attn.kv_cache_write %kc[%pos], %kh : tensor<12x64x64xf32>, tensor<12x?x64xf32>
+  %vc2 = attn.kv_cache_write %vc[%pos], %vh : tensor<12x64x64xf32>, tensor<12x?x64xf32>
+  %ks = attn.kv_cache_read %kc2[%len] : tensor<12x64x64xf32> -> tensor<12x?x64xf32>
+  %vs = attn.kv_cache_read %vc2[%len] : tensor<12x64x64xf32> -> tensor<12x?x64xf32>
+  %s = attn.qk_scores %qh, %ks : tensor<12x?x64xf32>, tensor<12x?x64xf32> -> tensor<12x?x?xf32>
+  %a = attn.scale %s by 0.125 : tensor<12x?x?xf32>
+  %m = attn.causal_mask %a, %pos fill(-3.4028234663852886e+38) : tensor<12x?x?xf32>
+  %p = attn.softmax %m axis(2) : tensor<12x?x?xf32>
+  %o = attn.weighted_sum %p, %vs : tensor<12x?x?xf32>, tensor<12x?x64xf32> -> tensor<12x?x64xf32>
+  return %o, %kc2, %vc2 : tensor<12x?x64xf32>, tensor<12x64x64xf32>, tensor<12x64x64xf32>
+}

@@ -97,4 +97,72 @@ TEST_F(PlanTest, SizesAMergedBufferFromTheHeads) {
   EXPECT_EQ(written.strides, (SmallVector<int64_t>{4, 8, 1}));
 }
 
+/// A one-layer program around a cached attention: `caches` is the caches'
+/// type, `length` the length operand, `extra` ops after the attention.
+static std::string cachedProgram(StringRef name, StringRef ids,
+                                 StringRef caches, StringRef length,
+                                 StringRef extra = "") {
+  return (R"mlir(
+    func.func @)mlir" + name + R"mlir((%ids: )mlir" + ids + R"mlir(, %T: index,
+                       %wte: tensor<16x8xf32> {attn.weight = "wte"},
+                       %kc: )mlir" + caches + R"mlir( {attn.kv_cache = "layers.0.k"},
+                       %vc: )mlir" + caches + R"mlir( {attn.kv_cache = "layers.0.v"})
+        -> tensor<?x8xf32> {
+      %c0 = arith.constant 0 : index
+      %c1 = arith.constant 1 : index
+      %S = tensor.dim %ids, %c0 : )mlir" + ids + R"mlir(
+      %len = )mlir" + length + R"mlir(
+      %x = attn.embedding %wte[%ids] : (tensor<16x8xf32>, )mlir" + ids + R"mlir() -> tensor<?x8xf32>
+      %h = attn.split_heads %x : tensor<?x8xf32> -> tensor<2x?x4xf32>
+      %o, %kc2, %vc2 = attn.cached_attention %h, %h, %h into %kc, %vc[%T] length(%len) scale(0.5) causal(-1.0e9) : tensor<2x?x4xf32>, tensor<2x?x4xf32>, tensor<2x?x4xf32>, )mlir" + caches + ", " + caches + R"mlir( -> tensor<2x?x4xf32>
+      )mlir" + extra + R"mlir(
+      %m = attn.merge_heads %o : tensor<2x?x4xf32> -> tensor<?x8xf32>
+      return %m : tensor<?x8xf32>
+    })mlir")
+      .str();
+}
+
+// A cached attention is one dispatch that binds q, k, v, both whole caches
+// and its output, and names the caches as the bindings it updates.
+TEST_F(PlanTest, PlansACachedAttentionAsOneDispatchThatUpdatesTheCaches) {
+  const char *caches = "tensor<2x16x4xf32>";
+  ASSERT_EQ(plan(cachedProgram("prefill", "tensor<?xi32>", caches,
+                               "arith.addi %T, %S : index") +
+                 cachedProgram("decode", "tensor<1xi32>", caches,
+                               "arith.addi %T, %c1 : index")),
+            "planned");
+  for (const ProgramPlan &program : result.programs) {
+    ASSERT_EQ(program.dispatches.size(), 2u);
+    const DispatchPlan &attention = program.dispatches[1];
+    ASSERT_EQ(attention.bindings.size(), 6u);
+    EXPECT_EQ(attention.updates, (SmallVector<unsigned>{3, 4}));
+    EXPECT_EQ(result.buffers[attention.bindings[3].buffer].name,
+              "layers.0.k");
+    EXPECT_EQ(result.buffers[attention.bindings[4].buffer].name,
+              "layers.0.v");
+    EXPECT_EQ(attention.bindings[3].strides, (SmallVector<int64_t>{64, 4, 1}));
+  }
+}
+
+// The kernel indexes the whole caches, so no view check of the runtime
+// covers its appends: the planner refuses caches shorter than the context.
+TEST_F(PlanTest, RefusesACachedAttentionPastItsCaches) {
+  EXPECT_EQ(plan(cachedProgram("prefill", "tensor<?xi32>",
+                               "tensor<2x8x4xf32>",
+                               "arith.addi %T, %S : index")),
+            "'attn.cached_attention' op appends up to row 16 and reads up to "
+            "row 16 of caches of 8 rows in a context of 16 tokens");
+}
+
+// The caches are updated in place: nothing may read them as they were.
+TEST_F(PlanTest, RefusesACachedAttentionWhoseOldCacheIsReadAgain) {
+  EXPECT_EQ(plan(cachedProgram(
+                "prefill", "tensor<?xi32>", "tensor<2x16x4xf32>",
+                "arith.addi %T, %S : index",
+                "%old = attn.kv_cache_read %kc[%T] : tensor<2x16x4xf32> -> "
+                "tensor<2x?x4xf32>")),
+            "'attn.cached_attention' op updates operand #3 in place, but it "
+            "is also read elsewhere; read result #1 instead");
+}
+
 } // namespace
