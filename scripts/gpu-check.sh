@@ -28,7 +28,10 @@
 #      weights' bytes at the device's measured copy bandwidth);
 #   5. prints attn-run --profile's time per kernel of a 128-token prefill
 #      and 15 decode steps (what to tune next).
-# Any mismatch or error exits non-zero with a line saying what failed.
+# A failed comparison (steps 1 to 3) is reported when it happens and the
+# later steps still run, so that one run on a lent GPU yields every figure;
+# the script then exits non-zero listing what failed. A missing file or
+# tool, or an error that leaves nothing to measure, stops it at once.
 #
 # With the device tool of our workplace: prepare into a folder of the
 # checkout (say gpu-check/), then run `gpu-check/gpu-check.sh gpu-check`
@@ -39,6 +42,12 @@ set -Eeuo pipefail
 fail() {
   echo "gpu-check: FAILED: $*" >&2
   exit 1
+}
+# A check that failed; the later steps still run (see the end of check).
+FAILURES=()
+failed() {
+  echo "gpu-check: FAILED: $*" >&2
+  FAILURES+=("$*")
 }
 # The failing command's first line (a heredoc's script stays out).
 on_error() { fail "line $1: ${2%%$'\n'*}"; }
@@ -247,7 +256,7 @@ check() {
     if [ $ok = 0 ] && [ $variant = f32 ]; then
       fail "--cuda-matmul=f32: the GPU disagrees with the CPU"
     elif [ $ok = 0 ]; then
-      echo "gpu-check: FAILED: --cuda-matmul=tf32x3: the GPU disagrees with the CPU; going on with f32" >&2
+      failed "--cuda-matmul=tf32x3: the GPU disagrees with the CPU; going on with f32"
       tensor_cores=failed
       use=-f32
     fi
@@ -256,10 +265,11 @@ check() {
   log "2. GPT-2 124M: our greedy tokens and Hugging Face's on the same weights"
   local weights=$WORK/gpt2-124m.safetensors
   hf make "$weights" "$GPT2_SEED"
-  timeout 120 "$bin/attn-run" "$dir/gpt2-124m$use.attn" --weights "$weights" --device=cuda \
-    --tokens "$GPT2_PROMPT" --max-new-tokens "$GPT2_NEW_TOKENS" --json > "$WORK/ours.json"
-  hf greedy "$weights" "$GPT2_PROMPT" "$GPT2_NEW_TOKENS" > "$WORK/hf.json"
-  python3 - "$WORK/ours.json" "$WORK/hf.json" <<'EOF' || fail "GPT-2 124M: our tokens differ from Hugging Face's"
+  if timeout 120 "$bin/attn-run" "$dir/gpt2-124m$use.attn" --weights "$weights" \
+    --device=cuda --tokens "$GPT2_PROMPT" --max-new-tokens "$GPT2_NEW_TOKENS" --json \
+    > "$WORK/ours.json"; then
+    hf greedy "$weights" "$GPT2_PROMPT" "$GPT2_NEW_TOKENS" > "$WORK/hf.json"
+    python3 - "$WORK/ours.json" "$WORK/hf.json" <<'EOF' || failed "GPT-2 124M: our tokens differ from Hugging Face's"
 import json, sys
 ours = json.load(open(sys.argv[1]))["tokens"]
 hf = json.load(open(sys.argv[2]))
@@ -270,6 +280,9 @@ if len(ours) != len(hf["tokens"]):
     sys.exit(f"ours has {len(ours)} tokens, HF {len(hf['tokens'])}")
 print(f"match: {len(ours)} tokens, smallest top-2 margin {min(hf['margins']):.3g}")
 EOF
+  else
+    failed "GPT-2 124M: attn-run failed on the GPU"
+  fi
 
   log "3. compute-sanitizer (memcheck) on one short generation"
   local rc=0
@@ -278,11 +291,15 @@ EOF
     --max-new-tokens 8 > "$WORK/sanitizer.txt" 2>&1 || rc=$?
   if [ "$rc" -ne 0 ]; then
     tail -20 "$WORK/sanitizer.txt" >&2
-    [ "$rc" -eq 3 ] && fail "compute-sanitizer reports memcheck errors"
-    fail "attn-run failed under compute-sanitizer (exit $rc)"
+    if [ "$rc" -eq 3 ]; then
+      failed "compute-sanitizer reports memcheck errors"
+    else
+      failed "attn-run failed under compute-sanitizer (exit $rc)"
+    fi
+  elif ! grep -q "ERROR SUMMARY: 0 errors" "$WORK/sanitizer.txt"; then
+    tail -20 "$WORK/sanitizer.txt" >&2
+    failed "compute-sanitizer did not report 0 errors"
   fi
-  grep -q "ERROR SUMMARY: 0 errors" "$WORK/sanitizer.txt" ||
-    { tail -20 "$WORK/sanitizer.txt" >&2; fail "compute-sanitizer did not report 0 errors"; }
 
   log "4. timings"
   # Both variants: which multiplies matrices faster is decided here.
@@ -332,7 +349,10 @@ EOF
     --tokens "$(seq -s, 100 227)" --max-new-tokens 16 --json --profile \
     > /dev/null 2> "$WORK/profile.txt" || { cat "$WORK/profile.txt" >&2; fail "attn-run --profile failed"; }
   cat "$WORK/profile.txt"
-  [ "$tensor_cores" = passed ] || fail "--cuda-matmul=tf32x3 disagreed with the CPU (step 1)"
+  if [ ${#FAILURES[@]} -gt 0 ]; then
+    printf 'gpu-check: FAILED: %s\n' "${FAILURES[@]}" >&2
+    fail "${#FAILURES[@]} check(s) failed in ${SECONDS}s"
+  fi
   log "gpu-check: all checks passed in ${SECONDS}s"
   [ "$SECONDS" -le 300 ] || fail "took ${SECONDS}s, over the 5-minute budget"
 }
