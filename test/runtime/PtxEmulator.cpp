@@ -13,23 +13,157 @@
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <unordered_map>
 
 namespace attn::ptxemu {
 
-bool Allocations::find(uint64_t address, uint64_t size, uint64_t &lo,
-                       uint64_t &hi) const {
+/// The inter-block race check's record of a 4-byte word of global memory,
+/// or of a byte (see Runner::globalRaceCheck). Each field is an access: a
+/// tick of the race clock (Allocations::clock_; 0, or older than the
+/// launch's first tick, is none) with the bytes of the word it touched (a
+/// byte's record has all four bits). Zeroed memory is a word no launch
+/// touched.
+struct RaceRecord {
+  /// The last write, atom, red or strong store; kStrongBit marks the last
+  /// three.
+  uint32_t write;
+  /// The latest plain read since that write.
+  uint32_t read;
+  /// A plain read since that write by another block than `read`'s, before
+  /// it: one that no fence released, where there was one, so that two
+  /// fields stand for the reads of any number of blocks.
+  uint32_t earlier;
+};
+
+/// The parts of a RaceRecord field: ticks stay below kTickLimit.
+constexpr unsigned kTickBits = 27;
+constexpr uint32_t kTickLimit = 1u << kTickBits;
+constexpr uint32_t kAllBytes = 0xf;
+constexpr uint32_t kStrongBit = 1u << 31;
+constexpr uint32_t tickOf(uint32_t field) { return field & (kTickLimit - 1); }
+constexpr uint32_t bytesOf(uint32_t field) {
+  return field >> kTickBits & kAllBytes;
+}
+constexpr uint32_t field(uint32_t tick, uint32_t bytes) {
+  return tick | bytes << kTickBits;
+}
+
+/// The emulator's access to Allocations' race records.
+class RaceRecords {
+public:
+  /// The clock of `memory`'s race check.
+  static uint32_t &clock(Allocations &memory) { return memory.clock_; }
+  /// The records of the allocation holding [address, address + size),
+  /// made on first use, its extent [lo, hi), and `shift`: 2 where a record
+  /// stands for a 4-byte word, 0 for a byte. Null if there is none.
+  static RaceRecord *find(Allocations &memory, uint64_t address, uint64_t size,
+                          uint64_t &lo, uint64_t &hi, unsigned &shift) {
+    Allocations::Range *range = memory.findRange(address, size, lo, hi);
+    if (!range)
+      return nullptr;
+    if (!range->records)
+      range->records = allocate(count(lo, range->size, 2));
+    shift = range->bytes ? 0 : 2;
+    return range->records;
+  }
+  /// Gives the allocation at `lo` (in word records) a record per byte, of
+  /// the accesses of its word records from `launchTick` on that touched
+  /// the byte.
+  static RaceRecord *splitBytes(Allocations &memory, uint64_t lo,
+                                uint32_t launchTick) {
+    Allocations::Range &range = memory.ranges_.at(lo);
+    RaceRecord *words = range.records;
+    RaceRecord *bytes = allocate(count(lo, range.size, 0));
+    uint64_t first = lo & ~3ull;
+    for (uint64_t i = 0, n = count(lo, range.size, 2); i < n; ++i) {
+      const RaceRecord &w = words[i];
+      for (unsigned b = 0; b < 4; ++b) {
+        uint64_t byte = first + i * 4 + b;
+        if (byte < lo || byte >= lo + range.size)
+          continue;
+        auto part = [&](uint32_t f) -> uint32_t {
+          if (tickOf(f) < launchTick || !(bytesOf(f) >> b & 1))
+            return 0;
+          return field(tickOf(f), kAllBytes) | (f & kStrongBit);
+        };
+        bytes[byte - lo] = {part(w.write), part(w.read), part(w.earlier)};
+      }
+    }
+    std::free(words);
+    range.records = bytes;
+    range.bytes = true;
+    return bytes;
+  }
+  /// Forgets every record (when the clock is to start again at 0).
+  static void clear(Allocations &memory) {
+    for (auto &[base, range] : memory.ranges_)
+      if (range.records)
+        memset(range.records, 0,
+               count(base, range.size, range.bytes ? 0 : 2) *
+                   sizeof(RaceRecord));
+    memory.clock_ = 0;
+  }
+
+private:
+  /// The records of the allocation at `base` of `size` bytes: one per byte
+  /// (`shift` 0) or per 4-byte word it touches (2).
+  static uint64_t count(uint64_t base, uint64_t size, unsigned shift) {
+    return ((base + size + (1u << shift) - 1) >> shift) - (base >> shift);
+  }
+  static RaceRecord *allocate(uint64_t count) {
+    // calloc: the pages of a large allocation that no kernel touches are
+    // never written.
+    auto *records =
+        static_cast<RaceRecord *>(std::calloc(count, sizeof(RaceRecord)));
+    if (!records)
+      throw std::bad_alloc();
+    return records;
+  }
+};
+
+Allocations::Allocations() = default;
+
+Allocations::~Allocations() {
+  for (auto &[base, range] : ranges_)
+    std::free(range.records);
+}
+
+void Allocations::add(uint64_t base, uint64_t size) {
+  Range &range = ranges_[base];
+  std::free(range.records);
+  range = Range();
+  range.size = size;
+}
+
+bool Allocations::remove(uint64_t base) {
+  auto it = ranges_.find(base);
+  if (it == ranges_.end())
+    return false;
+  std::free(it->second.records);
+  ranges_.erase(it);
+  return true;
+}
+
+Allocations::Range *Allocations::findRange(uint64_t address, uint64_t size,
+                                           uint64_t &lo, uint64_t &hi) {
   auto it = ranges_.upper_bound(address);
   if (it == ranges_.begin())
-    return false;
+    return nullptr;
   --it;
-  if (address + size < address || address + size > it->first + it->second)
-    return false;
+  if (address + size < address || address + size > it->first + it->second.size)
+    return nullptr;
   lo = it->first;
-  hi = it->first + it->second;
-  return true;
+  hi = it->first + it->second.size;
+  return &it->second;
+}
+
+bool Allocations::find(uint64_t address, uint64_t size, uint64_t &lo,
+                       uint64_t &hi) const {
+  return const_cast<Allocations *>(this)->findRange(address, size, lo, hi);
 }
 
 namespace {
@@ -131,6 +265,10 @@ enum class Op : uint8_t {
   AtomGlobal,
   AtomShared,
   AtomGeneric,
+  // A device-scope fence (membar.gl, membar.sys, fence{.sc,.acq_rel} at
+  // .gpu or .sys): the inter-block race check's release and acquire; the
+  // narrower ones are Nop.
+  Fence,
   Bra,
   Exit,
   BarSync,
@@ -287,13 +425,25 @@ enum : uint8_t {
   kReduction = 32, // red rather than atom (for messages: the same Op)
 };
 
+/// How a global access takes part in the inter-block race check
+/// (Instr::sync): morally strong with the accesses of other blocks (atom
+/// and red, ld and st .relaxed, .acquire, .release or .volatile, at .gpu or
+/// .sys scope, the default scope of atom and red), and with acquire or
+/// release semantics at that scope.
+enum : uint8_t {
+  kStrong = 1,
+  kAcquire = 2, // ld.acquire, atom.acquire and atom.acq_rel
+  kRelease = 4, // st.release, atom and red .release and .acq_rel
+};
+
 /// One decoded instruction.
 struct Instr {
   Op op = Op::Nop;
   uint8_t bits = 0;      // the operation's width
   bool isSigned = false; // the operation's integers are signed
   uint8_t flags = 0;
-  uint8_t vec = 1; // ld/st: the elements; MovPack: the parts
+  uint8_t sync = 0; // ld/st/atom/red: kStrong, kAcquire, kRelease
+  uint8_t vec = 1;  // ld/st: the elements; MovPack: the parts
   Cmp cmp = Cmp::Eq;
   BoolOp boolOp = BoolOp::None;
   Shfl shfl = Shfl::None;
@@ -1077,11 +1227,23 @@ void Decoder::decodeAddress(const RawInstr &raw, const RawOperand &address,
 void Decoder::decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
                            bool isLoad) {
   Space space = takeSpace(raw, mods);
-  if (mods.take("volatile") || mods.take("weak")) {
-  } else if (mods.take("relaxed") ||
-             mods.take(isLoad ? "acquire" : "release")) {
-    if (mods.takeOneOf({"cta", "gpu", "sys"}).empty())
+  // Threads run one at a time, so the memory order needs nothing here; the
+  // inter-block race check takes strong accesses at device scope as
+  // atomics (.volatile is .relaxed.sys), and .acquire and .release at that
+  // scope as its acquire and release.
+  if (mods.take("volatile")) {
+    in.sync = kStrong;
+  } else if (mods.take("weak")) {
+  } else if (std::string sem =
+                 mods.takeOneOf({"relaxed", isLoad ? "acquire" : "release"});
+             !sem.empty()) {
+    std::string scope = mods.takeOneOf({"cta", "gpu", "sys"});
+    if (scope.empty())
       unsupported(raw);
+    if (scope != "cta")
+      in.sync = kStrong | (sem == "acquire"   ? kAcquire
+                           : sem == "release" ? kRelease
+                                              : 0);
   }
   mods.takeOneOf({"ca", "cg", "cs", "lu", "cv", "wb", "wt"});
   if (isLoad)
@@ -1155,10 +1317,22 @@ void Decoder::decodeMemory(const RawInstr &raw, Modifiers &mods, Instr &in,
 void Decoder::decodeAtomic(const RawInstr &raw, Modifiers &mods, Instr &in) {
   bool isRed = mods.base() == "red";
   // A thread runs alone and an atomic is one step of it: every memory
-  // order and scope holds already. red has no acquire side.
+  // order and scope holds already. red has no acquire side. The
+  // inter-block race check takes an atomic at device scope (.gpu, the
+  // default, or .sys) as morally strong with other blocks' atomics, and
+  // its semantics at that scope as its acquire and release; one of a
+  // narrower scope (.cta, and .cluster: a launch has clusters of one
+  // block) as a plain access there.
   std::string sem =
       mods.takeOneOf({"relaxed", "acquire", "release", "acq_rel"});
-  mods.takeOneOf({"cta", "cluster", "gpu", "sys"});
+  std::string scope = mods.takeOneOf({"cta", "cluster", "gpu", "sys"});
+  if (scope != "cta" && scope != "cluster") {
+    in.sync = kStrong;
+    if (sem == "acquire" || sem == "acq_rel")
+      in.sync |= kAcquire;
+    if (sem == "release" || sem == "acq_rel")
+      in.sync |= kRelease;
+  }
   Space space = takeSpace(raw, mods);
   std::string op = mods.takeOneOf(
       {"add", "inc", "dec", "min", "max", "and", "or", "xor", "exch", "cas"});
@@ -1732,7 +1906,8 @@ Instr Decoder::decode(const RawInstr &raw) {
   }
 
   if (base == "membar" || base == "fence") {
-    // Threads run one at a time: every access is already ordered.
+    // Threads run one at a time: every access is already ordered. Only the
+    // inter-block race check needs the device-scope ones.
     std::string scope = base == "membar"
                             ? mods.takeOneOf({"cta", "gl", "sys"})
                             : mods.takeOneOf({"cta", "cluster", "gpu", "sys"});
@@ -1742,7 +1917,7 @@ Instr Decoder::decode(const RawInstr &raw) {
     if (scope.empty())
       unsupported(raw);
     expectCount(raw, 0);
-    in.op = Op::Nop;
+    in.op = scope == "cta" || scope == "cluster" ? Op::Nop : Op::Fence;
     return in;
   }
 
@@ -2274,7 +2449,7 @@ uint64_t readModifyWrite(const Instr &in, uint8_t *p, uint64_t b, uint64_t c,
 
 enum class State : uint8_t { Ready, AtBarrier, AtWarpSync, Exited };
 
-/// How an instruction accesses shared memory, for the race check.
+/// How an instruction accesses memory, for the race checks.
 enum class Access : uint8_t { Read, Write, Atomic };
 
 struct Thread {
@@ -2294,8 +2469,7 @@ struct Fault {
 /// One launch: runs the blocks one after another.
 class Runner {
 public:
-  Runner(const Kernel &kernel, const LaunchConfig &config,
-         const Allocations &memory)
+  Runner(const Kernel &kernel, const LaunchConfig &config, Allocations &memory)
       : kernel_(kernel), config_(config), memory_(memory) {
     const Dim3 &b = config.block;
     threadCount_ = b.x * b.y * b.z;
@@ -2306,7 +2480,15 @@ public:
         config.dynamicSharedBytes;
     shared_.resize(std::max(sharedBytes_, 1u));
     shadow_.resize(shared_.size());
+    // The race clock goes on from the last launch's tick, so that the
+    // records of earlier launches are older than this one's first tick. It
+    // starts again (and the records are cleared) long before kTickLimit.
+    if (RaceRecords::clock(memory) >= kTickLimit / 2)
+      RaceRecords::clear(memory);
+    clock_ = RaceRecords::clock(memory);
+    launchTick_ = tick(false);
   }
+  ~Runner() { RaceRecords::clock(memory_) = clock_; }
 
   void runBlock(Dim3 block);
   uint64_t instructions() const { return instructions_; }
@@ -2328,14 +2510,14 @@ private:
   /// The host address of an access of `size` bytes at `address`,
   /// checked.
   uint8_t *global(const Thread &t, const Instr &in, uint64_t address,
-                  unsigned size);
+                  unsigned size, Access access);
   uint8_t *shared(const Thread &t, const Instr &in, uint64_t address,
                   unsigned size, Access access);
   uint8_t *generic(const Thread &t, const Instr &in, uint64_t address,
                    unsigned size, Access access) {
     if (isSharedGeneric(address))
       return shared(t, in, address - kSharedGeneric, size, access);
-    return global(t, in, address, size);
+    return global(t, in, address, size, access);
   }
   /// Fails on a shared memory hazard: the access of `t` touches a byte that
   /// another thread wrote (or, for a write or an atomic, read) since the
@@ -2344,12 +2526,48 @@ private:
   /// are for.
   void raceCheck(const Thread &t, const Instr &in, uint64_t address,
                  unsigned size, Access access);
+  /// Fails on a global memory race between blocks: the access of `t`
+  /// (in the allocation of cacheLo_) conflicts with an access of another
+  /// block of the launch that no release and acquire order before it.
+  /// Then records the access.
+  void globalRaceCheck(const Thread &t, const Instr &in, uint64_t address,
+                       unsigned size, Access access);
+  /// globalRaceCheck on the records from `first` to `last`, of which the
+  /// access touches `bytes` (bit i: byte i of a word; all four for a
+  /// byte's record). False, having recorded only part of the access, where
+  /// a word's record would lose an access: the allocation is to have a
+  /// record per byte.
+  bool checkRecords(const Thread &t, const Instr &in, uint64_t address,
+                    unsigned size, Access access, RaceRecord *first,
+                    RaceRecord *last, uint32_t bytes);
+  [[noreturn]] void globalRace(const Thread &t, const Instr &in,
+                               uint64_t address, unsigned size, Access access,
+                               uint32_t other, const char *did);
+  /// Advances the race clock for a block's start or (`fence`) a
+  /// device-scope fence or release; the new tick.
+  uint32_t tick(bool fence) {
+    if (clock_ + 1 >= kTickLimit)
+      throw Fault{LaunchStatus::Failed,
+                  kernel_.name + ": too many blocks and fences in one launch "
+                                 "for the race check's clock"};
+    fenceTicks_.push_back(fence);
+    return ++clock_;
+  }
+  /// Whether a device-scope fence of its block followed the access at
+  /// `tick`, of a block that has ended: the next tick is then that fence's
+  /// (it would be the next block's start otherwise).
+  bool released(uint32_t tick) const {
+    return fenceTicks_[tick + 1 - launchTick_];
+  }
+  /// Whether the access at `tick`, of a block that has ended, is ordered
+  /// before the current block's access: released, and this block acquired.
+  bool ordered(uint32_t tick) const { return acquired_ && released(tick); }
   void load(Thread &t, const Instr &in, const uint8_t *p);
   void store(Thread &t, const Instr &in, uint8_t *p);
 
   const Kernel &kernel_;
   const LaunchConfig &config_;
-  const Allocations &memory_;
+  Allocations &memory_;
   unsigned threadCount_;
   std::vector<Thread> threads_;
   std::vector<uint64_t> registers_;
@@ -2370,6 +2588,25 @@ private:
   static constexpr uint16_t kManyThreads = 0xffff;
   std::vector<Shadow> shadow_;
   uint32_t epoch_ = 0;
+
+  // The inter-block race check on global memory (globalRaceCheck).
+  /// The race records of the allocation of the last global access, one per
+  /// 1 << cacheShift_ bytes.
+  RaceRecord *cacheRecords_ = nullptr;
+  unsigned cacheShift_ = 2;
+  /// The race clock (Allocations'), while the launch runs.
+  uint32_t clock_ = 0;
+  /// The launch's first tick, and the current block's.
+  uint32_t launchTick_ = 0, blockTick_ = 0;
+  /// For each tick of the launch (from launchTick_): whether a fence or a
+  /// release made it, or the start of a block (or the launch).
+  std::vector<bool> fenceTicks_;
+  /// Each block's first tick, in the order they ran (for messages).
+  std::vector<uint32_t> blockTicks_;
+  /// The current block executed an atom or a strong load at device scope
+  /// (observed_), and after it a device-scope fence (acquired_; an acquire
+  /// at device scope sets both).
+  bool observed_ = false, acquired_ = false;
 };
 
 std::string dimText(const Dim3 &d) {
@@ -2424,14 +2661,20 @@ void Runner::memoryFault(const Thread &t, const Instr &in, uint64_t address,
 }
 
 uint8_t *Runner::global(const Thread &t, const Instr &in, uint64_t address,
-                        unsigned size) {
+                        unsigned size, Access access) {
   if (address & (size - 1))
     memoryFault(t, in, address, size, "is misaligned");
-  if (address >= cacheLo_ && address + size <= cacheHi_ &&
-      address + size > address)
-    return reinterpret_cast<uint8_t *>(static_cast<uintptr_t>(address));
-  if (!memory_.find(address, size, cacheLo_, cacheHi_))
-    memoryFault(t, in, address, size, "is outside every allocation");
+  if (address < cacheLo_ || address + size > cacheHi_ ||
+      address + size <= address) {
+    cacheRecords_ = RaceRecords::find(memory_, address, size, cacheLo_,
+                                      cacheHi_, cacheShift_);
+    if (!cacheRecords_) {
+      cacheLo_ = 1;
+      cacheHi_ = 0;
+      memoryFault(t, in, address, size, "is outside every allocation");
+    }
+  }
+  globalRaceCheck(t, in, address, size, access);
   return reinterpret_cast<uint8_t *>(static_cast<uintptr_t>(address));
 }
 
@@ -2504,6 +2747,154 @@ void Runner::raceCheck(const Thread &t, const Instr &in, uint64_t address,
       break;
     }
   }
+}
+
+void Runner::globalRaceCheck(const Thread &t, const Instr &in, uint64_t address,
+                             unsigned size, Access access) {
+  if (in.sync & kRelease)
+    tick(true); // releases what the block did before, as a fence would
+  for (;;) {
+    unsigned shift = cacheShift_;
+    uint64_t base = cacheLo_ >> shift;
+    uint64_t first = address >> shift, last = (address + size - 1) >> shift;
+    // Accesses are aligned: a sub-word one lies in one word, a longer one
+    // covers its words.
+    uint32_t bytes =
+        shift && size < 4 ? ((1u << size) - 1) << (address & 3) : kAllBytes;
+    if (checkRecords(t, in, address, size, access,
+                     cacheRecords_ + (first - base),
+                     cacheRecords_ + (last - base), bytes))
+      break;
+    cacheRecords_ = RaceRecords::splitBytes(memory_, cacheLo_, launchTick_);
+    cacheShift_ = 0;
+  }
+  // An atom (a red returns nothing: it observes no other block) or a
+  // strong load, then a device-scope fence, is the block's acquire; an
+  // acquire at device scope is both.
+  if ((in.sync & kStrong) && access != Access::Write &&
+      !(in.flags & kReduction))
+    observed_ = true;
+  if (in.sync & kAcquire)
+    acquired_ = true;
+}
+
+bool Runner::checkRecords(const Thread &t, const Instr &in, uint64_t address,
+                          unsigned size, Access access, RaceRecord *first,
+                          RaceRecord *last, uint32_t bytes) {
+  // Blocks run one after another, so an access of another block than the
+  // current one is of a block that has ended: whether a fence released it
+  // is known. An access from blockTick_ on is the current block's, which
+  // orders its own; one older than launchTick_ is an earlier launch's.
+  bool strong = in.sync & kStrong;
+  uint32_t now = clock_;
+  auto live = [&](uint32_t f) { return tickOf(f) >= launchTick_; };
+  auto other = [&](uint32_t f) {
+    return tickOf(f) >= launchTick_ && tickOf(f) < blockTick_;
+  };
+  auto subset = [](uint32_t f, uint32_t bytes) {
+    return (bytesOf(f) & ~bytes) == 0;
+  };
+  for (RaceRecord *r = first; r <= last; ++r) {
+    // Another block's write conflicts with any access to its bytes, but
+    // for two atomics (or strong accesses): what they are for.
+    uint32_t write = r->write;
+    bool strongWrite = write & kStrongBit;
+    if (other(write) && (bytesOf(write) & bytes) && !(strong && strongWrite) &&
+        !ordered(tickOf(write)))
+      globalRace(t, in, address, size, access, tickOf(write),
+                 strongWrite ? "updated atomically" : "wrote");
+    if (access == Access::Read) {
+      // A strong load is not recorded: the atomics that it does not
+      // conflict with are what a record would be checked against.
+      if (strong)
+        continue;
+      uint32_t read = r->read;
+      if (tickOf(read) >= blockTick_) {
+        // The fast path, for the words that a block reads again: its
+        // reads of a word count as its latest.
+        uint32_t again = field(now, bytesOf(read) | bytes);
+        if (read != again)
+          r->read = again;
+        continue;
+      }
+      if (other(read)) {
+        // Another block read the word: keep one of the reads before this
+        // block's, one that no fence released where there is one (a later
+        // write conflicts with one that it overlaps: it races with an
+        // unreleased one, with any one if it did not acquire). Another
+        // one can go where its bytes are among the kept one's, or where
+        // both are released or both not, taking all their bytes.
+        uint32_t earlier = r->earlier;
+        if (!live(earlier)) {
+          r->earlier = read;
+        } else {
+          bool keptReleased = released(tickOf(earlier));
+          bool readReleased = released(tickOf(read));
+          if (keptReleased == readReleased)
+            r->earlier =
+                field(tickOf(earlier), bytesOf(earlier) | bytesOf(read));
+          else if (keptReleased && subset(earlier, bytesOf(read)))
+            r->earlier = read;
+          else if (keptReleased || !subset(read, bytesOf(earlier)))
+            return false;
+        }
+      }
+      r->read = field(now, bytes);
+      continue;
+    }
+    // A write (plain, strong or atomic) conflicts with the plain reads of
+    // other blocks since the last write that it overlaps.
+    uint32_t read = r->read, earlier = r->earlier;
+    if (other(read) && (bytesOf(read) & bytes) && !ordered(tickOf(read)))
+      globalRace(t, in, address, size, access, tickOf(read), "read");
+    if (live(earlier) && (bytesOf(earlier) & bytes) &&
+        !ordered(tickOf(earlier)))
+      globalRace(t, in, address, size, access, tickOf(earlier), "read");
+    // Then the record holds this write alone: a later access that
+    // conflicts with those before it conflicts with it, and is ordered
+    // after them when ordered after it. That takes this write to cover
+    // their bytes: otherwise the word needs a record per byte. The block's
+    // own writes of other bytes join it.
+    if ((other(write) && !subset(write, bytes)) ||
+        (live(read) && !subset(read, bytes)) ||
+        (live(earlier) && !subset(earlier, bytes)))
+      return false;
+    uint32_t own = tickOf(write) >= blockTick_ ? bytesOf(write) : 0;
+    bool keepStrong = strong && (!own || strongWrite);
+    r->write = field(now, bytes | own) | (keepStrong ? kStrongBit : 0);
+    r->read = 0;
+    r->earlier = 0;
+  }
+  return true;
+}
+
+void Runner::globalRace(const Thread &t, const Instr &in, uint64_t address,
+                        unsigned size, Access access, uint32_t other,
+                        const char *did) {
+  size_t index =
+      std::upper_bound(blockTicks_.begin(), blockTicks_.end(), other) -
+      blockTicks_.begin() - 1;
+  const Dim3 &g = config_.grid;
+  Dim3 block{static_cast<unsigned>(index % g.x),
+             static_cast<unsigned>(index / g.x % g.y),
+             static_cast<unsigned>(index / g.x / g.y)};
+  char text[96];
+  snprintf(text, sizeof(text), "%s of %u bytes at 0x%" PRIx64, accessName(in),
+           size, address);
+  const char *verb = access == Access::Read ? "reads what "
+                     : access == Access::Atomic && (in.sync & kStrong)
+                         ? "updates atomically what "
+                         : "overwrites what ";
+  const char *why =
+      released(other)
+          ? "this block executed no atomic followed by a device-scope fence "
+            "before this access"
+          : "that block executed no device-scope fence after it";
+  throw Fault{LaunchStatus::Failed,
+              kernel_.name + ": line " + std::to_string(in.line) + ": " + text +
+                  " (" + where(t) + ") " + verb + "block " + dimText(block) +
+                  " " + did + ", and " + why +
+                  " (a global memory race between blocks)"};
 }
 
 void Runner::load(Thread &t, const Instr &in, const uint8_t *p) {
@@ -2826,7 +3217,7 @@ void Runner::run(Thread &t) {
       unsigned size = in.bits / 8 * in.vec;
       switch (in.op) {
       case Op::LdGlobal:
-        load(t, in, global(t, in, address, size));
+        load(t, in, global(t, in, address, size, Access::Read));
         break;
       case Op::LdShared:
         load(t, in, shared(t, in, address, size, Access::Read));
@@ -2835,7 +3226,7 @@ void Runner::run(Thread &t) {
         load(t, in, generic(t, in, address, size, Access::Read));
         break;
       case Op::StGlobal:
-        store(t, in, global(t, in, address, size));
+        store(t, in, global(t, in, address, size, Access::Write));
         break;
       case Op::StShared:
         store(t, in, shared(t, in, address, size, Access::Write));
@@ -2866,7 +3257,7 @@ void Runner::run(Thread &t) {
                       (in.op == Op::AtomGeneric && isSharedGeneric(address));
       uint8_t *p;
       if (in.op == Op::AtomGlobal)
-        p = global(t, in, address, size);
+        p = global(t, in, address, size, Access::Atomic);
       else if (in.op == Op::AtomShared)
         p = shared(t, in, address, size, Access::Atomic);
       else
@@ -2889,6 +3280,12 @@ void Runner::run(Thread &t) {
       t.pc = pc;
       instructions_ += count;
       return;
+    case Op::Fence:
+      // After an atom or a strong load: the block's acquire.
+      if (observed_)
+        acquired_ = true;
+      tick(true);
+      break;
     case Op::Nop:
       break;
     }
@@ -3063,6 +3460,9 @@ void Runner::mma(unsigned first, const Instr &in) {
 void Runner::runBlock(Dim3 block) {
   block_ = block;
   ++epoch_;
+  blockTick_ = tick(false);
+  blockTicks_.push_back(blockTick_);
+  observed_ = acquired_ = false;
   const Dim3 &b = config_.block, &g = config_.grid;
   std::fill(shared_.begin(), shared_.end(), kGarbageShared);
   std::fill(registers_.begin(), registers_.end(), kGarbageRegister);
@@ -3186,7 +3586,7 @@ void Runner::runBlock(Dim3 block) {
 } // namespace
 
 LaunchStatus launch(const Kernel &kernel, const LaunchConfig &config,
-                    const Allocations &memory, std::string &message,
+                    Allocations &memory, std::string &message,
                     uint64_t &instructions) {
   const Dim3 &b = config.block, &g = config.grid;
   uint64_t threads = static_cast<uint64_t>(b.x) * b.y * b.z;

@@ -15,15 +15,50 @@
 // at the same instruction, mma.sync for all 32 lanes of the warp at the same
 // instruction), then the next thread runs. So an atom or red (on global,
 // shared or generic addresses) is one step of a thread running alone, and
-// memory orders, scopes, fence and membar need nothing more. What a GPU
-// would leave undefined fails the launch with a message naming the kernel
-// and the PTX line: an access (ld, st, atom, red) outside every allocation
-// (or outside the block's shared memory) or misaligned, a shared memory
-// race (a byte that one thread wrote and another accessed, or one read and
-// another wrote, between two barriers; atomics of several threads to the
-// same bytes are no race, a plain access and another thread's atomic are),
-// a shuffle with an exited lane, threads waiting at different barriers, a
-// block where no thread can progress, an integer division by zero.
+// memory orders, scopes, fence and membar need nothing more for the values
+// (the race check between blocks below uses them). What a GPU would leave
+// undefined fails the launch with a message naming the kernel and the PTX
+// line: an access (ld, st, atom, red) outside every allocation (or outside
+// the block's shared memory) or misaligned, a shared memory race (a byte
+// that one thread wrote and another accessed, or one read and another
+// wrote, between two barriers; atomics of several threads to the same
+// bytes are no race, a plain access and another thread's atomic are), a
+// shuffle with an exited lane, threads waiting at different barriers, a
+// block where no thread can progress, an integer division by zero, and a
+// global memory race between blocks (below).
+//
+// Blocks running one after another hide the races between them, so a
+// launch also checks, on global memory, that another block's conflicting
+// access is ordered before each access, as the PTX memory model's message
+// passing orders it: the writers write, execute a device-scope fence
+// (membar.gl or .sys, fence.sc or .acq_rel at .gpu or .sys) and bar.sync,
+// then one thread does an atomic on a counter; the reader's thread does an
+// atomic on it, bar.sync, then the reading threads execute a fence. The
+// model is per block, conservative and simple: an access is released once
+// its block (any thread of it, in the order the emulator ran them)
+// executes a device-scope fence after it; a block has acquired once it has
+// executed an atom (global, device scope) or strong load and then a
+// device-scope fence, or an acquire at device scope (ld.acquire,
+// atom.acquire or .acq_rel; a release, st.release or atom.release or
+// .acq_rel, is a fence before the access). Accesses of two blocks to an
+// overlapping byte conflict where one of them writes (RAW, WAR, WAW), but
+// for two atomics (atom, red) or strong accesses (ld or st .relaxed,
+// .acquire, .release or .volatile) at device scope; at .cta or .cluster
+// scope those are plain accesses. A conflict fails the launch (naming both
+// blocks, and whether the earlier access was not released or this block
+// had not acquired) unless the earlier access was released and this block
+// has acquired. A block's atomic on a word takes over the word's earlier
+// atomics (it observed them), so the last block may reset a counter with a
+// plain store. Each allocation has a 12-byte record per 4-byte word (per
+// byte once blocks accessed different bytes of a word): the last write,
+// the latest plain read, and one earlier plain read of another block (an
+// unreleased one where there is one), as ticks of a clock that counts
+// launches, blocks and fences, so that a launch ignores the records of
+// earlier ones without clearing them, and a read of read-only data costs
+// a compare (and a store, once per block and word). Not checked: that the
+// writers' and the reader's atomics are on the same counter, that bar.sync
+// orders the threads of a block (the emulator's order stands for it), a
+// plain store after another block's strong load.
 //
 // Semantics follow the PTX ISA: f32 arithmetic is IEEE single precision with
 // round-to-nearest-even and no contraction (the file is compiled with
@@ -55,14 +90,23 @@ struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
 
+/// The inter-block race check's record of a 4-byte word (or a byte) of
+/// device memory (PtxEmulator.cpp).
+struct RaceRecord;
+
 /// The device memory kernels may access: the live cuMemAlloc allocations,
-/// by their host addresses (device pointers are host pointers in the fake).
+/// by their host addresses (device pointers are host pointers in the fake),
+/// with the race check's records of them.
 class Allocations {
 public:
+  Allocations();
+  Allocations(const Allocations &) = delete;
+  Allocations &operator=(const Allocations &) = delete;
+  ~Allocations();
   /// Records the allocation [base, base + size).
-  void add(uint64_t base, uint64_t size) { ranges_[base] = size; }
+  void add(uint64_t base, uint64_t size);
   /// Forgets the allocation at `base`; false if there is none.
-  bool remove(uint64_t base) { return ranges_.erase(base) != 0; }
+  bool remove(uint64_t base);
   /// Whether [address, address + size) lies inside one live allocation;
   /// sets [lo, hi) to that allocation's extent.
   bool find(uint64_t address, uint64_t size, uint64_t &lo, uint64_t &hi) const;
@@ -70,7 +114,23 @@ public:
   size_t size() const { return ranges_.size(); }
 
 private:
-  std::map<uint64_t, uint64_t> ranges_;
+  friend class RaceRecords;
+  struct Range {
+    uint64_t size = 0;
+    /// The race check's records: one per 4-byte word, or per byte once
+    /// blocks have accessed different bytes of one word (`bytes`); zeroed
+    /// memory from calloc, made by the first launch that touches the
+    /// allocation (null before).
+    RaceRecord *records = nullptr;
+    bool bytes = false;
+  };
+  /// The range that holds [address, address + size), or null.
+  Range *findRange(uint64_t address, uint64_t size, uint64_t &lo, uint64_t &hi);
+  std::map<uint64_t, Range> ranges_;
+  /// The race check's clock: it ticks at each launch, each block of a
+  /// launch and each device-scope fence, and the records hold ticks, so a
+  /// launch ignores the records of earlier ones without clearing them.
+  uint32_t clock_ = 0;
 };
 
 struct Kernel;
@@ -122,11 +182,12 @@ struct LaunchConfig {
   const uint8_t *params = nullptr;
 };
 
-/// Runs `kernel` as `config` says. On failure sets `message` to one line,
-/// "<kernel>: line N: <what happened>", naming the block and thread.
+/// Runs `kernel` as `config` says on `memory`, whose race records it
+/// updates. On failure sets `message` to one line, "<kernel>: line N: <what
+/// happened>", naming the block and thread.
 /// Adds the number of instructions executed to `instructions`.
 LaunchStatus launch(const Kernel &kernel, const LaunchConfig &config,
-                    const Allocations &memory, std::string &message,
+                    Allocations &memory, std::string &message,
                     uint64_t &instructions);
 
 } // namespace attn::ptxemu
