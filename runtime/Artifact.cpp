@@ -456,7 +456,7 @@ Status Artifact::checkWrites(const DispatchPlan &dispatch,
                      where.c_str());
   for (size_t i = 0; i < dispatch.updates.size(); ++i) {
     uint32_t index = dispatch.updates[i];
-    if (index + 1 >= dispatch.bindings.size() ||
+    if (size_t(index) + 1 >= dispatch.bindings.size() ||
         std::find(dispatch.updates.begin(), dispatch.updates.begin() + i,
                   index) != dispatch.updates.begin() + i)
       return makeError(StatusCode::InvalidArtifact,

@@ -157,9 +157,10 @@ private:
                              ProgramPlan &program);
   LogicalResult planCacheWrite(KVCacheWriteOp op, ProgramPlan &program);
   /// Checks that a cached attention's appended rows and its reads stay
-  /// inside the caches at every step of the context: the kernel indexes the
+  /// inside the caches at every step of `program`: the kernel indexes the
   /// whole caches, so no view check of the runtime covers them.
-  LogicalResult checkCacheBounds(CachedAttentionOp op);
+  LogicalResult checkCacheBounds(CachedAttentionOp op,
+                                 const ProgramPlan &program);
   /// The [heads, seq, head_dim] view of `source`'s [seq, heads * head_dim]
   /// elements: split_heads as a view, and the view through which the
   /// producer of a merge_heads writes the merged buffer.
@@ -346,7 +347,8 @@ LogicalResult Planner::planProgram(func::FuncOp func) {
 
   for (auto [index, op] : llvm::enumerate(ops)) {
     // Scratch buffers whose values are all dead become free before this op
-    // allocates its result; a dispatch never writes a buffer it reads.
+    // allocates its result, so a dispatch never writes a scratch buffer it
+    // reads (in-place updates write operands on purpose).
     for (auto it = busyUntil.begin(); it != busyUntil.end();) {
       if (it->second < index) {
         freeScratch.push_back(it->first);
@@ -529,26 +531,45 @@ LogicalResult Planner::planCacheWrite(KVCacheWriteOp op,
   SplitSpec spec{0, {0}};
   unsigned kernel = getOrCreateKernel(op, op.getRows(), spec, {*rows, target},
                                       {std::nullopt});
-  program.dispatches.push_back({kernel, {*rows, target}, rows->sizes[0]});
+  program.dispatches.push_back({kernel, {*rows, target}, rows->sizes[0], {}});
   views[op.getResult()] = *cache;
   return success();
 }
 
-LogicalResult Planner::checkCacheBounds(CachedAttentionOp op) {
+LogicalResult Planner::checkCacheBounds(CachedAttentionOp op,
+                                        const ProgramPlan &program) {
   FailureOr<Affine> position = getIndex(op.getPosition(), op);
   FailureOr<Affine> length = getIndex(op.getLength(), op);
-  FailureOr<ViewPlan> rows = getView(op.getKey(), op);
-  if (failed(position) || failed(length) || failed(rows))
+  FailureOr<ViewPlan> keys = getView(op.getKey(), op);
+  FailureOr<ViewPlan> values = getView(op.getValue(), op);
+  if (failed(position) || failed(length) || failed(keys) || failed(values))
     return failure();
+  // The steps of the program: S fixed or in [1, context], T in
+  // [0, context - S]. An affine function peaks at the corners.
+  SmallVector<std::pair<int64_t, int64_t>> corners;
+  for (int64_t S : program.staticS
+                       ? SmallVector<int64_t>{program.staticS}
+                       : SmallVector<int64_t>{1, contextLength})
+    corners.append({{S, 0}, {S, contextLength - S}});
+  auto range = [&](const Affine &a) {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (auto [S, T] : corners) {
+      lo = std::min(lo, a.eval(S, T));
+      hi = std::max(hi, a.eval(S, T));
+    }
+    return std::pair(lo, hi);
+  };
   int64_t capacity = std::min(op.getKeyCache().getType().getDimSize(1),
                               op.getValueCache().getType().getDimSize(1));
-  int64_t end = (*position + rows->sizes[1]).maxOver(contextLength);
-  int64_t read = length->maxOver(contextLength);
-  if (std::max(end, read) > capacity)
+  int64_t first = range(*position).first;
+  int64_t end = std::max(range(*position + keys->sizes[1]).second,
+                         range(*position + values->sizes[1]).second);
+  int64_t read = range(*length).second;
+  if (first < 0 || std::max(end, read) > capacity)
     return op.emitOpError()
-           << "appends up to row " << end << " and reads up to row " << read
-           << " of caches of " << capacity << " rows in a context of "
-           << contextLength << " tokens";
+           << "appends rows [" << first << ", " << end << ") and reads up to "
+           << "row " << read << " of caches of " << capacity
+           << " rows in a context of " << contextLength << " tokens";
   return success();
 }
 
@@ -592,7 +613,7 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
     updates.push_back(bindingOf[operand->getOperandNumber()]);
   }
   if (auto cached = dyn_cast<CachedAttentionOp>(op))
-    if (failed(checkCacheBounds(cached)))
+    if (failed(checkCacheBounds(cached, program)))
       return failure();
 
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
@@ -638,8 +659,15 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
   program.dispatches.push_back(
       {kernel, bindings, sizes[spec->resultAxis], updates});
   views[op->getResult(0)] = result;
-  for (auto [update, pair] : llvm::zip_equal(updates, inPlace))
-    views[pair.first] = bindings[update];
+  // An updated operand's buffer lives as long as the result that stands
+  // for it (a KV cache lives anyway; a scratch operand must not be reused).
+  for (auto [update, pair] : llvm::zip_equal(updates, inPlace)) {
+    const ViewPlan &view = bindings[update];
+    views[pair.first] = view;
+    auto use = lastUse.find(pair.first);
+    keepAlive(busyUntil, plan.buffers[view.buffer], view.buffer,
+              use == lastUse.end() ? opIndex : use->second);
+  }
   auto it = lastUse.find(op->getResult(0));
   keepAlive(busyUntil, plan.buffers[buffer], buffer,
             it == lastUse.end() ? opIndex : it->second);

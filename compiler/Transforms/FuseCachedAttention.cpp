@@ -34,9 +34,10 @@ struct FuseCachedAttentionPattern : public OpRewritePattern<FusedAttentionOp> {
       if (!write || write.getPosition() != op.getQueryOffset())
         return rewriter.notifyMatchFailure(
             op, "the cache read is not of a write at the causal offset");
-      // The fused op defines the written cache where the attention is.
+      // The fused op defines the written cache where the attention is, so
+      // no user of it may come before (or be) the attention.
       for (Operation *user : write->getUsers())
-        if (user != read && (user->getBlock() != op->getBlock() ||
+        if (user != read && (user == op || user->getBlock() != op->getBlock() ||
                              user->isBeforeInBlock(op)))
           return rewriter.notifyMatchFailure(
               op, "the written cache has a user before the attention");

@@ -96,3 +96,18 @@ func.func @not_causal(%q: tensor<2x?x8xf32>, %k: tensor<2x?x8xf32>, %kc: tensor<
   %o = attn.fused_attention %q, %ks, %vs scale(1.0) : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>) -> tensor<2x?x8xf32>
   return %o : tensor<2x?x8xf32>
 }
+
+// -----
+
+// The attention reads the written cache itself (as its query): the fused
+// op would define what it reads.
+// CHECK-LABEL: func.func @attention_reads_the_written_cache
+// CHECK-NOT: attn.cached_attention
+func.func @attention_reads_the_written_cache(%k: tensor<2x16x8xf32>, %kc: tensor<2x16x8xf32>, %vc: tensor<2x16x8xf32>, %pos: index, %len: index) -> tensor<2x16x8xf32> {
+  %kc2 = attn.kv_cache_write %kc[%pos], %k : tensor<2x16x8xf32>, tensor<2x16x8xf32>
+  %vc2 = attn.kv_cache_write %vc[%pos], %k : tensor<2x16x8xf32>, tensor<2x16x8xf32>
+  %ks = attn.kv_cache_read %kc2[%len] : tensor<2x16x8xf32> -> tensor<2x?x8xf32>
+  %vs = attn.kv_cache_read %vc2[%len] : tensor<2x16x8xf32> -> tensor<2x?x8xf32>
+  %o = attn.fused_attention %kc2, %ks, %vs scale(1.0) causal(%pos, -1.0e9) : (tensor<2x16x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>, index) -> tensor<2x16x8xf32>
+  return %o : tensor<2x16x8xf32>
+}

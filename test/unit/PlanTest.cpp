@@ -98,10 +98,12 @@ TEST_F(PlanTest, SizesAMergedBufferFromTheHeads) {
 }
 
 /// A one-layer program around a cached attention: `caches` is the caches'
-/// type, `length` the length operand, `extra` ops after the attention.
+/// type, `length` the length operand, `position` where it appends (%T, or
+/// %T1 = T - 1), `extra` ops after the attention.
 static std::string cachedProgram(StringRef name, StringRef ids,
                                  StringRef caches, StringRef length,
-                                 StringRef extra = "") {
+                                 StringRef extra = "",
+                                 StringRef position = "%T") {
   return (R"mlir(
     func.func @)mlir" + name + R"mlir((%ids: )mlir" + ids + R"mlir(, %T: index,
                        %wte: tensor<16x8xf32> {attn.weight = "wte"},
@@ -111,10 +113,11 @@ static std::string cachedProgram(StringRef name, StringRef ids,
       %c0 = arith.constant 0 : index
       %c1 = arith.constant 1 : index
       %S = tensor.dim %ids, %c0 : )mlir" + ids + R"mlir(
+      %T1 = arith.subi %T, %c1 : index
       %len = )mlir" + length + R"mlir(
       %x = attn.embedding %wte[%ids] : (tensor<16x8xf32>, )mlir" + ids + R"mlir() -> tensor<?x8xf32>
       %h = attn.split_heads %x : tensor<?x8xf32> -> tensor<2x?x4xf32>
-      %o, %kc2, %vc2 = attn.cached_attention %h, %h, %h into %kc, %vc[%T] length(%len) scale(0.5) causal(-1.0e9) : tensor<2x?x4xf32>, tensor<2x?x4xf32>, tensor<2x?x4xf32>, )mlir" + caches + ", " + caches + R"mlir( -> tensor<2x?x4xf32>
+      %o, %kc2, %vc2 = attn.cached_attention %h, %h, %h into %kc, %vc[)mlir" + position + R"mlir(] length(%len) scale(0.5) causal(-1.0e9) : tensor<2x?x4xf32>, tensor<2x?x4xf32>, tensor<2x?x4xf32>, )mlir" + caches + ", " + caches + R"mlir( -> tensor<2x?x4xf32>
       )mlir" + extra + R"mlir(
       %m = attn.merge_heads %o : tensor<2x?x4xf32> -> tensor<?x8xf32>
       return %m : tensor<?x8xf32>
@@ -150,8 +153,25 @@ TEST_F(PlanTest, RefusesACachedAttentionPastItsCaches) {
   EXPECT_EQ(plan(cachedProgram("prefill", "tensor<?xi32>",
                                "tensor<2x8x4xf32>",
                                "arith.addi %T, %S : index")),
-            "'attn.cached_attention' op appends up to row 16 and reads up to "
+            "'attn.cached_attention' op appends rows [0, 16) and reads up to "
             "row 16 of caches of 8 rows in a context of 16 tokens");
+  // Rows before the cache: position T - 1 is -1 at T = 0.
+  EXPECT_EQ(plan(cachedProgram("prefill", "tensor<?xi32>",
+                               "tensor<2x16x4xf32>",
+                               "arith.addi %T, %S : index", "", "%T1")),
+            "'attn.cached_attention' op appends rows [-1, 15) and reads up "
+            "to row 16 of caches of 16 rows in a context of 16 tokens");
+}
+
+// A program of 4 tokens per step runs at T <= context - 4 only: appending
+// its 4 rows at T fits the cache at every step it runs.
+TEST_F(PlanTest, PlansACachedAttentionOfAStaticStep) {
+  const char *caches = "tensor<2x16x4xf32>";
+  EXPECT_EQ(plan(cachedProgram("prefill", "tensor<4xi32>", caches,
+                               "arith.addi %T, %S : index") +
+                 cachedProgram("decode", "tensor<1xi32>", caches,
+                               "arith.addi %T, %c1 : index")),
+            "planned");
 }
 
 // The caches are updated in place: nothing may read them as they were.

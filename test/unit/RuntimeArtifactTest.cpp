@@ -138,6 +138,12 @@ TEST_F(RuntimeArtifactTest, RejectsUpdatesThatAreNotDistinctInputs) {
             path("model.attn") + ": program 'prefill', dispatch 3: update 0 "
                                  "names binding 1; expected a distinct "
                                  "binding before the output, of 2");
+  // Not wrapped around to binding 0.
+  spec.programs[0].dispatches[3].updates = {0xffffffffu};
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 3: update 0 "
+                                 "names binding 4294967295; expected a "
+                                 "distinct binding before the output, of 2");
   spec.programs[0].dispatches[3].updates = {0, 0};
   EXPECT_EQ(openError(spec),
             path("model.attn") + ": program 'prefill', dispatch 3: update 1 "

@@ -27,7 +27,8 @@ typedef struct attn_memref {
 } attn_memref;
 
 /** A compiled kernel. `bindings` holds the dispatch's operands in order
- *  (outputs last); S is the number of new tokens of the step and T the
+ *  (its output last; Dispatch.updates names operands it also writes in
+ *  place); S is the number of new tokens of the step and T the
  *  number of tokens already in the KV cache. Thread-safe for disjoint
  *  ranges. */
 typedef void (*attn_kernel_fn)(const attn_memref *bindings, int64_t S,
