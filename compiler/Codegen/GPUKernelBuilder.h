@@ -258,8 +258,13 @@ inline constexpr int64_t kMatmulTile = 64;
 inline constexpr int64_t kMatmulDepth = 16;
 inline constexpr int64_t kMatmulThreads = 256;
 /// Output features per block of a one-row linear (a decode step's matrix
-/// times vector): 32-byte sectors of each weight row, and many blocks.
+/// times vector), at most: 32-byte sectors of each [in, out] weight row.
 inline constexpr int64_t kMatVecColumns = 8;
+/// Blocks a one-row linear with an [out, in] weight aims for, about two per
+/// SM: a block keeps ~8 KiB of weight loads in flight, and streaming at an
+/// H100's ~3 TB/s over ~0.7 us of latency takes ~2 MiB in flight (Little's
+/// law). GPT-2's 768-wide projections had 96 blocks of 8 features.
+inline constexpr int64_t kMatVecMinBlocks = 2 * kDecodeTargetBlocks;
 /// Reduction steps of a one-row linear's thread with their loads issued
 /// together.
 inline constexpr int64_t kMatVecUnroll = 8;
@@ -300,13 +305,19 @@ struct MatVecBuffers {
   Value partials, normalized, scratch;
 };
 
-/// A one-row linear (decode) as matrix times vector: kMatVecColumns features
-/// per block, the reduction split over blockSize / kMatVecColumns slices of
-/// threads whose partial sums meet in `partials`. Neighbouring threads read
-/// neighbouring weight elements in either layout, each thread
-/// kMatVecUnroll of them at once. With a norm, the block first normalizes
-/// the input row into `normalized` (mean and variance by block reductions,
-/// then attn.layer_norm's formula) and reads it from there.
+/// Output features per block of a one-row linear of `features` outputs:
+/// kMatVecColumns, halved for an [out, in] weight (`inOut` false) until the
+/// launch has kMatVecMinBlocks blocks (or one feature per block).
+int64_t getMatVecColumns(int64_t features, bool inOut);
+
+/// A one-row linear (decode) as matrix times vector: getMatVecColumns
+/// features per block (the columns of `partials`), the reduction split over
+/// blockSize / columns slices of threads whose partial sums meet in
+/// `partials` ([out, in]: summed across each warp by shuffles first).
+/// Neighbouring threads read neighbouring weight elements in either layout,
+/// each thread kMatVecUnroll of them at once. With a norm, the block first
+/// normalizes the input row into `normalized` (mean and variance by block
+/// reductions, then attn.layer_norm's formula) and reads it from there.
 void emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                 const KernelValues &values, const WorkRange &range,
                 const MatVecBuffers &buffers);

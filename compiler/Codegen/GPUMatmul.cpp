@@ -445,6 +445,16 @@ static void emitNormalizedRow(OpBuilder &b, Location loc, LinearOp op,
   gpu::BarrierOp::create(b, loc);
 }
 
+int64_t gpu_kernels::getMatVecColumns(int64_t features, bool inOut) {
+  int64_t columns = kMatVecColumns;
+  // [in, out] keeps its 8 neighbouring features per block: they make the
+  // warp's loads coalesce.
+  while (!inOut && columns > 1 &&
+         llvm::divideCeil(features, columns) < kMatVecMinBlocks)
+    columns /= 2;
+  return columns;
+}
+
 void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                              const KernelValues &values, const WorkRange &range,
                              const MatVecBuffers &buffers) {
@@ -452,9 +462,10 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
   Value out = values.output();
   Type type = op.getType().getElementType();
   bool inOut = op.getLayout() == WeightLayout::in_out;
-  int64_t slices = range.blockSize / kMatVecColumns;
-  Value zero = indexConstant(b, loc, 0);
   Value partials = buffers.partials;
+  int64_t columns = cast<MemRefType>(partials.getType()).getDimSize(1);
+  int64_t slices = range.blockSize / columns;
+  Value zero = indexConstant(b, loc, 0);
   if (op.getNormGamma())
     emitNormalizedRow(b, loc, op, values, range, buffers);
   // Element i of the (normalized) input row.
@@ -465,7 +476,7 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
   };
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   // [in, out]: features fastest across threads; [out, in]: reduction fastest.
-  Value fastSize = indexConstant(b, loc, inOut ? kMatVecColumns : slices);
+  Value fastSize = indexConstant(b, loc, inOut ? columns : slices);
   Value fast = arith::RemUIOp::create(b, loc, thread, fastSize);
   Value slow = arith::DivUIOp::create(b, loc, thread, fastSize);
   Value column = inOut ? fast : slow, slice = inOut ? slow : fast;
@@ -522,17 +533,38 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
     b.setInsertionPointToStart(partial.elseBlock());
     scf::YieldOp::create(b, loc, ValueRange{fzero});
   }
-  memref::StoreOp::create(b, loc, partial.getResult(0), partials,
-                          ValueRange{slice, column});
+  // [out, in]: a feature's slices are whole warps (lanes are neighbouring
+  // slices), which add their lanes' sums by shuffles, so that the last step
+  // adds slices / 32 partials instead of slices.
+  int64_t stored = slices;
+  if (!inOut && slices % kWarpSize == 0) {
+    stored = slices / kWarpSize;
+    Value sum = warpAllReduce(
+        b, loc, partial.getResult(0),
+        [&](Value p, Value q) { return addF(b, loc, p, q); });
+    Value warpSlice = arith::DivUIOp::create(b, loc, slice,
+                                             indexConstant(b, loc, kWarpSize));
+    Value lane = arith::RemUIOp::create(b, loc, slice,
+                                        indexConstant(b, loc, kWarpSize));
+    emitIf(b, loc,
+           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero),
+           [&] {
+             memref::StoreOp::create(b, loc, sum, partials,
+                                     ValueRange{warpSlice, column});
+           });
+  } else {
+    memref::StoreOp::create(b, loc, partial.getResult(0), partials,
+                            ValueRange{slice, column});
+  }
   gpu::BarrierOp::create(b, loc);
   Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, thread,
-                                      indexConstant(b, loc, kMatVecColumns));
+                                      indexConstant(b, loc, columns));
   Value firstWithFeature = arith::AndIOp::create(
       b, loc, first,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, thread,
                             range.count));
   emitIf(b, loc, firstWithFeature, [&] {
-    Value sum = foldLoop(b, loc, zero, indexConstant(b, loc, slices), fzero,
+    Value sum = foldLoop(b, loc, zero, indexConstant(b, loc, stored), fzero,
                          [&](Value a, Value k) -> Value {
                            Value p = memref::LoadOp::create(
                                b, loc, partials, ValueRange{k, thread});

@@ -383,10 +383,14 @@ static FailureOr<KernelLayout> getLayout(const PlannedKernel &kernel,
     }
   } else if (isa_and_nonnull<LinearOp>(op) && out.getDimSize(0) == 1) {
     layout.shape = Shape::MatVec;
-    layout.itemsPerBlock = kMatVecColumns;
-    layout.workgroup = {
-        getBufferType({blockSize / kMatVecColumns, kMatVecColumns}, type,
-                      gpu::AddressSpace::Workgroup)};
+    // Weights have static shapes (the planner requires it), so the output
+    // features are known.
+    int64_t columns = getMatVecColumns(
+        out.getDimSize(1),
+        cast<LinearOp>(op).getLayout() == WeightLayout::in_out);
+    layout.itemsPerBlock = columns;
+    layout.workgroup = {getBufferType({blockSize / columns, columns}, type,
+                                      gpu::AddressSpace::Workgroup)};
     if (cast<LinearOp>(op).getNormGamma()) {
       // The normalized input row (MatVecBuffers).
       int64_t features = cast<MemRefType>(argTypes[0]).getDimSize(1);

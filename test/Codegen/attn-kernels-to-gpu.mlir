@@ -191,26 +191,31 @@ func.func private @k2_linear_impl(%arg0: memref<?x32xf32, strided<[32, 1]>>, %ar
 
 // -----
 
-// A one-row linear (decode): 8 features per block, the reduction split over
-// 32 slices of threads, reading along the rows of an [out, in] weight (here
-// one step of up to 8 independent loads: 16 inputs over 32 slices; indices
-// past the end clamped and their products dropped), the partial sums added
-// up in shared memory by the first 8 threads.
+// A one-row linear (decode) with an [out, in] weight: 8 features per block,
+// halved until the launch has 256 blocks, so 48 features take one each; the
+// reduction is split over 256 slices of threads reading along the weight's
+// rows (here one step of up to 8 independent loads: 16 inputs over 256
+// slices; indices past the end clamped and their products dropped); each
+// warp adds its lanes' sums by shuffles, and the first thread the 8 warps'
+// sums from shared memory.
 // CHECK-LABEL: gpu.func @k5_linear
-// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>)
-// CHECK-SAME: attn.items_per_block = 8 : i64
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.items_per_block = 1 : i64
 // CHECK: %[[TID:.*]] = gpu.thread_id x
-// CHECK: %[[SLICE:.*]] = arith.remui %[[TID]], %c32
-// CHECK: %[[COLUMN:.*]] = arith.divui %[[TID]], %c32
+// CHECK: %[[SLICE:.*]] = arith.remui %[[TID]], %c256
+// CHECK: %[[COLUMN:.*]] = arith.divui %[[TID]], %c256
 // CHECK: %[[PARTIAL:.*]] = scf.if
 // CHECK: %[[I:.*]] = arith.minui %[[SLICE]], %c15
 // CHECK: memref.load %{{.*}}[%{{.*}}, %[[I]]] : memref<48x16xbf16, strided<[16, 1]>>
 // CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %[[SLICE]], %c16
 // CHECK: arith.select %[[INSIDE]]
-// CHECK: memref.store %[[PARTIAL]], %[[PARTIALS]][%[[SLICE]], %[[COLUMN]]]
+// CHECK: gpu.shuffle xor %[[PARTIAL]]
+// CHECK-COUNT-4: gpu.shuffle xor
+// CHECK: %[[WARP:.*]] = arith.divui %[[SLICE]], %c32
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%[[WARP]], %[[COLUMN]]]
 // CHECK: gpu.barrier
 // CHECK: scf.if
-// CHECK: scf.for {{.*}} iter_args
+// CHECK: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args
 // CHECK: memref.load %[[PARTIALS]][%{{.*}}, %[[TID]]]
 // CHECK: memref.store %{{.*}} : memref<1x48xf32, strided<[48, 1]>>
 func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<48x16xbf16, strided<[16, 1]>>, %arg2: memref<1x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
@@ -232,7 +237,7 @@ func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 // the warp and the 8 warps' values through shared memory), then the
 // matrix-vector product reads the row from there.
 // CHECK-LABEL: gpu.func @k9_linear
-// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>, %[[ROW:.*]] : memref<16xf32, #gpu.address_space<workgroup>>, %[[SCRATCH:.*]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>>, %[[ROW:.*]] : memref<16xf32, #gpu.address_space<workgroup>>, %[[SCRATCH:.*]] : memref<8xf32, #gpu.address_space<workgroup>>)
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[SUM:.*]] = scf.for %{{.*}} = %[[TID]] to %c16 step %c256
 // CHECK-COUNT-5: gpu.shuffle xor
