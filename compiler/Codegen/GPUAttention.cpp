@@ -145,7 +145,8 @@ struct AttentionParams {
       return;
     Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     emitIf(b, loc, writer, [&] {
-      for (auto [rows, cache] : {std::pair(k, keyCache), {v, valueCache}}) {
+      for (auto pair : {std::pair(k, keyCache), {v, valueCache}}) {
+        Value rows = pair.first, cache = pair.second;
         Value width = dimOf(b, loc, rows, 2);
         Value count =
             arith::MulIOp::create(b, loc, dimOf(b, loc, rows, 1), width);
@@ -469,20 +470,23 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(keyLoop.getBody());
     Value key = keyLoop.getInductionVar();
-    auto [keys, keyRow] = params.row(b, loc, key, /*values=*/false);
-    auto [values, valueRow] = params.row(b, loc, key, /*values=*/true);
+    // (Named values: lambdas capture no structured bindings in C++17.)
+    std::pair<Value, Value> keyRow = params.row(b, loc, key, /*values=*/false);
+    std::pair<Value, Value> valueRow = params.row(b, loc, key, /*values=*/true);
     Value s = params.score(
         b, loc, zero, key,
         [&](Value d) {
           return memref::LoadOp::create(b, loc, buffers.query, ValueRange{d});
         },
         [&](Value d) {
-          return loadAs(b, loc, keys, ValueRange{head, keyRow, d}, type);
+          return loadAs(b, loc, keyRow.first,
+                        ValueRange{head, keyRow.second, d}, type);
         });
     auto [newMax, newSum] = onlineSoftmaxStep(
         b, loc, keyLoop.getRegionIterArgs()[0], keyLoop.getRegionIterArgs()[1],
         s, buffers.acc, valueDim, [&](Value e) {
-          return loadAs(b, loc, values, ValueRange{head, valueRow, e}, type);
+          return loadAs(b, loc, valueRow.first,
+                        ValueRange{head, valueRow.second, e}, type);
         });
     scf::YieldOp::create(b, loc, ValueRange{newMax, newSum});
   }

@@ -564,7 +564,7 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
                           shared);
     break;
   case Shape::MatVec: {
-    MatVecBuffers buffers{shared[0]};
+    MatVecBuffers buffers{shared[0], Value(), Value()};
     if (shared.size() == 3) {
       buffers.normalized = shared[1];
       buffers.scratch = shared[2];
