@@ -231,6 +231,46 @@ func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 
 // -----
 
+// The features per block halve only as far as the launch keeps 256 blocks:
+// GPT-2's 768-wide projection takes 2 (384 blocks), each over 128 slices,
+// so 4 warp sums per feature meet in shared memory; 2048 features keep 8
+// (256 blocks), each over one warp.
+// CHECK-LABEL: gpu.func @k7_linear
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<128x2xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.items_per_block = 2 : i64
+// CHECK: %[[SLICE:.*]] = arith.remui %{{.*}}, %c128
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args
+// CHECK-LABEL: gpu.func @k8_linear
+// CHECK-SAME: workgroup(%[[P8:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: attn.items_per_block = 8 : i64
+// CHECK-COUNT-5: gpu.shuffle xor
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[P8]][%c0, %{{.*}}]
+// CHECK-NEXT: arith.addf
+func.func private @k7_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<768x16xf32, strided<[16, 1]>>, %arg2: memref<1x768xf32, strided<[768, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x16xf32, strided<[16, 1]>> to tensor<1x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<768x16xf32, strided<[16, 1]>> to tensor<768x16xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 16] [1, 1] : tensor<768x16xf32> to tensor<?x16xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x16xf32>, tensor<?x16xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x768xf32, strided<[768, 1]>> to memref<1x?xf32, strided<[768, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[768, 1], offset: ?>>) -> ()
+  return
+}
+func.func private @k8_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<2048x16xf32, strided<[16, 1]>>, %arg2: memref<1x2048xf32, strided<[2048, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x16xf32, strided<[16, 1]>> to tensor<1x16xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<2048x16xf32, strided<[16, 1]>> to tensor<2048x16xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 16] [1, 1] : tensor<2048x16xf32> to tensor<?x16xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x16xf32>, tensor<?x16xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x2048xf32, strided<[2048, 1]>> to memref<1x?xf32, strided<[2048, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[2048, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
 // A one-row linear with a norm (attn-fuse-linear-prologues): the block first
 // normalizes the input row into shared memory, as attn.layer_norm does (the
 // sum and the centered squares each by a loop per thread, shuffles across
