@@ -156,7 +156,13 @@ static Value emitElement(OpBuilder &b, Location loc, Operation *op,
         Value id = memref::LoadOp::create(b, loc, values.binding(e.getIds()),
                                           ValueRange{idx[0]});
         Value row = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
-        return in(e.getTable(), {row, idx[1]});
+        Value element = in(e.getTable(), {row, idx[1]});
+        if (!e.getAddend())
+          return element;
+        Value addendRow =
+            e.isBroadcastAddend() ? indexConstant(b, loc, 0) : idx[0];
+        return arith::AddFOp::create(b, loc, element,
+                                     in(e.getAddend(), {addendRow, idx[1]}));
       })
       .Case([&](AddOp add) -> Value {
         SmallVector<Value> rhsIdx(idx);

@@ -41,7 +41,12 @@ struct SplitSpec {
 /// (so that a one-token decode still spreads over every core).
 static std::optional<SplitSpec> getSplitSpec(Operation *op) {
   return llvm::TypeSwitch<Operation *, std::optional<SplitSpec>>(op)
-      .Case([](EmbeddingOp) { return SplitSpec{0, {-1, 0}}; })
+      .Case([](EmbeddingOp embedding) {
+        SplitSpec spec{0, {-1, 0}};
+        if (embedding.getAddend())
+          spec.operandAxes.push_back(embedding.isBroadcastAddend() ? -1 : 0);
+        return spec;
+      })
       .Case([](LinearOp linear) {
         int64_t weightOut = linear.getLayout() == WeightLayout::in_out ? 1 : 0;
         SplitSpec spec{1, {-1, weightOut}};

@@ -77,6 +77,7 @@ void mlir::attn::buildFusionPipeline(OpPassManager &pm, FusionLevel level) {
     return;
   pm.addPass(createFuseLinearPrologues());
   pm.addPass(createFuseLinearEpilogues());
+  pm.addPass(createFuseEmbeddingAdds());
   pm.addPass(createFuseMaskedSoftmax());
   if (level == FusionLevel::Flash) {
     pm.addPass(createFuseAttention());

@@ -26,6 +26,10 @@ void populateFuseAttentionPatterns(RewritePatternSet &patterns);
 /// attn.fused_attention into attn.cached_attention.
 void populateFuseCachedAttentionPatterns(RewritePatternSet &patterns);
 
+/// Adds the pattern that folds an add of position rows into the
+/// attn.embedding that feeds it.
+void populateFuseEmbeddingAddsPatterns(RewritePatternSet &patterns);
+
 /// Adds the patterns that fold gelu and residual adds into the attn.linear
 /// that feeds them.
 void populateFuseLinearEpiloguesPatterns(RewritePatternSet &patterns);

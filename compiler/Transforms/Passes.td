@@ -101,6 +101,34 @@ def FuseCachedAttention : Pass<"attn-fuse-cached-attention"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FuseEmbeddingAdds : Pass<"attn-fuse-embedding-adds"> {
+  let summary = "Fold the position embeddings' add into the attn.embedding";
+  let description = [{
+    Both models add position embeddings to the token embeddings first thing
+    (GPT-2: `wpe[T:T+S]`; CogModel: one row of `pe`). As its own kernel the
+    add reads and writes the hidden state again and costs a launch per step
+    (a node of a GPU decode graph). This pass folds it into the gather:
+    `attn.add` of an `attn.embedding` without an addend and a tensor that is
+    the add's other operand becomes `attn.embedding ... plus %rows`, the
+    rows broadcast as the add broadcast them.
+
+    Before:
+    ```mlir
+    %x = attn.embedding %wte[%ids] : (tensor<50257x768xf32>, tensor<?xi32>) -> tensor<?x768xf32>
+    %h = attn.add %x, %pos : tensor<?x768xf32>, tensor<?x768xf32>
+    ```
+    After:
+    ```mlir
+    %h = attn.embedding %wte[%ids] plus %pos : (tensor<50257x768xf32>, tensor<?xi32>, tensor<?x768xf32>) -> tensor<?x768xf32>
+    ```
+
+    It leaves the add alone when the embedding has another user (the gather
+    would run twice), already has an addend, or is the add's broadcast
+    operand.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def FuseLinearEpilogues : Pass<"attn-fuse-linear-epilogues"> {
   let summary = "Fold gelu and residual adds into the attn.linear that feeds them";
   let description = [{

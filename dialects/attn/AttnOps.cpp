@@ -108,6 +108,20 @@ LogicalResult EmbeddingOp::verify() {
       failed(verifySameSize(*this, "dim", {"table", table, 1},
                             {"result", result, 1})))
     return failure();
+  if (Value addend = getAddend()) {
+    if (failed(verifyRank(*this, "addend", addend, 2, "[seq or 1, dim]")) ||
+        failed(verifySameSize(*this, "dim", {"addend", addend, 1},
+                              {"result", result, 1})))
+      return failure();
+    if (!isBroadcastAddend() &&
+        failed(verifySameSize(*this, "seq", {"addend", addend, 0},
+                              {"result", result, 0})))
+      return failure();
+    if (getElementTypeOrSelf(addend) != getElementTypeOrSelf(result))
+      return emitOpError() << "expects 'addend' of the result's element type, "
+                           << "got " << addend.getType() << " vs "
+                           << result.getType();
+  }
   return verifyStorageType(*this, "table", table, result);
 }
 

@@ -26,22 +26,37 @@ class Attn_Op<string mnemonic, list<Trait> traits = []>
 //===----------------------------------------------------------------------===//
 
 def Attn_EmbeddingOp : Attn_Op<"embedding", []> {
-  let summary = "gathers rows of an embedding table";
+  let summary = "gathers rows of an embedding table, plus an optional addend";
   let description = [{
-    `result[i, :] = table[ids[i], :]`. Used for token embeddings (`wte`) and
-    for learned or precomputed position embeddings (`wpe`, CogModel's `pe`).
-    Ids outside `[0, rows)` are undefined behaviour; the runtime validates
-    token ids before a dispatch. The table may be stored in a narrower float
-    type than the result (f16 or bf16 weights, computed in f32).
+    `result[i, :] = table[ids[i], :]`, plus `addend[i, :]` with
+    `plus %addend` (the position embeddings a model adds to its token
+    embeddings; `addend[0, :]` for every row when its first dimension is a
+    static 1). Used for token embeddings (`wte`) and for learned or
+    precomputed position embeddings (`wpe`, CogModel's `pe`). Ids outside
+    `[0, rows)` are undefined behaviour; the runtime validates token ids
+    before a dispatch. The table may be stored in a narrower float type than
+    the result (f16 or bf16 weights, computed in f32).
 
     ```mlir
     %x = attn.embedding %wte[%ids] : (tensor<50257x768xf32>, tensor<?xi32>) -> tensor<?x768xf32>
+    %h = attn.embedding %wte[%ids] plus %pos
+        : (tensor<50257x768xf32>, tensor<?xi32>, tensor<?x768xf32>) -> tensor<?x768xf32>
     ```
   }];
-  let arguments = (ins Attn_FloatTensor:$table, Attn_IdTensor:$ids);
+  let arguments = (ins Attn_FloatTensor:$table, Attn_IdTensor:$ids,
+                       Optional<Attn_FloatTensor>:$addend);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = [{
-    $table `[` $ids `]` attr-dict `:` functional-type(operands, results)
+    $table `[` $ids `]` (`plus` $addend^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether one addend row goes to every result row (its first dimension
+    /// is a static 1).
+    bool isBroadcastAddend() {
+      return getAddend() &&
+             cast<RankedTensorType>(getAddend().getType()).getDimSize(0) == 1;
+    }
   }];
   let hasVerifier = 1;
 }

@@ -53,7 +53,7 @@ static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
                     config.contextLength, d, config.vocabSize, matrixType);
   Value x = EmbeddingOp::create(
       b, loc, RankedTensorType::get({ShapedType::kDynamic, d}, b.getF32Type()),
-      program.weight("embed.weight"), program.tokens);
+      program.weight("embed.weight"), program.tokens, /*addend=*/Value());
 
   // The seed adds pe[:x.size(0)], where x.size(0) is the batch size: with
   // batch 1 every position gets row 0.

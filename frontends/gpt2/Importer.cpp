@@ -78,8 +78,9 @@ static void buildProgram(OpBuilder &b, StringRef name, int64_t staticS,
                                   c.nHead, c.contextLength, headDim,
                                   c.vocabSize, matrixType);
   const std::string &p = c.prefix;
-  Value x = EmbeddingOp::create(b, loc, rows(b, d), program.weight(p + "wte.weight"),
-                                program.tokens);
+  Value x = EmbeddingOp::create(b, loc, rows(b, d),
+                                program.weight(p + "wte.weight"),
+                                program.tokens, /*addend=*/Value());
   x = AddOp::create(b, loc, x,
                     positionRows(b, loc, program, program.weight(p + "wpe.weight")));
 

@@ -23,6 +23,25 @@ func.func @embedding(%t: tensor<10x4xf32>, %ids: tensor<?xi32>) -> tensor<?x4xf3
 
 // -----
 
+// The addend is an input of the same generic, added to the gathered
+// element; one row of it broadcasts over the rows.
+// CHECK-DAG: #[[$ROW:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-DAG: #[[$FIRST:.*]] = affine_map<(d0, d1) -> (0, d1)>
+// CHECK-DAG: #[[$ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func.func @embedding_plus
+// CHECK-SAME: (%[[T:.*]]: tensor<10x4xf32>, %[[IDS:.*]]: tensor<?xi32>, %[[P:.*]]: tensor<1x4xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[$ROW]], #[[$FIRST]], #[[$ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[IDS]], %[[P]] : tensor<?xi32>, tensor<1x4xf32>)
+// CHECK: ^bb0(%{{.*}}: i32, %[[ROWP:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[E:.*]] = tensor.extract %[[T]]
+// CHECK: arith.addf %[[E]], %[[ROWP]]
+// CHECK-NOT: attn.
+func.func @embedding_plus(%t: tensor<10x4xf32>, %ids: tensor<?xi32>, %p: tensor<1x4xf32>) -> tensor<?x4xf32> {
+  %e = attn.embedding %t[%ids] plus %p : (tensor<10x4xf32>, tensor<?xi32>, tensor<1x4xf32>) -> tensor<?x4xf32>
+  return %e : tensor<?x4xf32>
+}
+
+// -----
+
 // GPT-2's Conv1D: W is [in, out]; the output starts as the broadcast bias.
 // Loops (s, i, o): the innermost walks rows of W and of the output.
 // CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>

@@ -90,3 +90,16 @@ func.func @cached(%qh: tensor<12x?x64xf32>, %kh: tensor<12x?x64xf32>, %vh: tenso
   %o = attn.weighted_sum %p, %vs : tensor<12x?x?xf32>, tensor<12x?x64xf32> -> tensor<12x?x64xf32>
   return %o, %kc2, %vc2 : tensor<12x?x64xf32>, tensor<12x64x64xf32>, tensor<12x64x64xf32>
 }
+
+// Both levels add the position rows in the embedding's gather.
+// SOFTMAX-LABEL: func.func @embed
+// SOFTMAX: attn.embedding %{{.*}}[%{{.*}}] plus %{{.*}}
+// SOFTMAX-NOT: attn.add
+// FLASH-LABEL: func.func @embed
+// FLASH: attn.embedding %{{.*}}[%{{.*}}] plus %{{.*}}
+// FLASH-NOT: attn.add
+func.func @embed(%wte: tensor<50x8xf32>, %ids: tensor<?xi32>, %pos: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %x = attn.embedding %wte[%ids] : (tensor<50x8xf32>, tensor<?xi32>) -> tensor<?x8xf32>
+  %h = attn.add %x, %pos : tensor<?x8xf32>, tensor<?x8xf32>
+  return %h : tensor<?x8xf32>
+}

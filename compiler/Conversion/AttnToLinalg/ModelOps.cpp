@@ -17,7 +17,8 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Each output row is gathered from the table inside the generic's body.
+/// Each output row is gathered from the table inside the generic's body,
+/// and the addend (an input of the generic) added there.
 struct EmbeddingToLinalg : public OpConversionPattern<EmbeddingOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -29,9 +30,19 @@ struct EmbeddingToLinalg : public OpConversionPattern<EmbeddingOp> {
     SmallVector<OpFoldResult> sizes = {
         sizesOf(rewriter, loc, ids)[0], sizesOf(rewriter, loc, table)[1]};
     MLIRContext *ctx = rewriter.getContext();
+    SmallVector<Value> inputs = {ids};
+    SmallVector<AffineMap> maps = {projectionMap(ctx, 2, {0})};
+    if (Value addend = adaptor.getAddend()) {
+      inputs.push_back(addend);
+      maps.push_back(op.isBroadcastAddend()
+                         ? AffineMap::get(2, 0,
+                                          {getAffineConstantExpr(0, ctx),
+                                           getAffineDimExpr(1, ctx)},
+                                          ctx)
+                         : identityMap(ctx, 2));
+    }
     Value result = elementwise(
-        rewriter, loc, op.getType(), sizes, ValueRange{ids},
-        {projectionMap(ctx, 2, {0})},
+        rewriter, loc, op.getType(), sizes, inputs, maps,
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value row = args[0];
           if (!row.getType().isIndex())
@@ -40,9 +51,11 @@ struct EmbeddingToLinalg : public OpConversionPattern<EmbeddingOp> {
           Value element =
               tensor::ExtractOp::create(b, l, table, ValueRange{row, col});
           Type resultElement = op.getType().getElementType();
-          if (element.getType() == resultElement)
-            return element;
-          return arith::ExtFOp::create(b, l, resultElement, element);
+          if (element.getType() != resultElement)
+            element = arith::ExtFOp::create(b, l, resultElement, element);
+          if (args.size() > 1) // The addend.
+            element = arith::AddFOp::create(b, l, element, args[1]);
+          return element;
         });
     rewriter.replaceOp(op, result);
     return success();

@@ -569,3 +569,27 @@ func.func @cached_nan_fill(%q: tensor<2x1x8xf32>, %kc: tensor<2x16x8xf32>, %pos:
   %o:3 = "attn.cached_attention"(%q, %q, %q, %kc, %kc, %pos, %pos) <{scale = 1.0 : f64, fill = 0x7FF8000000000000 : f64}> : (tensor<2x1x8xf32>, tensor<2x1x8xf32>, tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>, index, index) -> (tensor<2x1x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>)
   return
 }
+
+// -----
+
+func.func @embedding_addend_dim(%t: tensor<10x8xf32>, %ids: tensor<?xi32>, %pos: tensor<?x4xf32>) {
+  // expected-error @+1 {{dim of 'addend' (4) does not match dim of 'result' (8): 'tensor<?x4xf32>' vs 'tensor<?x8xf32>'}}
+  %0 = attn.embedding %t[%ids] plus %pos : (tensor<10x8xf32>, tensor<?xi32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_addend_rows(%t: tensor<10x8xf32>, %ids: tensor<4xi32>, %pos: tensor<3x8xf32>) {
+  // expected-error @+1 {{seq of 'addend' (3) does not match seq of 'result' (4)}}
+  %0 = attn.embedding %t[%ids] plus %pos : (tensor<10x8xf32>, tensor<4xi32>, tensor<3x8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_addend_type(%t: tensor<10x8xf32>, %ids: tensor<?xi32>, %pos: tensor<?x8xf16>) {
+  // expected-error @+1 {{expects 'addend' of the result's element type, got 'tensor<?x8xf16>' vs 'tensor<?x8xf32>'}}
+  %0 = attn.embedding %t[%ids] plus %pos : (tensor<10x8xf32>, tensor<?xi32>, tensor<?x8xf16>) -> tensor<?x8xf32>
+  return
+}

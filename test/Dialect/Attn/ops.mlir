@@ -106,3 +106,13 @@ func.func @low_precision(%x: tensor<4x8xf16>, %y: tensor<2x4x4xbf16>) -> (tensor
   %s = attn.softmax %y axis(2) : tensor<2x4x4xbf16>
   return %g, %s : tensor<4x8xf16>, tensor<2x4x4xbf16>
 }
+
+// An embedding plus position rows: one per result row, or one for all.
+// CHECK-LABEL: func.func @embedding_plus
+// CHECK: attn.embedding %{{.*}}[%{{.*}}] plus %{{.*}} : (tensor<10x8xf32>, tensor<?xi32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+// CHECK: attn.embedding %{{.*}}[%{{.*}}] plus %{{.*}} : (tensor<10x8xf32>, tensor<?xi32>, tensor<1x8xf32>) -> tensor<?x8xf32>
+func.func @embedding_plus(%t: tensor<10x8xf32>, %ids: tensor<?xi32>, %pos: tensor<?x8xf32>, %one: tensor<1x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = attn.embedding %t[%ids] plus %pos : (tensor<10x8xf32>, tensor<?xi32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+  %b = attn.embedding %t[%ids] plus %one : (tensor<10x8xf32>, tensor<?xi32>, tensor<1x8xf32>) -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}
