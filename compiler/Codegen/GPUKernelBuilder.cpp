@@ -185,11 +185,11 @@ Value RowNorm::apply(OpBuilder &b, Location loc, Value x, Value gamma,
   return arith::AddFOp::create(b, loc, scaled, beta);
 }
 
-Value KernelValues::binding(Value tensor) const {
+unsigned KernelValues::bindingIndex(Value tensor) const {
   while (auto slice = tensor.getDefiningOp<tensor::ExtractSliceOp>())
     tensor = slice.getSource();
   auto toTensor = tensor.getDefiningOp<bufferization::ToTensorOp>();
-  return bindings[cast<BlockArgument>(toTensor.getBuffer()).getArgNumber()];
+  return cast<BlockArgument>(toTensor.getBuffer()).getArgNumber();
 }
 
 void WorkRange::forEachIndex(OpBuilder &b, Location loc, ArrayRef<Value> sizes,

@@ -112,10 +112,20 @@ Value blockAllReduce(OpBuilder &b, Location loc, Value value,
 /// impl function's S, T, range and index arithmetic mapped to the kernel's.
 struct KernelValues {
   SmallVector<Value> bindings;
+  /// The bytes each binding's address is a multiple of: its offset's
+  /// `attn.alignment`, up to ATTN_DEVICE_BUFFER_ALIGNMENT.
+  SmallVector<int64_t> alignments;
   IRMapping mapping;
   /// The binding a tensor of the impl function reads.
-  Value binding(Value tensor) const;
+  Value binding(Value tensor) const { return bindings[bindingIndex(tensor)]; }
+  /// The alignment of the binding a tensor of the impl function reads.
+  int64_t alignment(Value tensor) const {
+    return alignments[bindingIndex(tensor)];
+  }
   Value output() const { return bindings.back(); }
+
+private:
+  unsigned bindingIndex(Value tensor) const;
 };
 
 /// The block's share of the launch: work items [begin, begin + count), and
@@ -268,6 +278,13 @@ inline constexpr int64_t kMatVecMinBlocks = 2 * kDecodeTargetBlocks;
 /// Reduction steps of a one-row linear's thread with their loads issued
 /// together.
 inline constexpr int64_t kMatVecUnroll = 8;
+/// Bytes of an [out, in] weight row a one-row linear's thread reads per load
+/// where alignment allows (ld.v4.b32): 4 times a scalar load's bytes in
+/// flight for the same instructions.
+inline constexpr int64_t kMatVecLoadBytes = 16;
+/// At most this many f32 lanes of partial sums per thread (of 16-bit weights
+/// the loop unrolls half as far as of f32), so that registers stay few.
+inline constexpr int64_t kMatVecUnrollLanes = 32;
 /// Blocks along y of a linear: its row tiles spread over up to this many
 /// blocks per column tile (a 1024-token prefill: one row tile each).
 inline constexpr int64_t kMatmulRowGroups = 16;
@@ -315,7 +332,9 @@ int64_t getMatVecColumns(int64_t features, bool inOut);
 /// blockSize / columns slices of threads whose partial sums meet in
 /// `partials` ([out, in]: summed across each warp by shuffles first).
 /// Neighbouring threads read neighbouring weight elements in either layout,
-/// each thread kMatVecUnroll of them at once. With a norm, the block first
+/// each thread kMatVecUnroll loads at once; of an [out, in] weight 16 bytes
+/// per load (kMatVecLoadBytes) where the binding's alignment and the row
+/// length allow, with the input row's elements alike. With a norm, the block first
 /// normalizes the input row into `normalized` (mean and variance by block
 /// reductions, then attn.layer_norm's formula) and reads it from there.
 void emitMatVec(OpBuilder &b, Location loc, LinearOp op,

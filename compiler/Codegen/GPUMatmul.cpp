@@ -16,6 +16,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -455,6 +456,25 @@ int64_t gpu_kernels::getMatVecColumns(int64_t features, bool inOut) {
   return columns;
 }
 
+/// Elements of the reduction axis that a one-row linear's thread reads per
+/// load of `weight`: kMatVecLoadBytes' worth where an [out, in] weight's
+/// rows are contiguous, whole multiples of them, and start aligned (the
+/// binding's alignment and the row stride), else one.
+static int64_t getMatVecLanes(LinearOp op, const KernelValues &values,
+                              MemRefType weight) {
+  int64_t bytes = llvm::divideCeil(weight.getElementTypeBitWidth(), 8);
+  if (op.getLayout() == WeightLayout::in_out ||
+      kMatVecLoadBytes % bytes != 0 ||
+      values.alignment(op.getWeight()) < kMatVecLoadBytes)
+    return 1;
+  int64_t lanes = kMatVecLoadBytes / bytes;
+  auto [strides, offset] = weight.getStridesAndOffset();
+  if ((strides[0] * bytes) % kMatVecLoadBytes != 0 ||
+      weight.getDimSize(1) % lanes != 0)
+    return 1;
+  return lanes;
+}
+
 void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
                              const KernelValues &values, const WorkRange &range,
                              const MatVecBuffers &buffers) {
@@ -468,11 +488,31 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
   Value zero = indexConstant(b, loc, 0);
   if (op.getNormGamma())
     emitNormalizedRow(b, loc, op, values, range, buffers);
-  // Element i of the (normalized) input row.
+  auto weightType = cast<MemRefType>(w.getType());
+  int64_t lanes = getMatVecLanes(op, values, weightType);
+  auto vectorOf = [&](Type element) {
+    return VectorType::get({lanes}, element);
+  };
+  // `lanes` elements of `memref` from `idx` on, as f32 lanes: one load of
+  // `alignment` bytes (an element's where not known better).
+  auto loadLanes = [&](Value memref, ValueRange idx, int64_t alignment) {
+    auto memrefType = cast<MemRefType>(memref.getType());
+    Type element = memrefType.getElementType();
+    int64_t bytes = llvm::divideCeil(memrefType.getElementTypeBitWidth(), 8);
+    Value v = vector::LoadOp::create(
+        b, loc, vectorOf(element), memref, idx, /*nontemporal=*/false,
+        llvm::MaybeAlign(std::max(bytes, std::min(alignment,
+                                                  lanes * bytes))));
+    if (element != type)
+      v = arith::ExtFOp::create(b, loc, vectorOf(type), v);
+    return v;
+  };
+  // Elements [i, i + lanes) of the (normalized) input row; a chunk's byte
+  // offset in the row is a multiple of the weight's load.
   auto inputAt = [&](Value i) -> Value {
     if (buffers.normalized)
-      return memref::LoadOp::create(b, loc, buffers.normalized, ValueRange{i});
-    return loadAs(b, loc, x, ValueRange{zero, i}, type);
+      return loadLanes(buffers.normalized, ValueRange{i}, kMatVecLoadBytes);
+    return loadLanes(x, ValueRange{zero, i}, values.alignment(op.getInput()));
   };
   Value thread = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   // [in, out]: features fastest across threads; [out, in]: reduction fastest.
@@ -484,24 +524,27 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
   Value hasFeature = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                            column, range.count);
   Value fzero = floatConstant(b, loc, type, 0.0);
-  // The reduction is the weight's static input axis: thread `slice` takes
-  // i = slice + j * slices for j < steps, kMatVecUnroll at a time with
-  // independent loads, so that enough bytes are in flight to stream the
-  // weights at the memory's rate. Indices past the end are clamped (a valid
-  // load) and their product dropped.
+  Value lanesZero = arith::ConstantOp::create(
+      b, loc, cast<TypedAttr>(b.getZeroAttr(vectorOf(type))));
+  // The reduction is the weight's static input axis in chunks of `lanes`:
+  // thread `slice` takes chunk c = slice + j * slices for j < steps,
+  // `unroll` at a time with independent loads, so that enough bytes are in
+  // flight to stream the weights at the memory's rate. Chunks past the end
+  // are clamped (a valid load) and their products dropped.
   // Weights are arguments of static shape (the planner requires it).
-  int64_t depth =
-      cast<MemRefType>(w.getType()).getDimSize(inOut ? 0 : 1);
+  int64_t depth = weightType.getDimSize(inOut ? 0 : 1);
   assert(!ShapedType::isDynamic(depth) && "a weight of dynamic shape");
-  int64_t steps = llvm::divideCeil(depth, slices);
-  int64_t unroll = std::max<int64_t>(1, std::min(kMatVecUnroll, steps));
-  Value last = indexConstant(b, loc, depth - 1);
+  int64_t chunks = depth / lanes;
+  int64_t steps = llvm::divideCeil(chunks, slices);
+  int64_t unroll = std::clamp<int64_t>(kMatVecUnrollLanes / lanes, 1,
+                                       std::min(kMatVecUnroll, steps));
+  Value last = indexConstant(b, loc, chunks - 1);
   auto partial = scf::IfOp::create(b, loc, TypeRange{type}, hasFeature,
                                    /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(partial.thenBlock());
-    SmallVector<Value> inits(unroll, fzero);
+    SmallVector<Value> inits(unroll, lanesZero);
     auto loop = scf::ForOp::create(
         b, loc, zero, indexConstant(b, loc, steps),
         indexConstant(b, loc, unroll), inits);
@@ -510,26 +553,32 @@ void gpu_kernels::emitMatVec(OpBuilder &b, Location loc, LinearOp op,
     for (int64_t u = 0; u < unroll; ++u) {
       Value j = arith::AddIOp::create(b, loc, loop.getInductionVar(),
                                       indexConstant(b, loc, u));
-      Value i = arith::AddIOp::create(
+      Value c = arith::AddIOp::create(
           b, loc, slice,
           arith::MulIOp::create(b, loc, j, indexConstant(b, loc, slices)));
-      Value clamped = arith::MinUIOp::create(b, loc, i, last);
-      Value product = arith::MulFOp::create(
-          b, loc, inputAt(clamped),
-          weightAt(b, loc, op, w, clamped, feature, type));
+      Value i = arith::MulIOp::create(b, loc,
+                                      arith::MinUIOp::create(b, loc, c, last),
+                                      indexConstant(b, loc, lanes));
+      Value weights = loadLanes(
+          w, inOut ? ValueRange{i, feature} : ValueRange{feature, i},
+          values.alignment(op.getWeight()));
+      Value product = arith::MulFOp::create(b, loc, inputAt(i), weights);
       Value inside =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, i,
-                                indexConstant(b, loc, depth));
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c,
+                                indexConstant(b, loc, chunks));
       sums.push_back(arith::AddFOp::create(
           b, loc, loop.getRegionIterArgs()[u],
-          arith::SelectOp::create(b, loc, inside, product, fzero)));
+          arith::SelectOp::create(b, loc, inside, product, lanesZero)));
     }
     scf::YieldOp::create(b, loc, sums);
     b.setInsertionPointAfter(loop);
     Value total = loop.getResult(0);
     for (int64_t u = 1; u < unroll; ++u)
       total = arith::AddFOp::create(b, loc, total, loop.getResult(u));
-    scf::YieldOp::create(b, loc, total);
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD, total)});
     b.setInsertionPointToStart(partial.elseBlock());
     scf::YieldOp::create(b, loc, ValueRange{fzero});
   }

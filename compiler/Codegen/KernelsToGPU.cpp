@@ -24,6 +24,7 @@
 #include "compiler/Codegen/GPUKernelBuilder.h"
 #include "compiler/Codegen/Passes.h"
 #include "compiler/Codegen/Plan.h"
+#include "runtime/include/attn/kernel_abi.h"
 
 #include "compiler/Conversion/AttnToLinalg/Utils.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -32,6 +33,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::attn {
@@ -473,6 +475,11 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
       b, loc, name, b.getFunctionType({ptrType, i64, i64, i64, ptrType}, {}),
       layout->workgroup, layout->privates);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  // Shared buffers start 16-byte aligned, so that rows of them can be read
+  // 128 bits at a time (the matrix-vector kernel's normalized row).
+  for (unsigned i = 0; i < layout->workgroup.size(); ++i)
+    func.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                     b.getI64IntegerAttr(kMatVecLoadBytes));
   func.setKnownBlockSizeAttr(
       b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   func->setAttr(kItemsPerBlockAttrName, b.getI64IntegerAttr(itemsPerBlock));
@@ -491,6 +498,11 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
         loadKernelBinding(b, loc, entry.getArgument(0), i,
                     cast<MemRefType>(impl.getArgumentTypes()[i])));
     values.mapping.map(impl.getArgument(i), values.bindings.back());
+    auto alignment = impl.getArgAttrOfType<IntegerAttr>(
+        i, AttnDialect::getAlignmentAttrName());
+    values.alignments.push_back(
+        std::min<int64_t>(alignment ? alignment.getInt() : 1,
+                          ATTN_DEVICE_BUFFER_ALIGNMENT));
   }
   auto asIndex = [&](Value v) -> Value {
     return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);

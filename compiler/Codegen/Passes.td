@@ -202,7 +202,9 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
       outputs per thread on the f32 pipelines; or for
       one row (decode) a matrix-vector product with the reduction split
       across the block (with a norm, the block first normalizes the row
-      into shared memory);
+      into shared memory), an [out, in] weight read 16 bytes per load
+      (`vector.load`) where its binding's `attn.alignment` and its row
+      length allow;
     - `attn.fused_attention`: a flash kernel, a block per (head, group of
       64-query tiles), one query per thread, keys and values in tiles
       through shared memory, the online
@@ -255,7 +257,8 @@ def KernelsToGPU : Pass<"attn-kernels-to-gpu", "::mlir::ModuleOp"> {
                            "::mlir::NVVM::NVVMDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def GPUMathToNVVM : Pass<"attn-gpu-math-to-nvvm"> {

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -735,6 +736,20 @@ static Value sliceTensor(OpBuilder &b, Location loc, Value source,
   return tensor::ExtractSliceOp::create(b, loc, source, offsets, sizes, strides);
 }
 
+/// The largest power of two, at most kMaxOffsetAlignment, that divides the
+/// byte offset of a view at `offset` elements of `elementBytes` for every S
+/// and T: the gcd of its coefficients' powers of two.
+static int64_t getOffsetAlignment(const Affine &offset, int64_t elementBytes) {
+  constexpr int64_t kMaxOffsetAlignment = 256;
+  int64_t alignment = kMaxOffsetAlignment;
+  for (int64_t coefficient : {offset.s, offset.t, offset.c})
+    if (coefficient != 0)
+      alignment = std::min<int64_t>(
+          alignment, int64_t{1} << llvm::countr_zero(static_cast<uint64_t>(
+                         coefficient * elementBytes)));
+  return alignment;
+}
+
 unsigned Planner::getOrCreateKernel(
     Operation *op, ValueRange operands, const SplitSpec &spec,
     ArrayRef<ViewPlan> bindings,
@@ -765,6 +780,13 @@ unsigned Planner::getOrCreateKernel(
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
   unsigned numBindings = bindingTypes.size();
+  // What every dispatch of the kernel guarantees (the alignment is part of
+  // the body, so kernels of differently aligned bindings are not shared).
+  for (auto [i, type] : llvm::enumerate(bindingTypes))
+    func.setArgAttr(
+        i, AttnDialect::getAlignmentAttrName(),
+        b.getI64IntegerAttr(getOffsetAlignment(
+            bindings[i].offset, llvm::divideCeil(type.getElementTypeBitWidth(), 8))));
   Value S = entry->getArgument(numBindings), T = entry->getArgument(numBindings + 1);
   Value begin = entry->getArgument(numBindings + 2);
   Value count = arith::SubIOp::create(b, loc, entry->getArgument(numBindings + 3),

@@ -48,6 +48,22 @@ LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
                              << " must be a 2-D 'attn.weight' tensor";
     return success();
   }
+  if (attrName == getAlignmentAttrName()) {
+    auto bytes = dyn_cast<IntegerAttr>(attribute.getValue());
+    if (!bytes || bytes.getValue().getSExtValue() <= 0 ||
+        !llvm::isPowerOf2_64(bytes.getValue().getZExtValue()))
+      return op->emitError() << "'" << attrName << "' of argument #"
+                             << argIndex
+                             << " must be a power-of-two integer, got "
+                             << attribute.getValue();
+    Region &region = op->getRegion(regionIndex);
+    if (!region.empty() && argIndex < region.getNumArguments() &&
+        !isa<MemRefType>(region.getArgument(argIndex).getType()))
+      return op->emitError() << "'" << attrName << "' argument #" << argIndex
+                             << " must be a memref, got "
+                             << region.getArgument(argIndex).getType();
+    return success();
+  }
   if (attrName != getWeightAttrName() && attrName != getKVCacheAttrName())
     return op->emitError() << "unknown attn argument attribute '" << attrName
                            << "'";

@@ -30,6 +30,10 @@ def Attn_Dialect : Dialect {
     weight may also carry `attn.transposed` (set by `attn-transpose-weights`):
     the argument is the checkpoint tensor with its two axes swapped, and the
     artifact stores it so.
+    The planner marks each memref argument of the kernels it outlines with
+    `attn.alignment`, the bytes its data's offset into its buffer is a
+    multiple of, so that a backend whose buffers start aligned can widen
+    its loads.
 
     ```mlir
     func.func @prefill(%ids: tensor<?xi32>,
@@ -52,6 +56,12 @@ def Attn_Dialect : Dialect {
     /// transpose of its checkpoint tensor.
     static constexpr ::llvm::StringLiteral getTransposedAttrName() {
       return ::llvm::StringLiteral("attn.transposed");
+    }
+    /// The argument attribute of a planned kernel's memref argument: its
+    /// data starts at a multiple of this many bytes (a power of two) from
+    /// the start of its buffer, whichever dispatch binds it.
+    static constexpr ::llvm::StringLiteral getAlignmentAttrName() {
+      return ::llvm::StringLiteral("attn.alignment");
     }
   }];
 }

@@ -2,6 +2,8 @@
 
 #include "runtime/cuda/CudaSession.h"
 
+#include "attn/kernel_abi.h"
+
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -14,8 +16,8 @@ namespace attn::runtime::cuda {
 namespace fb = attn::artifact;
 
 /// Device allocations are split into sub-buffers at this alignment (what
-/// cuMemAlloc itself guarantees).
-static constexpr size_t kDeviceAlignment = 256;
+/// cuMemAlloc itself guarantees), which the kernels' widened loads rely on.
+static constexpr size_t kDeviceAlignment = ATTN_DEVICE_BUFFER_ALIGNMENT;
 
 static size_t alignUp(size_t value) {
   return (value + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;

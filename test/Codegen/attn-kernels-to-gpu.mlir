@@ -64,7 +64,7 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // hi x lo, hi x hi for each of its 2 x 2 fragments; the epilogue adds the
 // bias at the store.
 // CHECK-LABEL: gpu.func @k1_linear
-// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[XLO:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>, %[[WLO:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WS:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[XLO:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WLO:.*]] : memref<16x72xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
 // CHECK-SAME: known_block_size = array<i32: 256, 1, 1>
 // CHECK: %[[TID:.*]] = gpu.thread_id x
@@ -115,7 +115,7 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // accumulating 4 x 4 outputs in registers (8 shared loads, 16
 // multiply-adds per step), the bias added at the store.
 // F32-LABEL: gpu.func @k1_linear
-// F32-SAME: workgroup(%[[XS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>, %[[WS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>>)
+// F32-SAME: workgroup(%[[XS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WS:.*]] : memref<16x65xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // F32-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 64 : i64
 // F32-SAME: known_block_size = array<i32: 256, 1, 1>
 // F32: %[[BEGIN:.*]] = arith.muli %{{.*}}, %c64 : index
@@ -199,14 +199,14 @@ func.func private @k2_linear_impl(%arg0: memref<?x32xf32, strided<[32, 1]>>, %ar
 // warp adds its lanes' sums by shuffles, and the first thread the 8 warps'
 // sums from shared memory.
 // CHECK-LABEL: gpu.func @k5_linear
-// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: attn.items_per_block = 1 : i64
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[SLICE:.*]] = arith.remui %[[TID]], %c256
 // CHECK: %[[COLUMN:.*]] = arith.divui %[[TID]], %c256
 // CHECK: %[[PARTIAL:.*]] = scf.if
 // CHECK: %[[I:.*]] = arith.minui %[[SLICE]], %c15
-// CHECK: memref.load %{{.*}}[%{{.*}}, %[[I]]] : memref<48x16xbf16, strided<[16, 1]>>
+// CHECK: vector.load %{{.*}}[%{{.*}}, %[[I]]] {alignment = 2 : i64} : memref<48x16xbf16, strided<[16, 1]>>, vector<1xbf16>
 // CHECK: %[[INSIDE:.*]] = arith.cmpi ult, %[[SLICE]], %c16
 // CHECK: arith.select %[[INSIDE]]
 // CHECK: gpu.shuffle xor %[[PARTIAL]]
@@ -236,13 +236,13 @@ func.func private @k5_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 // so 4 warp sums per feature meet in shared memory; 2048 features keep 8
 // (256 blocks), each over one warp.
 // CHECK-LABEL: gpu.func @k7_linear
-// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<128x2xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<128x2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: attn.items_per_block = 2 : i64
 // CHECK: %[[SLICE:.*]] = arith.remui %{{.*}}, %c128
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK: scf.for %{{.*}} = %c0 to %c4 step %c1 iter_args
 // CHECK-LABEL: gpu.func @k8_linear
-// CHECK-SAME: workgroup(%[[P8:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[P8:.*]] : memref<32x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: attn.items_per_block = 8 : i64
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK: gpu.barrier
@@ -271,13 +271,99 @@ func.func private @k8_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 
 // -----
 
+// Bindings whose offsets the planner aligned (`attn.alignment`) and rows of
+// whole 16-byte multiples: an f32 weight is read 4 elements per load, a
+// bf16 weight 8, with the input row alike (8 f32 lanes: 32 bytes); the
+// chunks of a thread are 4 (8) elements apart per slice, the partial sums
+// vectors reduced once after the loop.
+// CHECK-LABEL: gpu.func @k10_linear
+// CHECK: %[[SLICE:.*]] = arith.remui %{{.*}}, %c256
+// CHECK: %[[C:.*]] = arith.minui %[[SLICE]], %c7
+// CHECK: %[[I:.*]] = arith.muli %[[C]], %c4
+// CHECK: %[[W:.*]] = vector.load %{{.*}}[%{{.*}}, %[[I]]] {alignment = 16 : i64} : memref<48x32xf32, strided<[32, 1]>>, vector<4xf32>
+// CHECK: %[[X:.*]] = vector.load %{{.*}}[%c0, %[[I]]] {alignment = 16 : i64} : memref<1x32xf32, strided<[32, 1]>>, vector<4xf32>
+// CHECK: arith.mulf %[[X]], %[[W]] : vector<4xf32>
+// CHECK: arith.cmpi ult, %[[SLICE]], %c8
+// CHECK: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
+// CHECK-LABEL: gpu.func @k11_linear
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<48x32xbf16, strided<[32, 1]>>, vector<8xbf16>
+// CHECK: arith.extf %{{.*}} : vector<8xbf16> to vector<8xf32>
+// CHECK: vector.load %{{.*}} {alignment = 32 : i64} : memref<1x32xf32, strided<[32, 1]>>, vector<8xf32>
+// CHECK: vector.reduction <add>, %{{.*}} : vector<8xf32> into f32
+func.func private @k10_linear_impl(%arg0: memref<1x32xf32, strided<[32, 1]>> {attn.alignment = 256 : i64}, %arg1: memref<48x32xf32, strided<[32, 1]>> {attn.alignment = 256 : i64}, %arg2: memref<1x48xf32, strided<[48, 1]>> {attn.alignment = 256 : i64}, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x32xf32, strided<[32, 1]>> to tensor<1x32xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x32xf32, strided<[32, 1]>> to tensor<48x32xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 32] [1, 1] : tensor<48x32xf32> to tensor<?x32xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x32xf32>, tensor<?x32xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+func.func private @k11_linear_impl(%arg0: memref<1x32xf32, strided<[32, 1]>> {attn.alignment = 64 : i64}, %arg1: memref<48x32xbf16, strided<[32, 1]>> {attn.alignment = 16 : i64}, %arg2: memref<1x48xf32, strided<[48, 1]>> {attn.alignment = 256 : i64}, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x32xf32, strided<[32, 1]>> to tensor<1x32xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x32xbf16, strided<[32, 1]>> to tensor<48x32xbf16>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 32] [1, 1] : tensor<48x32xbf16> to tensor<?x32xbf16>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x32xf32>, tensor<?x32xbf16>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
+// Where the alignment is short of 16 bytes (an input at an odd offset, a
+// weight binding at 8 bytes) or rows are no 16-byte multiple (24 bytes), the
+// loads stay one element: the input's 4-byte alignment splits a wide load,
+// the weight's and row length keep it scalar.
+// CHECK-LABEL: gpu.func @k12_linear
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<48x32xf32, strided<[32, 1]>>, vector<4xf32>
+// CHECK: vector.load %{{.*}} {alignment = 4 : i64} : memref<1x32xf32, strided<[32, 1]>>, vector<4xf32>
+// CHECK-LABEL: gpu.func @k13_linear
+// CHECK: vector.load %{{.*}} : memref<48x32xf32, strided<[32, 1]>>, vector<1xf32>
+// CHECK-LABEL: gpu.func @k14_linear
+// CHECK: vector.load %{{.*}} : memref<48x6xf32, strided<[6, 1]>>, vector<1xf32>
+func.func private @k12_linear_impl(%arg0: memref<1x32xf32, strided<[32, 1]>> {attn.alignment = 4 : i64}, %arg1: memref<48x32xf32, strided<[32, 1]>> {attn.alignment = 256 : i64}, %arg2: memref<1x48xf32, strided<[48, 1]>> {attn.alignment = 256 : i64}, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x32xf32, strided<[32, 1]>> to tensor<1x32xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x32xf32, strided<[32, 1]>> to tensor<48x32xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 32] [1, 1] : tensor<48x32xf32> to tensor<?x32xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x32xf32>, tensor<?x32xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+func.func private @k13_linear_impl(%arg0: memref<1x32xf32, strided<[32, 1]>> {attn.alignment = 256 : i64}, %arg1: memref<48x32xf32, strided<[32, 1]>> {attn.alignment = 8 : i64}, %arg2: memref<1x48xf32, strided<[48, 1]>> {attn.alignment = 256 : i64}, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x32xf32, strided<[32, 1]>> to tensor<1x32xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x32xf32, strided<[32, 1]>> to tensor<48x32xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 32] [1, 1] : tensor<48x32xf32> to tensor<?x32xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x32xf32>, tensor<?x32xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+func.func private @k14_linear_impl(%arg0: memref<1x6xf32, strided<[6, 1]>> {attn.alignment = 256 : i64}, %arg1: memref<48x6xf32, strided<[6, 1]>> {attn.alignment = 256 : i64}, %arg2: memref<1x48xf32, strided<[48, 1]>> {attn.alignment = 256 : i64}, %S: index, %T: index, %begin: index, %end: index) {
+  %count = arith.subi %end, %begin : index
+  %x = bufferization.to_tensor %arg0 restrict : memref<1x6xf32, strided<[6, 1]>> to tensor<1x6xf32>
+  %w = bufferization.to_tensor %arg1 restrict : memref<48x6xf32, strided<[6, 1]>> to tensor<48x6xf32>
+  %wc = tensor.extract_slice %w[%begin, 0] [%count, 6] [1, 1] : tensor<48x6xf32> to tensor<?x6xf32>
+  %y = attn.linear %x, %wc layout<out_in> : (tensor<1x6xf32>, tensor<?x6xf32>) -> tensor<1x?xf32>
+  %dst = memref.subview %arg2[0, %begin] [1, %count] [1, 1] : memref<1x48xf32, strided<[48, 1]>> to memref<1x?xf32, strided<[48, 1], offset: ?>>
+  bufferization.materialize_in_destination %y in restrict writable %dst : (tensor<1x?xf32>, memref<1x?xf32, strided<[48, 1], offset: ?>>) -> ()
+  return
+}
+
+// -----
+
 // A one-row linear with a norm (attn-fuse-linear-prologues): the block first
 // normalizes the input row into shared memory, as attn.layer_norm does (the
 // sum and the centered squares each by a loop per thread, shuffles across
 // the warp and the 8 warps' values through shared memory), then the
 // matrix-vector product reads the row from there.
 // CHECK-LABEL: gpu.func @k9_linear
-// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>>, %[[ROW:.*]] : memref<16xf32, #gpu.address_space<workgroup>>, %[[SCRATCH:.*]] : memref<8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[ROW:.*]] : memref<16xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SCRATCH:.*]] : memref<8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[SUM:.*]] = scf.for %{{.*}} = %[[TID]] to %c16 step %c256
 // CHECK-COUNT-5: gpu.shuffle xor
@@ -298,7 +384,7 @@ func.func private @k8_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 // CHECK: memref.store %{{.*}}, %[[ROW]][%[[I]]]
 // CHECK: gpu.barrier
 // CHECK: scf.if
-// CHECK: memref.load %[[ROW]]
+// CHECK: vector.load %[[ROW]]
 // CHECK: memref.store %{{.*}}, %[[PARTIALS]]
 func.func private @k9_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %arg1: memref<48x16xf32, strided<[16, 1]>>, %arg2: memref<16xf32, strided<[1]>>, %arg3: memref<16xf32, strided<[1]>>, %arg4: memref<1x48xf32, strided<[48, 1]>>, %S: index, %T: index, %begin: index, %end: index) {
   %count = arith.subi %end, %begin : index
@@ -406,7 +492,7 @@ func.func private @k4_kv_cache_write_impl(%arg0: memref<2x?x8xf32, strided<[64, 
 // at a time between barriers, the online softmax in registers and private
 // memory, acc / l at the end.
 // CHECK-LABEL: gpu.func @k3_fused_attention
-// CHECK-SAME: workgroup(%[[KS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>>, %[[VS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[KS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[VS:.*]] : memref<64x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: private(%[[QP:.*]] : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
 // CHECK-SAME: attn.grid_y = 16 : i64, attn.items_per_block = 1 : i64
 // CHECK-SAME: known_block_size = array<i32: 64, 1, 1>
@@ -504,7 +590,7 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // counter.
 // CHECK-LABEL: gpu.func @k7_fused_attention
 // CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[WS:[a-z0-9]+]]: !llvm.ptr)
-// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<4xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<4xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<4x8xf32, #gpu.address_space<workgroup>>, %[[LAST:.*]] : memref<1xi32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<4xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WSUM:.*]] : memref<4xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WACC:.*]] : memref<4x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[LAST:.*]] : memref<1xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: private(%{{.*}} : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
 // CHECK-SAME: attn.grid_y = 32 : i64, attn.items_per_block = 1 : i64, attn.shared_memory_bytes = 0 : i64, attn.workspace_bytes = 2568 : i64, known_block_size = array<i32: 128, 1, 1>
 // CHECK: %[[T:.*]] = arith.index_cast %arg2 : i64 to index
@@ -574,7 +660,7 @@ func.func private @k7_fused_attention_impl(%arg0: memref<2x1x8xf32, strided<[8, 
 // across the 8 warps in shared memory, rescaled to the overall maximum,
 // and the block writes the output. No workspace.
 // CHECK-LABEL: gpu.func @k8_fused_attention
-// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>>, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>>)
+// CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WSUM:.*]] : memref<8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WACC:.*]] : memref<8x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: private(%{{.*}} : memref<8xf32, #gpu.address_space<private>>, %[[ACC:.*]] : memref<8xf32, #gpu.address_space<private>>)
 // CHECK-NOT: attn.grid_y
 // CHECK-NOT: attn.workspace_bytes

@@ -17,6 +17,12 @@ extern "C" {
 /** The largest rank of a kernel operand. */
 #define ATTN_MAX_RANK 4
 
+/** Every buffer of a CUDA session (weights, KV caches, scratch, kernel
+ *  workspaces) starts at a multiple of this many bytes: the CUDA kernels
+ *  widen their loads of a binding whose offset into its buffer is a
+ *  multiple of 16 bytes (the `attn.alignment` the planner records). */
+#define ATTN_DEVICE_BUFFER_ALIGNMENT 256
+
 /** A strided view of a buffer. `data` points at the view's first element;
  *  sizes and strides count elements; entries past the operand's rank are
  *  unused. */

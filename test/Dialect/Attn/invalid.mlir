@@ -593,3 +593,20 @@ func.func @embedding_addend_type(%t: tensor<10x8xf32>, %ids: tensor<?xi32>, %pos
   %0 = attn.embedding %t[%ids] plus %pos : (tensor<10x8xf32>, tensor<?xi32>, tensor<?x8xf16>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'attn.alignment' of argument #0 must be a power-of-two integer, got 24 : i64}}
+func.func private @alignment_not_power_of_two(%w: memref<4xf32> {attn.alignment = 24 : i64})
+
+// -----
+
+// expected-error @+1 {{'attn.alignment' of argument #0 must be a power-of-two integer, got "16"}}
+func.func private @alignment_not_integer(%w: memref<4xf32> {attn.alignment = "16"})
+
+// -----
+
+// expected-error @+1 {{'attn.alignment' argument #0 must be a memref, got 'tensor<4xf32>'}}
+func.func @alignment_of_tensor(%w: tensor<4xf32> {attn.alignment = 16 : i64}) {
+  return
+}
