@@ -592,6 +592,19 @@ LogicalResult KernelsToGPU::convert(const PlannedKernel &kernel,
   }
   }
   gpu::ReturnOp::create(b, loc);
+  // A multiply feeding an add becomes one fma (fast-math `contract`, as the
+  // CPU's contractions have): one instruction and one rounding instead of
+  // two, for the flash kernel's dot products as for the epilogues.
+  func.walk([&](arith::ArithFastMathInterface arith) {
+    if (!isa<arith::AddFOp, arith::SubFOp, arith::MulFOp>(arith))
+      return;
+    arith::FastMathFlagsAttr flags = arith.getFastMathFlagsAttr();
+    arith->setAttr(arith.getFastMathAttrName(),
+                   arith::FastMathFlagsAttr::get(
+                       ctx, (flags ? flags.getValue()
+                                   : arith::FastMathFlags::none) |
+                                arith::FastMathFlags::contract));
+  });
   return success();
 }
 

@@ -83,7 +83,7 @@ func.func @k0_gelu(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64, %arg3: i64, %arg4: 
 // CHECK: %[[SPECIAL:.*]] = arith.cmpi eq, %[[EXP]], %c2139095040_i32 : i32
 // CHECK: %[[HIBITS:.*]] = arith.select %[[SPECIAL]], %[[TRUNC]], %[[ROUNDED]] : i32
 // CHECK: %[[HI:.*]] = arith.bitcast %[[HIBITS]] : i32 to f32
-// CHECK: %[[REST:.*]] = arith.subf %[[X]], %[[HI]] : f32
+// CHECK: %[[REST:.*]] = arith.subf %[[X]], %[[HI]] fastmath<contract> : f32
 // CHECK: %[[RESTBITS:.*]] = arith.bitcast %[[REST]] : f32 to i32
 // CHECK: %[[LOBITS:.*]] = arith.andi %[[RESTBITS]], %c-8192_i32 : i32
 // CHECK: %[[LO:.*]] = arith.bitcast %[[LOBITS]] : i32 to f32
@@ -275,14 +275,15 @@ func.func private @k8_linear_impl(%arg0: memref<1x16xf32, strided<[16, 1]>>, %ar
 // whole 16-byte multiples: an f32 weight is read 4 elements per load, a
 // bf16 weight 8, with the input row alike (8 f32 lanes: 32 bytes); the
 // chunks of a thread are 4 (8) elements apart per slice, the partial sums
-// vectors reduced once after the loop.
+// vectors reduced once after the loop. Every multiply may contract with
+// the add it feeds (an fma).
 // CHECK-LABEL: gpu.func @k10_linear
 // CHECK: %[[SLICE:.*]] = arith.remui %{{.*}}, %c256
 // CHECK: %[[C:.*]] = arith.minui %[[SLICE]], %c7
 // CHECK: %[[I:.*]] = arith.muli %[[C]], %c4
 // CHECK: %[[W:.*]] = vector.load %{{.*}}[%{{.*}}, %[[I]]] {alignment = 16 : i64} : memref<48x32xf32, strided<[32, 1]>>, vector<4xf32>
 // CHECK: %[[X:.*]] = vector.load %{{.*}}[%c0, %[[I]]] {alignment = 16 : i64} : memref<1x32xf32, strided<[32, 1]>>, vector<4xf32>
-// CHECK: arith.mulf %[[X]], %[[W]] : vector<4xf32>
+// CHECK: arith.mulf %[[X]], %[[W]] fastmath<contract> : vector<4xf32>
 // CHECK: arith.cmpi ult, %[[SLICE]], %c8
 // CHECK: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
 // CHECK-LABEL: gpu.func @k11_linear
