@@ -444,179 +444,205 @@ void gpu_kernels::emitDecodeAttention(OpBuilder &b, Location loc,
                                           range.blockY, zero),
                     range.blockSize);
 
-  // The block's keys: all of them, or split y's ceil(keys / gridY).
+  // The block's keys: all of them, or split y's share of `splits` splits of
+  // at least kDecodeMinSplitKeys keys each (blocks past them idle).
   Value numKeys = params.numKeys(b, loc);
-  Value firstKey = zero, endKey = numKeys;
+  Value firstKey = zero, endKey = numKeys, splits;
   if (split) {
-    Value splits = indexConstant(b, loc, range.gridY);
+    Value one = indexConstant(b, loc, 1);
+    splits = arith::MinUIOp::create(
+        b, loc, indexConstant(b, loc, range.gridY),
+        arith::MaxUIOp::create(
+            b, loc, one,
+            arith::DivUIOp::create(b, loc, numKeys,
+                                   indexConstant(b, loc, kDecodeMinSplitKeys))));
     Value chunk = arith::CeilDivUIOp::create(b, loc, numKeys, splits);
     firstKey = arith::MulIOp::create(b, loc, range.blockY, chunk);
     endKey = arith::MinUIOp::create(
         b, loc, numKeys, arith::AddIOp::create(b, loc, firstKey, chunk));
   }
-
-  forEachDim(b, loc, headDim, [&](Value d) {
-    memref::StoreOp::create(
-        b, loc, loadAs(b, loc, params.q, ValueRange{head, zero, d}, type),
-        buffers.query, ValueRange{d});
-  });
-  forEachDim(b, loc, valueDim, [&](Value e) {
-    memref::StoreOp::create(b, loc, fzero, buffers.acc, ValueRange{e});
-  });
-  auto keyLoop = scf::ForOp::create(
-      b, loc, arith::AddIOp::create(b, loc, firstKey, thread), endKey,
-      blockThreads, ValueRange{negInf, fzero});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(keyLoop.getBody());
-    Value key = keyLoop.getInductionVar();
-    // (Named values: lambdas capture no structured bindings in C++17.)
-    std::pair<Value, Value> keyRow = params.row(b, loc, key, /*values=*/false);
-    std::pair<Value, Value> valueRow = params.row(b, loc, key, /*values=*/true);
-    Value s = params.score(
-        b, loc, zero, key,
-        [&](Value d) {
-          return memref::LoadOp::create(b, loc, buffers.query, ValueRange{d});
-        },
-        [&](Value d) {
-          return loadAs(b, loc, keyRow.first,
-                        ValueRange{head, keyRow.second, d}, type);
-        });
-    auto [newMax, newSum] = onlineSoftmaxStep(
-        b, loc, keyLoop.getRegionIterArgs()[0], keyLoop.getRegionIterArgs()[1],
-        s, buffers.acc, valueDim, [&](Value e) {
-          return loadAs(b, loc, valueRow.first,
-                        ValueRange{head, valueRow.second, e}, type);
-        });
-    scf::YieldOp::create(b, loc, ValueRange{newMax, newSum});
-  }
-
-  // Across the warp: every lane ends with the warp's maximum, and its sum
-  // and output rescaled to it.
-  auto maximum = [&](Value p, Value q) -> Value {
-    return arith::MaximumFOp::create(b, loc, p, q);
-  };
-  auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
-  Value max = keyLoop.getResult(0);
-  Value warpMax = warpAllReduce(b, loc, max, maximum);
-  // exp(m - M): 0 for a thread that saw no key (m = -inf).
-  Value rescale = math::ExpOp::create(
-      b, loc,
-      arith::SubFOp::create(b, loc, max, finiteOrZero(b, loc, warpMax)));
-  Value warpSum = warpAllReduce(
-      b, loc, arith::MulFOp::create(b, loc, keyLoop.getResult(1), rescale),
-      add);
-  Value first =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
-  forEachDim(b, loc, valueDim, [&](Value e) {
-    Value a = memref::LoadOp::create(b, loc, buffers.acc, ValueRange{e});
-    Value total =
-        warpAllReduce(b, loc, arith::MulFOp::create(b, loc, a, rescale), add);
-    emitIf(b, loc, first, [&] {
-      memref::StoreOp::create(b, loc, total, buffers.warpAcc,
-                              ValueRange{warp, e});
+  auto attend = [&] {
+    forEachDim(b, loc, headDim, [&](Value d) {
+      memref::StoreOp::create(
+          b, loc, loadAs(b, loc, params.q, ValueRange{head, zero, d}, type),
+          buffers.query, ValueRange{d});
     });
-  });
-  emitIf(b, loc, first, [&] {
-    memref::StoreOp::create(b, loc, warpMax, buffers.warpMax, ValueRange{warp});
-    memref::StoreOp::create(b, loc, warpSum, buffers.warpSum, ValueRange{warp});
-  });
-  gpu::BarrierOp::create(b, loc);
+    forEachDim(b, loc, valueDim, [&](Value e) {
+      memref::StoreOp::create(b, loc, fzero, buffers.acc, ValueRange{e});
+    });
+    auto keyLoop = scf::ForOp::create(
+        b, loc, arith::AddIOp::create(b, loc, firstKey, thread), endKey,
+        blockThreads, ValueRange{negInf, fzero});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(keyLoop.getBody());
+      Value key = keyLoop.getInductionVar();
+      // (Named values: lambdas capture no structured bindings in C++17.)
+      std::pair<Value, Value> keyRow =
+          params.row(b, loc, key, /*values=*/false);
+      std::pair<Value, Value> valueRow =
+          params.row(b, loc, key, /*values=*/true);
+      Value s = params.score(
+          b, loc, zero, key,
+          [&](Value d) {
+            return memref::LoadOp::create(b, loc, buffers.query, ValueRange{d});
+          },
+          [&](Value d) {
+            return loadAs(b, loc, keyRow.first,
+                          ValueRange{head, keyRow.second, d}, type);
+          });
+      auto [newMax, newSum] = onlineSoftmaxStep(
+          b, loc, keyLoop.getRegionIterArgs()[0],
+          keyLoop.getRegionIterArgs()[1], s, buffers.acc, valueDim,
+          [&](Value e) {
+            return loadAs(b, loc, valueRow.first,
+                          ValueRange{head, valueRow.second, e}, type);
+          });
+      scf::YieldOp::create(b, loc, ValueRange{newMax, newSum});
+    }
 
-  // Across warps: thread e merges output element e.
-  auto load = [&](Value memref, ValueRange indices) -> Value {
-    return memref::LoadOp::create(b, loc, memref, indices);
-  };
-  auto warpMaxAt = [&](Value w) { return load(buffers.warpMax, w); };
-  auto warpSumAt = [&](Value w) { return load(buffers.warpSum, w); };
-  auto warpAccAt = [&](Value w, Value e) {
-    return load(buffers.warpAcc, {w, e});
-  };
-  SoftmaxStates warps{indexConstant(b, loc, range.blockSize / kWarpSize),
-                      warpMaxAt, warpSumAt, warpAccAt};
-  // The head's output from `parts`' states: thread e merges element e.
-  auto storeOutput = [&](const SoftmaxStates &parts) {
+    // Across the warp: every lane ends with the warp's maximum, and its sum
+    // and output rescaled to it.
+    auto maximum = [&](Value p, Value q) -> Value {
+      return arith::MaximumFOp::create(b, loc, p, q);
+    };
+    auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
+    Value max = keyLoop.getResult(0);
+    Value warpMax = warpAllReduce(b, loc, max, maximum);
+    // exp(m - M): 0 for a thread that saw no key (m = -inf).
+    Value rescale = math::ExpOp::create(
+        b, loc,
+        arith::SubFOp::create(b, loc, max, finiteOrZero(b, loc, warpMax)));
+    Value warpSum = warpAllReduce(
+        b, loc, arith::MulFOp::create(b, loc, keyLoop.getResult(1), rescale),
+        add);
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, zero);
+    forEachDim(b, loc, valueDim, [&](Value e) {
+      Value a = memref::LoadOp::create(b, loc, buffers.acc, ValueRange{e});
+      Value total =
+          warpAllReduce(b, loc, arith::MulFOp::create(b, loc, a, rescale), add);
+      emitIf(b, loc, first, [&] {
+        memref::StoreOp::create(b, loc, total, buffers.warpAcc,
+                                ValueRange{warp, e});
+      });
+    });
+    emitIf(b, loc, first, [&] {
+      memref::StoreOp::create(b, loc, warpMax, buffers.warpMax,
+                              ValueRange{warp});
+      memref::StoreOp::create(b, loc, warpSum, buffers.warpSum,
+                              ValueRange{warp});
+    });
+    gpu::BarrierOp::create(b, loc);
+
+    // Across warps: thread e merges output element e.
+    auto load = [&](Value memref, ValueRange indices) -> Value {
+      return memref::LoadOp::create(b, loc, memref, indices);
+    };
+    auto warpMaxAt = [&](Value w) { return load(buffers.warpMax, w); };
+    auto warpSumAt = [&](Value w) { return load(buffers.warpSum, w); };
+    auto warpAccAt = [&](Value w, Value e) {
+      return load(buffers.warpAcc, {w, e});
+    };
+    SoftmaxStates warps{indexConstant(b, loc, range.blockSize / kWarpSize),
+                        warpMaxAt, warpSumAt, warpAccAt};
+    // The head's output from `parts`' states: thread e merges element e.
+    auto storeOutput = [&](const SoftmaxStates &parts) {
+      forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
+        SoftmaxState state = mergeStates(b, loc, parts, e, type);
+        memref::StoreOp::create(b, loc, normalize(b, loc, state.acc, state.sum),
+                                params.out, ValueRange{head, zero, e});
+      });
+    };
+    if (!split)
+      return storeOutput(warps);
+    Value alone = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        splits, indexConstant(b, loc, 1));
+    auto ifAlone = scf::IfOp::create(b, loc, alone, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifAlone.thenBlock()->getTerminator());
+    storeOutput(warps);
+    b.setInsertionPoint(ifAlone.elseBlock()->getTerminator());
+
+    // Split: the block's state goes to the workspace (thread 0, which takes
+    // e = 0, also writes the maximum and sum).
+    auto outType = cast<MemRefType>(params.out.getType());
+    SmallVector<Value, 3> workspace;
+    int64_t offset = 0;
+    auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+    for (MemRefType part : getWorkspaceTypes(
+             type, outType.getDimSize(0), range.gridY, outType.getDimSize(2))) {
+      Value data =
+          LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(), buffers.workspace,
+                              ArrayRef<LLVM::GEPArg>{offset});
+      workspace.push_back(
+          buildMemRefDescriptor(b, loc, data, part, [](int64_t) -> Value {
+            llvm_unreachable("workspace shapes are static");
+          }));
+      offset += getPartBytes(part);
+    }
+    Value partAcc = workspace[0], partStats = workspace[1],
+          counters = workspace[2];
+    Value splitIndex = range.blockY;
+    Value one = indexConstant(b, loc, 1);
     forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
-      SoftmaxState state = mergeStates(b, loc, parts, e, type);
-      memref::StoreOp::create(b, loc, normalize(b, loc, state.acc, state.sum),
-                              params.out, ValueRange{head, zero, e});
+      SoftmaxState state = mergeStates(b, loc, warps, e, type);
+      memref::StoreOp::create(b, loc, state.acc, partAcc,
+                              ValueRange{head, splitIndex, e});
+      emitIf(b, loc,
+             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, zero),
+             [&] {
+               memref::StoreOp::create(b, loc, state.max, partStats,
+                                       ValueRange{head, splitIndex, zero});
+               memref::StoreOp::create(b, loc, state.sum, partStats,
+                                       ValueRange{head, splitIndex, one});
+             });
+    });
+    // Every thread's writes reach the device before thread 0 counts the
+    // block done; the block that completes the count sees them all.
+    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+    gpu::BarrierOp::create(b, loc);
+    Type i32 = b.getI32Type();
+    Value firstThread =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread, zero);
+    emitIf(b, loc, firstThread, [&] {
+      Value ticket = memref::AtomicRMWOp::create(
+          b, loc, arith::AtomicRMWKind::addi,
+          arith::ConstantIntOp::create(b, loc, i32, 1), counters,
+          ValueRange{head});
+      Value last = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, ticket,
+          arith::IndexCastOp::create(
+              b, loc, i32,
+              arith::SubIOp::create(b, loc, splits, indexConstant(b, loc, 1))));
+      memref::StoreOp::create(b, loc, arith::ExtUIOp::create(b, loc, i32, last),
+                              buffers.isLast, ValueRange{zero});
+    });
+    gpu::BarrierOp::create(b, loc);
+    Value isLast = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ne, load(buffers.isLast, zero),
+        arith::ConstantIntOp::create(b, loc, i32, 0));
+    emitIf(b, loc, isLast, [&] {
+      NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
+      auto splitMax = [&](Value w) { return load(partStats, {head, w, zero}); };
+      auto splitSum = [&](Value w) { return load(partStats, {head, w, one}); };
+      auto splitAcc = [&](Value w, Value e) {
+        return load(partAcc, {head, w, e});
+      };
+      storeOutput({splits, splitMax, splitSum, splitAcc});
+      // Ready for the next launch (this kernel's completion orders the store
+      // before it).
+      emitIf(b, loc, firstThread, [&] {
+        memref::StoreOp::create(b, loc,
+                                arith::ConstantIntOp::create(b, loc, i32, 0),
+                                counters, ValueRange{head});
+      });
     });
   };
   if (!split)
-    return storeOutput(warps);
-
-  // Split: the block's state goes to the workspace (thread 0, which takes
-  // e = 0, also writes the maximum and sum).
-  auto outType = cast<MemRefType>(params.out.getType());
-  SmallVector<Value, 3> workspace;
-  int64_t offset = 0;
-  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
-  for (MemRefType part :
-       getWorkspaceTypes(type, outType.getDimSize(0), range.gridY,
-                         outType.getDimSize(2))) {
-    Value data = LLVM::GEPOp::create(b, loc, ptrType, b.getI8Type(),
-                                     buffers.workspace,
-                                     ArrayRef<LLVM::GEPArg>{offset});
-    workspace.push_back(buildMemRefDescriptor(
-        b, loc, data, part, [](int64_t) -> Value {
-          llvm_unreachable("workspace shapes are static");
-        }));
-    offset += getPartBytes(part);
-  }
-  Value partAcc = workspace[0], partStats = workspace[1],
-        counters = workspace[2];
-  Value splitIndex = range.blockY;
-  Value one = indexConstant(b, loc, 1);
-  forLoop(b, loc, thread, valueDim, blockThreads, [&](Value e) {
-    SoftmaxState state = mergeStates(b, loc, warps, e, type);
-    memref::StoreOp::create(b, loc, state.acc, partAcc,
-                            ValueRange{head, splitIndex, e});
-    emitIf(b, loc,
-           arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, zero),
-           [&] {
-             memref::StoreOp::create(b, loc, state.max, partStats,
-                                     ValueRange{head, splitIndex, zero});
-             memref::StoreOp::create(b, loc, state.sum, partStats,
-                                     ValueRange{head, splitIndex, one});
-           });
-  });
-  // Every thread's writes reach the device before thread 0 counts the
-  // block done; the block that completes the count sees them all.
-  NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
-  gpu::BarrierOp::create(b, loc);
-  Type i32 = b.getI32Type();
-  Value firstThread =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread, zero);
-  emitIf(b, loc, firstThread, [&] {
-    Value ticket = memref::AtomicRMWOp::create(
-        b, loc, arith::AtomicRMWKind::addi,
-        arith::ConstantIntOp::create(b, loc, i32, 1), counters,
-        ValueRange{head});
-    Value last = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::eq, ticket,
-        arith::ConstantIntOp::create(b, loc, i32, range.gridY - 1));
-    memref::StoreOp::create(b, loc, arith::ExtUIOp::create(b, loc, i32, last),
-                            buffers.isLast, ValueRange{zero});
-  });
-  gpu::BarrierOp::create(b, loc);
-  Value isLast = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::ne, load(buffers.isLast, zero),
-      arith::ConstantIntOp::create(b, loc, i32, 0));
-  emitIf(b, loc, isLast, [&] {
-    NVVM::MembarOp::create(b, loc, NVVM::MemScopeKind::GPU);
-    auto splitMax = [&](Value w) { return load(partStats, {head, w, zero}); };
-    auto splitSum = [&](Value w) { return load(partStats, {head, w, one}); };
-    auto splitAcc = [&](Value w, Value e) {
-      return load(partAcc, {head, w, e});
-    };
-    storeOutput({indexConstant(b, loc, range.gridY), splitMax, splitSum,
-                 splitAcc});
-    // Ready for the next launch (this kernel's completion orders the store
-    // before it).
-    emitIf(b, loc, firstThread, [&] {
-      memref::StoreOp::create(b, loc,
-                              arith::ConstantIntOp::create(b, loc, i32, 0),
-                              counters, ValueRange{head});
-    });
-  });
+    return attend();
+  emitIf(b, loc,
+         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, range.blockY,
+                               splits),
+         attend);
 }

@@ -220,6 +220,11 @@ inline constexpr int64_t kDecodeMaxSplits = 32;
 /// Threads per block of a split decode attention: a split holds about
 /// context / splits keys (93 of a 1024-token GPT-2 cache), one per thread.
 inline constexpr int64_t kDecodeSplitBlockSize = 128;
+/// Keys per split of a decode attention at least (a warp's worth): a short
+/// cache takes fewer splits, as FlashDecoding sizes them by the sequence,
+/// since each split costs a workspace round trip, a fence, an atomic and a
+/// term of the final merge; one split writes its output directly.
+inline constexpr int64_t kDecodeMinSplitKeys = kWarpSize;
 
 /// Blocks per head of a decode attention with `heads` heads: 1 when the
 /// heads alone fill kDecodeTargetBlocks.
@@ -242,13 +247,16 @@ struct DecodeBuffers {
 };
 
 /// A fused attention of one query per head (a decode step). Block (x, y)
-/// takes head x and split y of its keys (WorkRange::gridY splits of
-/// ceil(keys / gridY) keys); thread t runs the online softmax over keys
+/// takes head x and split y of its keys (of splits = min(WorkRange::gridY,
+/// max(1, keys / kDecodeMinSplitKeys)), each of ceil(keys / splits) keys;
+/// blocks y >= splits have nothing to do); thread t runs the online
+/// softmax over keys
 /// t, t + blockSize, ... of the split with its own maximum, sum and output.
 /// The states then merge (exact in real arithmetic), each rescaled by
 /// exp(m - M) to the overall maximum M: across each warp by shuffles, then
 /// across warps through shared memory. Unsplit, the block writes the
-/// output. Split (flash-decoding), each block writes its state to the
+/// output, as does a split kernel's one split. Split (flash-decoding), each
+/// block writes its state to the
 /// workspace and counts itself done on its head's counter (an atomic add
 /// after a device-scope fence, as CUDA's threadFenceReduction sample); the
 /// last of the head's blocks merges the splits' states, writes the output

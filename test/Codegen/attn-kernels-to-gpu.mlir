@@ -581,14 +581,16 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // -----
 
 // A decode step's attention with fewer heads (2) than the GPU has SMs
-// (flash-decoding): each head's keys split over 32 blocks along y of 128
-// threads, block y taking ceil(keys / 32) of them; thread t takes keys
-// first + t, first + t + 128, ... with its own online softmax, merged
-// across the warp by shuffles and across the block's 4 warps in shared
-// memory. Each block writes its state (output row, maximum and sum) to the
+// (flash-decoding): each head's keys split over up to 32 blocks along y of
+// 128 threads, as many splits as the keys make of at least 32 (the blocks
+// past them do nothing), block y taking ceil(keys / splits) of them;
+// thread t takes keys first + t, first + t + 128, ... with its own online
+// softmax, merged across the warp by shuffles and across the block's 4
+// warps in shared memory. One split writes the output itself. Of several,
+// each block writes its state (output row, maximum and sum) to the
 // workspace, fences, and counts itself done on its head's counter; the
-// block that counts 32 merges the splits, writes the output and resets the
-// counter.
+// block that counts `splits` merges the splits, writes the output and
+// resets the counter.
 // CHECK-LABEL: gpu.func @k7_fused_attention
 // CHECK-SAME: (%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %[[WS:[a-z0-9]+]]: !llvm.ptr)
 // CHECK-SAME: workgroup(%[[WMAX:.*]] : memref<4xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WSUM:.*]] : memref<4xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[WACC:.*]] : memref<4x8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[LAST:.*]] : memref<1xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
@@ -599,10 +601,15 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // CHECK: %[[SPLIT:.*]] = gpu.block_id y
 // CHECK: %[[TID:.*]] = gpu.thread_id x
 // CHECK: %[[KEYS:.*]] = memref.dim
-// CHECK: %[[CHUNK:.*]] = arith.ceildivui %[[KEYS]], %c32
+// CHECK: %[[WARPS:.*]] = arith.divui %[[KEYS]], %c32
+// CHECK: %[[SOME:.*]] = arith.maxui %[[WARPS]], %c1
+// CHECK: %[[SPLITS:.*]] = arith.minui %[[SOME]], %c32
+// CHECK: %[[CHUNK:.*]] = arith.ceildivui %[[KEYS]], %[[SPLITS]]
 // CHECK: %[[FIRST:.*]] = arith.muli %[[SPLIT]], %[[CHUNK]]
 // CHECK: %[[NEXT:.*]] = arith.addi %[[FIRST]], %[[CHUNK]]
 // CHECK: %[[END:.*]] = arith.minui %[[KEYS]], %[[NEXT]]
+// CHECK: %[[BUSY:.*]] = arith.cmpi ult, %[[SPLIT]], %[[SPLITS]]
+// CHECK: scf.if %[[BUSY]]
 // CHECK: %[[START:.*]] = arith.addi %[[FIRST]], %[[TID]]
 // CHECK: %[[STATE:.*]]:2 = scf.for %[[KEY:.*]] = %[[START]] to %[[END]] step %c128 iter_args
 // CHECK: arith.cmpi ule, %[[KEY]], %[[T]]
@@ -610,6 +617,12 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK: memref.store %{{.*}}, %[[WMAX]]
 // CHECK: gpu.barrier
+// CHECK: %[[ALONE:.*]] = arith.cmpi eq, %[[SPLITS]], %c1
+// CHECK: scf.if %[[ALONE]]
+// CHECK: scf.for %{{.*}} = %[[TID]] to %c8 step %c128
+// CHECK: memref.load %[[WMAX]]
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<2x1x8xf32, strided<[8, 8, 1]>>
+// CHECK: } else {
 // CHECK: %[[ACCS:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<2x32x8xf32>
 // CHECK: llvm.getelementptr %[[WS]][2048] : (!llvm.ptr) -> !llvm.ptr, i8
 // CHECK: %[[STATS:.*]] = builtin.unrealized_conversion_cast %{{.*}} to memref<2x32x2xf32>
@@ -622,8 +635,10 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // CHECK: memref.store %{{.*}}, %[[STATS]][%[[HEAD]], %[[SPLIT]], %c1]
 // CHECK: nvvm.memory.barrier <gpu>
 // CHECK-NEXT: gpu.barrier
-// CHECK: memref.atomic_rmw addi %c1_i32, %[[COUNTERS]][%[[HEAD]]]
-// CHECK: arith.cmpi eq, %{{.*}}, %c31_i32
+// CHECK: %[[TICKET:.*]] = memref.atomic_rmw addi %c1_i32, %[[COUNTERS]][%[[HEAD]]]
+// CHECK: %[[LASTSPLIT:.*]] = arith.subi %[[SPLITS]], %c1
+// CHECK: %[[LASTTICKET:.*]] = arith.index_cast %[[LASTSPLIT]] : index to i32
+// CHECK: arith.cmpi eq, %[[TICKET]], %[[LASTTICKET]]
 // CHECK: memref.store %{{.*}}, %[[LAST]][%c0]
 // CHECK: gpu.barrier
 // CHECK: %[[FLAG:.*]] = memref.load %[[LAST]][%c0]
@@ -631,7 +646,7 @@ func.func private @k6_masked_softmax_impl(%arg0: memref<2x?x?xf32, strided<[64, 
 // CHECK: scf.if %[[IS_LAST]]
 // CHECK-NEXT: nvvm.memory.barrier <gpu>
 // CHECK: scf.for %[[E2:.*]] = %[[TID]] to %c8 step %c128
-// CHECK: scf.for %[[W:.*]] = %c0 to %c32 step %c1
+// CHECK: scf.for %[[W:.*]] = %c0 to %[[SPLITS]] step %c1
 // CHECK: memref.load %[[STATS]][%[[HEAD]], %[[W]], %c0]
 // CHECK: memref.load %[[ACCS]][%[[HEAD]], %{{.*}}, %[[E2]]]
 // CHECK: arith.divf
