@@ -422,8 +422,17 @@ static void emitNormalizedRow(OpBuilder &b, Location loc, LinearOp op,
   Value n = dimOf(b, loc, x, 1);
   Value fzero = floatConstant(b, loc, type, 0.0);
   auto add = [&](Value p, Value q) { return addF(b, loc, p, q); };
+  // The row goes to shared memory once, where the mean, the variance and
+  // the normalization read it: each thread only ever touches its own
+  // elements i = thread + k * blockSize there, so no barrier is needed
+  // before the block reductions.
+  forLoop(b, loc, thread, n, step, [&](Value i) {
+    memref::StoreOp::create(b, loc,
+                            loadAs(b, loc, x, ValueRange{zero, i}, type),
+                            buffers.normalized, ValueRange{i});
+  });
   auto input = [&](Value i) {
-    return loadAs(b, loc, x, ValueRange{zero, i}, type);
+    return memref::LoadOp::create(b, loc, buffers.normalized, ValueRange{i});
   };
   // Each thread's share of the row, then the block's.
   RowNorm norm(

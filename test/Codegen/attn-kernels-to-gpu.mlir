@@ -359,14 +359,19 @@ func.func private @k14_linear_impl(%arg0: memref<1x6xf32, strided<[6, 1]>> {attn
 // -----
 
 // A one-row linear with a norm (attn-fuse-linear-prologues): the block first
-// normalizes the input row into shared memory, as attn.layer_norm does (the
-// sum and the centered squares each by a loop per thread, shuffles across
-// the warp and the 8 warps' values through shared memory), then the
-// matrix-vector product reads the row from there.
+// copies the input row into shared memory and normalizes it there, as
+// attn.layer_norm does (the sum and the centered squares each by a loop per
+// thread over its own elements, shuffles across the warp and the 8 warps'
+// values through shared memory), then the matrix-vector product reads the
+// row from there.
 // CHECK-LABEL: gpu.func @k9_linear
 // CHECK-SAME: workgroup(%[[PARTIALS:.*]] : memref<256x1xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[ROW:.*]] : memref<16xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SCRATCH:.*]] : memref<8xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK: %[[TID:.*]] = gpu.thread_id x
+// CHECK: scf.for %[[C:.*]] = %[[TID]] to %c16 step %c256 {
+// CHECK-NEXT: %[[XC:.*]] = memref.load %{{.*}}[%c0, %[[C]]] : memref<1x16xf32, strided<[16, 1]>>
+// CHECK-NEXT: memref.store %[[XC]], %[[ROW]][%[[C]]]
 // CHECK: %[[SUM:.*]] = scf.for %{{.*}} = %[[TID]] to %c16 step %c256
+// CHECK: memref.load %[[ROW]]
 // CHECK-COUNT-5: gpu.shuffle xor
 // CHECK: memref.store %{{.*}}, %[[SCRATCH]]
 // CHECK: gpu.barrier
