@@ -8,6 +8,7 @@
 #include <array>
 #include <climits>
 #include <functional>
+#include <memory>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -18,6 +19,13 @@ namespace {
 /// GPT-2's pre-tokenization pattern, as in OpenAI's encoder.py.
 constexpr const char *kPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+/// Frees PCRE2 match data, for std::unique_ptr.
+struct MatchDataDeleter {
+  void operator()(pcre2_match_data *match) const {
+    pcre2_match_data_free(match);
+  }
+};
 
 /// Appends code point `c` to `out` as UTF-8.
 void appendUtf8(char32_t c, std::string &out) {
@@ -256,15 +264,19 @@ Status ByteLevelBPETokenizer::encode(std::string_view text,
                        "the text is not valid UTF-8 at byte %zu", pos);
     pos += length;
   }
-  pcre2_match_data *match = pcre2_match_data_create_from_pattern(code_, nullptr);
+  // Owned by a unique_ptr: encodePiece and the vector of tokens may throw
+  // std::bad_alloc, which the C API turns into an error, and the match data
+  // must not leak then.
+  std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(
+      pcre2_match_data_create_from_pattern(code_, nullptr));
   if (!match)
     return makeError(StatusCode::ResourceExhausted,
                      "cannot allocate PCRE2 match data");
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   Status status;
   for (PCRE2_SIZE start = 0; start < text.size();) {
-    int rc = pcre2_match(code_, subject, text.size(), start,
-                         PCRE2_NO_UTF_CHECK, match, nullptr);
+    int rc = pcre2_match(code_, subject, text.size(), start, PCRE2_NO_UTF_CHECK,
+                         match.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH)
       break;
     if (rc < 0) {
@@ -272,7 +284,7 @@ Status ByteLevelBPETokenizer::encode(std::string_view text,
                          "pre-tokenizing the text failed (PCRE2 error %d)", rc);
       break;
     }
-    PCRE2_SIZE *range = pcre2_get_ovector_pointer(match);
+    PCRE2_SIZE *range = pcre2_get_ovector_pointer(match.get());
     if (range[1] == range[0]) {
       // The pattern cannot match empty text, but never loop on it.
       ++start;
@@ -283,7 +295,6 @@ Status ByteLevelBPETokenizer::encode(std::string_view text,
       break;
     start = range[1];
   }
-  pcre2_match_data_free(match);
   return status;
 }
 

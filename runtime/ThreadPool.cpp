@@ -3,6 +3,8 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <string>
+#include <system_error>
 
 namespace attn::runtime {
 
@@ -36,11 +38,22 @@ ThreadPool::ThreadPool(unsigned threads) {
   if (threads == 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads - 1);
-  for (unsigned i = 1; i < threads; ++i)
-    workers_.emplace_back([this] { workerMain(); });
+  try {
+    for (unsigned i = 1; i < threads; ++i)
+      workers_.emplace_back([this] { workerMain(); });
+  } catch (const std::system_error &error) {
+    // No destructor runs for a constructor that throws, and destroying a
+    // joinable std::thread terminates the process: join the workers that
+    // did start before reporting how many were asked for.
+    stop();
+    throw std::system_error(
+        error.code(), "cannot start " + std::to_string(threads) + " threads");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop(); }
+
+void ThreadPool::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
@@ -48,6 +61,7 @@ ThreadPool::~ThreadPool() {
   wake_.notify_all();
   for (std::thread &worker : workers_)
     worker.join();
+  workers_.clear();
 }
 
 void ThreadPool::runChunks() {

@@ -27,7 +27,9 @@ namespace attn::runtime {
 class ThreadPool {
 public:
   /// A pool whose loops run on `threads` threads: the caller and threads - 1
-  /// workers. 0 means one per hardware thread.
+  /// workers. 0 means one per hardware thread. Throws std::system_error
+  /// ("cannot start N threads: ...") when a worker cannot be started, after
+  /// joining those that were, and std::bad_alloc.
   explicit ThreadPool(unsigned threads);
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
@@ -54,6 +56,8 @@ private:
   /// Claims and runs chunks of the current loop until none are left.
   void runChunks();
   void workerMain();
+  /// Wakes the workers to exit and joins them.
+  void stop();
 
   std::vector<std::thread> workers_;
 

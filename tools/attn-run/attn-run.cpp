@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,7 +32,10 @@ context is full.
 Input:
   --prompt TEXT          the prompt, tokenized with the artifact's tokenizer
   --prompt-file FILE     the prompt is FILE's bytes (- reads standard input):
-                         for prompts too long for the command line
+                         for prompts too long for the command line. One
+                         newline at its end (\n or \r\n), which editors and
+                         echo add, is dropped; --prompt keeps its text as
+                         given
   --tokens IDS           the prompt as comma-separated token ids: 1,2,3
                          (an empty prompt starts from the model's bos_token)
   --tokenize TEXT        print the token ids of TEXT and exit (comma-separated,
@@ -93,13 +98,28 @@ Output:
   --help                 print this help
 
 Errors print "attn-run: error: <file>: <what is wrong>" on stderr and exit
-with 1; a usage error exits with 2.
+with 1 (as does a failed write to standard output: "stdout: <why>"); a usage
+error exits with 2.
 )";
 
 /// A usage error's message; main prints it and exits with 2.
 struct UsageError {
   std::string message;
 };
+
+/// An error from the runtime or the system; main prints its message and
+/// exits with 1.
+struct RuntimeError {
+  std::string message;
+};
+
+/// Flushes stdout; throws RuntimeError if this or an earlier write failed
+/// (a full disk, a closed pipe), which would otherwise lose output silently.
+void flushStdout() {
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    throw RuntimeError{std::string("stdout: ") +
+                       std::strerror(errno ? errno : EIO)};
+}
 
 struct Options {
   std::string artifact;
@@ -211,6 +231,7 @@ Options parseOptions(int argc, char **argv) {
     if (name == "--help" || name == "-h") {
       flag();
       std::fputs(kUsage, stdout);
+      flushStdout();
       std::exit(0);
     } else if (name == "--prompt") {
       options.prompt = value();
@@ -288,11 +309,6 @@ Options parseOptions(int argc, char **argv) {
     throw UsageError{"--logits needs --json"};
   return options;
 }
-
-/// An error from the runtime; main prints its message and exits with 1.
-struct RuntimeError {
-  std::string message;
-};
 
 /// Throws the message of `status`, if it is an error, after freeing it.
 void check(attn_status_t status) {
@@ -396,10 +412,11 @@ void appendJsonFloats(std::string &out, const std::vector<float> &values) {
 }
 
 /// Writes `text` to stdout at once, so that streamed text shows up as it is
-/// generated.
+/// generated; throws RuntimeError when that fails.
 void write(std::string_view text) {
+  errno = 0;
   std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  flushStdout();
 }
 
 /// The text of `token`, borrowed from `artifact`.
@@ -423,7 +440,9 @@ std::vector<int32_t> tokenize(const attn_artifact_t *artifact,
   return tokens;
 }
 
-/// The bytes of `path` ("-": standard input), for --prompt-file.
+/// The bytes of `path` ("-": standard input), for --prompt-file, without
+/// one final "\n" or "\r\n": files written by editors, and `echo`, end
+/// with one, and a newline is rarely in a vocabulary (CogModel's has none).
 std::string readPromptFile(const char *path) {
   bool standardInput = std::strcmp(path, "-") == 0;
   std::FILE *file = standardInput ? stdin : std::fopen(path, "rb");
@@ -441,6 +460,11 @@ std::string readPromptFile(const char *path) {
   if (error)
     throw RuntimeError{std::string(path) + ": cannot read: " +
                        std::strerror(error)};
+  if (!text.empty() && text.back() == '\n') {
+    text.pop_back();
+    if (!text.empty() && text.back() == '\r')
+      text.pop_back();
+  }
   return text;
 }
 
@@ -558,13 +582,30 @@ int run(const Options &options) {
 
 int main(int argc, char **argv) {
   try {
-    return run(parseOptions(argc, argv));
+    int status = run(parseOptions(argc, argv));
+    // The last buffered bytes are written here, and a write can fail as
+    // late as the close (a full disk): the exit status must say so.
+    flushStdout();
+    errno = 0;
+    if (std::fclose(stdout) != 0)
+      throw RuntimeError{std::string("stdout: ") +
+                         std::strerror(errno ? errno : EIO)};
+    return status;
   } catch (const UsageError &error) {
     std::fprintf(stderr, "attn-run: error: %s (see 'attn-run --help')\n",
                  error.message.c_str());
     return 2;
   } catch (const RuntimeError &error) {
     std::fprintf(stderr, "attn-run: error: %s\n", error.message.c_str());
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::fputs("attn-run: error: out of memory\n", stderr);
+    return 1;
+  } catch (const std::exception &error) {
+    std::fprintf(stderr, "attn-run: error: %s\n", error.what());
+    return 1;
+  } catch (...) {
+    std::fputs("attn-run: error: an unknown exception\n", stderr);
     return 1;
   }
 }
