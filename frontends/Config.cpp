@@ -3,6 +3,9 @@
 #include "frontends/Config.h"
 
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
 
 using namespace mlir::attn;
 
@@ -55,6 +58,21 @@ llvm::Expected<double> Config::getNumber(llvm::StringRef key,
   std::optional<double> v = value->getAsNumber();
   if (!v)
     return error("'" + key + "' must be a number");
+  return *v;
+}
+
+llvm::Expected<double> Config::getPositiveNumber(llvm::StringRef key,
+                                                 double fallback) const {
+  llvm::Expected<double> v = getNumber(key, fallback);
+  if (!v)
+    return v.takeError();
+  // JSON has no infinity, but llvm::json reads 1e400 as one.
+  if (!(*v > 0) || !std::isfinite(*v)) {
+    std::string got;
+    llvm::raw_string_ostream os(got);
+    os << *root.get(key);
+    return error("'" + key + "' must be positive and finite, got " + got);
+  }
   return *v;
 }
 

@@ -29,6 +29,11 @@ public:
                                  int64_t fallback) const;
   /// An optional number; `fallback` when absent.
   llvm::Expected<double> getNumber(llvm::StringRef key, double fallback) const;
+  /// An optional number > 0 and finite (an epsilon); `fallback` when absent.
+  /// Checked here, where the error can name the file and the key, rather
+  /// than by the op verifiers, which can name neither.
+  llvm::Expected<double> getPositiveNumber(llvm::StringRef key,
+                                           double fallback) const;
   /// A required string.
   llvm::Expected<std::string> getString(llvm::StringRef key) const;
 

@@ -29,6 +29,10 @@ mlir::attn::openModelCheckpoint(llvm::StringRef dir) {
 
 llvm::Expected<ImportedModel> mlir::attn::importModel(
     MLIRContext &context, llvm::StringRef dir, const ImportOptions &options) {
+  if (!llvm::sys::fs::exists(dir))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "%s: no such file or directory",
+                                   dir.str().c_str());
   if (!llvm::sys::fs::is_directory(dir))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "%s: not a model directory",
@@ -41,10 +45,14 @@ llvm::Expected<ImportedModel> mlir::attn::importModel(
   llvm::Expected<std::string> modelType = config->getString("model_type");
   if (!modelType)
     return modelType.takeError();
-  if (*modelType == "cogmodel")
-    return importCogModel(context, dir, *config, options);
-  if (*modelType == "gpt2")
-    return importGPT2(context, dir, *config, options);
-  return config->error("unknown model_type '" + *modelType +
-                       "' (supported: cogmodel, gpt2)");
+  if (*modelType != "cogmodel" && *modelType != "gpt2")
+    return config->error("unknown model_type '" + *modelType +
+                         "' (supported: cogmodel, gpt2)");
+  llvm::Expected<ImportedModel> model =
+      *modelType == "cogmodel"
+          ? importCogModel(context, dir, *config, options)
+          : importGPT2(context, dir, *config, options);
+  if (model)
+    model->inputFiles.push_back(configPath.str().str());
+  return model;
 }

@@ -43,6 +43,9 @@ struct ImportedModel {
   ModelSpec spec;
   OwningOpRef<ModuleOp> module;
   std::unique_ptr<Checkpoint> checkpoint;
+  /// Every file the import read (config.json, the checkpoint, the tokenizer
+  /// files), so that attnc can refuse to write its output over one of them.
+  std::vector<std::string> inputFiles;
 };
 
 /// Options every importer honours.
@@ -54,6 +57,10 @@ struct ImportOptions {
   /// computation stays f32. f16/bf16 halve the bytes a decode step reads.
   enum class MatrixType { F32, F16, BF16 };
   MatrixType matrixType = MatrixType::F32;
+  /// The artifact will reference the checkpoint's tensors in place
+  /// (`attnc --weights=external`), which the runtime reads only as F32
+  /// safetensors: the importer refuses anything else before it builds IR.
+  bool externalWeights = false;
 };
 
 /// Opens the weights of a model directory: `model.safetensors`, else a

@@ -20,7 +20,14 @@ std::string mlir::attn::shapeString(ArrayRef<int64_t> shape) {
 }
 
 llvm::Error mlir::attn::checkWeights(const Checkpoint &checkpoint,
-                                     ArrayRef<WeightSpec> weights) {
+                                     ArrayRef<WeightSpec> weights,
+                                     const ImportOptions &options) {
+  // The artifact writer recognizes a safetensors file by its name.
+  if (options.externalWeights && !checkpoint.path().ends_with(".safetensors"))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "--weights=external reads safetensors files, not " + checkpoint.path() +
+            "; embed the weights instead (the default)");
   for (const WeightSpec &w : weights) {
     const TensorInfo *info = checkpoint.lookup(w.name);
     auto fail = [&](const Twine &what) {
@@ -37,6 +44,12 @@ llvm::Error mlir::attn::checkWeights(const Checkpoint &checkpoint,
         info->dtype != DType::BF16)
       return fail("has dtype " + getDTypeName(info->dtype) +
                   "; expected F32, F16 or BF16");
+    if (options.externalWeights && info->dtype != DType::F32)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "--weights=external reads f32 tensors: '" + w.name + "' in " +
+              checkpoint.path() + " is " + getDTypeName(info->dtype) +
+              "; embed the weights instead (the default)");
   }
   return llvm::Error::success();
 }

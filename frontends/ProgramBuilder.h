@@ -37,10 +37,14 @@ struct WeightSpec {
 };
 
 /// Checks that `checkpoint` holds every weight with its shape and a float
-/// dtype the compiler converts (F32, F16, BF16). Errors name the file and the
-/// tensor.
+/// dtype the compiler converts (F32, F16, BF16). With
+/// `options.externalWeights`, also that the file is safetensors and every
+/// weight F32: the runtime reads external weights in place, so the artifact
+/// writer would refuse anything else, but only after the whole compile.
+/// Errors name the file and the tensor.
 llvm::Error checkWeights(const Checkpoint &checkpoint,
-                         ArrayRef<WeightSpec> weights);
+                         ArrayRef<WeightSpec> weights,
+                         const ImportOptions &options);
 
 /// A program function under construction; the builder points into its body.
 struct Program {

@@ -1,6 +1,8 @@
-// One GPT-2 attention block as the frontend writes it: the seed's five steps
-// (scores, scale, causal mask, softmax, weighted sum) between the head split
-// and merge. scripts/demo.sh runs the fusion passes on it.
+// One GPT-2 attention block as the frontend writes it, less the KV cache
+// (the frontend's keys and values pass through attn.kv_cache_write and
+// attn.kv_cache_read): the seed's five steps (scores, scale, causal mask,
+// softmax, weighted sum) between the head split and merge. scripts/demo.sh
+// runs attn-opt --attn-fuse-masked-softmax, then --attn-fuse-attention on it.
 func.func @attention(%q: tensor<?x768xf32>, %k: tensor<?x768xf32>,
                      %v: tensor<?x768xf32>, %offset: index) -> tensor<?x768xf32> {
   %qh = attn.split_heads %q : tensor<?x768xf32> -> tensor<12x?x64xf32>

@@ -100,7 +100,7 @@ mlir::attn::mapCheckpointFile(StringRef path) {
 namespace {
 /// The checkpoint formats, told apart by content. To add a reader, add its
 /// format here, recognize it in detectFormat and create it in openCheckpoint.
-enum class Format { Safetensors, PyTorchZip, PyTorchLegacy };
+enum class Format { Safetensors, PyTorchZip, PyTorchLegacy, GitLfsPointer };
 } // namespace
 
 static Format detectFormat(StringRef contents) {
@@ -110,6 +110,10 @@ static Format detectFormat(StringRef contents) {
   // Before, it wrote pickles back to back, the first one a magic number.
   if (isLegacyTorchSave(contents))
     return Format::PyTorchLegacy;
+  // A repository cloned without git-lfs has small text files in place of
+  // the weights; any reader would report a puzzling format error instead.
+  if (contents.starts_with("version https://git-lfs"))
+    return Format::GitLfsPointer;
   // Safetensors has no magic number; its reader says why a file is not one.
   return Format::Safetensors;
 }
@@ -120,14 +124,28 @@ mlir::attn::openCheckpoint(StringRef path) {
   if (!buffer)
     return buffer.takeError();
   switch (detectFormat((*buffer)->getBuffer())) {
-  case Format::Safetensors:
-    return SafetensorsCheckpoint::create(std::move(*buffer));
+  case Format::Safetensors: {
+    if (path.ends_with(".safetensors"))
+      return SafetensorsCheckpoint::create(std::move(*buffer));
+    // Another name (pytorch_model.bin, model.pt) promises a torch.save file:
+    // a safetensors file renamed so still opens, but the safetensors
+    // reader's complaint about anything else would mislead.
+    Expected<std::unique_ptr<Checkpoint>> checkpoint =
+        SafetensorsCheckpoint::create(std::move(*buffer));
+    if (checkpoint)
+      return checkpoint;
+    consumeError(checkpoint.takeError());
+    return createStringError(path + ": not a torch.save zip archive");
+  }
   case Format::PyTorchZip:
     return PyTorchCheckpoint::create(std::move(*buffer));
   case Format::PyTorchLegacy:
     return createStringError(
         path + ": legacy torch.save format is not supported; re-save with "
                "torch >= 1.6");
+  case Format::GitLfsPointer:
+    return createStringError(
+        path + ": a Git LFS pointer, not the weights (run git lfs pull)");
   }
   llvm_unreachable("unknown checkpoint format");
 }

@@ -87,7 +87,9 @@ mapCheckpointFile(llvm::StringRef path);
 /// Opens the checkpoint at `path`, choosing the reader from the file's
 /// content rather than its name: a zip archive is read as a torch.save file
 /// (PyTorch.h, which never executes the pickle), a legacy (PyTorch < 1.6)
-/// torch.save file is refused, and anything else is read as safetensors.
+/// torch.save file and a Git LFS pointer are refused, and anything else is
+/// read as safetensors; a file not named `*.safetensors` that is no
+/// safetensors file either is reported as "not a torch.save zip archive".
 /// Every error is one line that starts with `path`.
 llvm::Expected<std::unique_ptr<Checkpoint>>
 openCheckpoint(llvm::StringRef path);

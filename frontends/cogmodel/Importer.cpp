@@ -165,8 +165,10 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
     return std::move(err);
   llvm::Expected<int64_t> stop = config.getInt("stop_token_id", 0, 0);
   llvm::Expected<std::string> positional = config.getString("positional");
-  llvm::Expected<double> lnEps = config.getNumber("layer_norm_eps", 1e-6);
-  llvm::Expected<double> finalEps = config.getNumber("final_norm_eps", 1e-5);
+  llvm::Expected<double> lnEps =
+      config.getPositiveNumber("layer_norm_eps", 1e-6);
+  llvm::Expected<double> finalEps =
+      config.getPositiveNumber("final_norm_eps", 1e-5);
   llvm::Expected<double> fill = config.getNumber("mask_fill", -1e9);
   if (!stop)
     return stop.takeError();
@@ -186,9 +188,15 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
   c.layerNormEps = *lnEps;
   c.finalNormEps = *finalEps;
   c.maskFill = *fill;
-  c.contextLength = c.maxLen;
-  if (options.contextLength > 0)
-    c.contextLength = std::min(c.maxLen, options.contextLength);
+  // A longer context would need position encodings the model lacks;
+  // refusing says so, where clamping would compile something else silently.
+  if (options.contextLength > c.maxLen)
+    return config.error("--context-length " +
+                        llvm::Twine(options.contextLength) +
+                        " is more than the model's " + llvm::Twine(c.maxLen) +
+                        " positions (max_len)");
+  c.contextLength =
+      options.contextLength > 0 ? options.contextLength : c.maxLen;
   if (c.stopToken >= c.vocabSize)
     return config.error("'stop_token_id' " + llvm::Twine(c.stopToken) +
                         " is outside the vocabulary");
@@ -198,7 +206,7 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
   if (!checkpoint)
     return checkpoint.takeError();
   std::vector<WeightSpec> weights = expectedWeights(c);
-  if (llvm::Error err = checkWeights(**checkpoint, weights))
+  if (llvm::Error err = checkWeights(**checkpoint, weights, options))
     return std::move(err);
 
   SmallString<256> vocabPath(dir);
@@ -209,6 +217,7 @@ mlir::attn::importCogModel(MLIRContext &context, StringRef dir,
     return vocab.takeError();
 
   ImportedModel model;
+  model.inputFiles = {(*checkpoint)->path().str(), vocabPath.str().str()};
   llvm::Expected<OwningOpRef<ModuleOp>> module = buildPrograms(
       context, dir, [&](OpBuilder &b, StringRef name, int64_t staticS) {
         buildProgram(b, name, staticS, c, weights, options.matrixType);

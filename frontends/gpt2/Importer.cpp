@@ -159,7 +159,8 @@ static std::optional<std::string> findFile(StringRef dir,
 /// vocab.json / encoder.json ({"token": id}) and merges.txt / vocab.bpe
 /// ("a b" per line after a "#version" header), ids below `vocabSize`.
 static llvm::Error readTokenizer(StringRef dir, int64_t vocabSize,
-                                 TokenizerSpec &tokenizer) {
+                                 TokenizerSpec &tokenizer,
+                                 std::vector<std::string> &inputFiles) {
   auto error = [](const Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
   };
@@ -170,6 +171,8 @@ static llvm::Error readTokenizer(StringRef dir, int64_t vocabSize,
   if (!vocabPath || !mergesPath)
     return error(dir + ": no GPT-2 tokenizer (vocab.json + merges.txt, or "
                        "encoder.json + vocab.bpe)");
+  inputFiles.push_back(*vocabPath);
+  inputFiles.push_back(*mergesPath);
   llvm::Expected<Config> vocab = Config::read(*vocabPath);
   if (!vocab)
     return vocab.takeError();
@@ -231,7 +234,8 @@ mlir::attn::importGPT2(MLIRContext &context, StringRef dir,
       return std::move(err);
   if (c.nInner == 0)
     c.nInner = 4 * c.nEmbd;
-  llvm::Expected<double> eps = config.getNumber("layer_norm_epsilon", 1e-5);
+  llvm::Expected<double> eps =
+      config.getPositiveNumber("layer_norm_epsilon", 1e-5);
   if (!eps)
     return eps.takeError();
   c.layerNormEps = *eps;
@@ -258,9 +262,14 @@ mlir::attn::importGPT2(MLIRContext &context, StringRef dir,
       return config.error("activation_function '" + *activation +
                           "' is not supported (GPT-2 uses gelu_new)");
 
-  c.contextLength = c.nPositions;
-  if (options.contextLength > 0)
-    c.contextLength = std::min(c.contextLength, options.contextLength);
+  // A longer context would need position embeddings the model lacks;
+  // refusing says so, where clamping would compile something else silently.
+  if (options.contextLength > c.nPositions)
+    return config.error("--context-length " + Twine(options.contextLength) +
+                        " is more than the model's " + Twine(c.nPositions) +
+                        " positions (n_positions)");
+  c.contextLength =
+      options.contextLength > 0 ? options.contextLength : c.nPositions;
 
   llvm::Expected<std::unique_ptr<Checkpoint>> checkpoint =
       openModelCheckpoint(dir);
@@ -271,11 +280,13 @@ mlir::attn::importGPT2(MLIRContext &context, StringRef dir,
   c.lmHead = (*checkpoint)->lookup("lm_head.weight") ? "lm_head.weight"
                                                      : c.prefix + "wte.weight";
   std::vector<WeightSpec> weights = expectedWeights(c);
-  if (llvm::Error err = checkWeights(**checkpoint, weights))
+  if (llvm::Error err = checkWeights(**checkpoint, weights, options))
     return std::move(err);
 
   ImportedModel model;
-  if (llvm::Error err = readTokenizer(dir, c.vocabSize, model.spec.tokenizer))
+  model.inputFiles.push_back((*checkpoint)->path().str());
+  if (llvm::Error err = readTokenizer(dir, c.vocabSize, model.spec.tokenizer,
+                                      model.inputFiles))
     return std::move(err);
 
   llvm::Expected<OwningOpRef<ModuleOp>> module = buildPrograms(

@@ -1,9 +1,10 @@
 //===- attnc.cpp - the attn compiler driver -------------------------------===//
 //
-//   attnc MODEL_DIR -o OUT.attn [--target=cpu|cuda|all] [--cuda-arch=sm_80,..]
-//         [--cuda-matmul=tf32x3|f32] [--weights=embed|external]
-//         [--fusion=none|softmax|flash]
-//         [--emit=attn|linalg|llvm|ptx|artifact]
+//   attnc MODEL_DIR -o OUT.attn [--fusion=none|softmax|flash]
+//         [--weights=embed|external] [--weight-dtype=f32|f16|bf16]
+//         [--emit=attn|linalg|llvm|ptx|artifact] [--context-length=N]
+//         [--cpu=NAME|native] [--linker=PATH] [--target=cpu|cuda|all]
+//         [--cuda-arch=sm_80,sm_90] [--cuda-matmul=tf32x3|f32]
 //
 // Imports a checkpoint directory, fuses, plans the prefill and decode
 // programs as kernel dispatches, compiles the kernels to native code and/or
@@ -68,10 +69,12 @@ static cl::opt<FusionLevel> fusion(
     cl::values(clEnumValN(FusionLevel::None, "none",
                           "keep every op of the model as it is imported"),
                clEnumValN(FusionLevel::Softmax, "softmax",
-                          "fuse gelu and residual adds into linears, and "
+                          "fuse one-row norms, gelu and residual adds into "
+                          "linears, position adds into the embedding, and "
                           "scale + causal mask + softmax"),
                clEnumValN(FusionLevel::Flash, "flash",
-                          "fuse the whole attention; online softmax over key "
+                          "softmax's fusions, then the whole attention with "
+                          "its KV cache appends; online softmax over key "
                           "tiles (default)")),
     cl::cat(attncCategory));
 static cl::opt<Target> target(
@@ -100,10 +103,12 @@ static cl::opt<WeightsMode> weightsMode(
     "weights", cl::init(WeightsMode::Embed),
     cl::desc("Where the artifact's weights live"),
     cl::values(clEnumValN(WeightsMode::Embed, "embed",
-                          "in the artifact, as f32 (default)"),
+                          "in the artifact, matrices as --weight-dtype "
+                          "(default)"),
                clEnumValN(WeightsMode::External, "external",
                           "in the checkpoint's model.safetensors, checked by "
-                          "size and hash when loaded")),
+                          "size and hash when loaded; it must hold f32 "
+                          "tensors, and --weight-dtype be f32")),
     cl::cat(attncCategory));
 static cl::opt<ImportOptions::MatrixType> matrixType(
     "weight-dtype", cl::init(ImportOptions::MatrixType::F32),
@@ -118,7 +123,8 @@ static cl::opt<ImportOptions::MatrixType> matrixType(
     cl::cat(attncCategory));
 static cl::opt<int64_t> contextLength(
     "context-length", cl::init(0),
-    cl::desc("Cap the context (KV cache) below the model's own; 0 keeps it"),
+    cl::desc("Cap the context (KV cache) at N, at most the model's "
+             "positions; 0 keeps the model's own"),
     cl::cat(attncCategory));
 static cl::opt<std::string> cpuName(
     "cpu", cl::init(CpuTarget().cpu),
@@ -179,6 +185,22 @@ static int printToOutput(Operation *op) {
   return printToOutput(ArrayRef<Operation *>(op));
 }
 
+/// The input file of `model` that -o names (the same file, however it is
+/// spelt), if any: writing the output would silently replace the
+/// checkpoint, config or tokenizer it is compiled from.
+static std::optional<std::string>
+findOverwrittenInput(const ImportedModel &model) {
+  if (outputPath == "-")
+    return std::nullopt;
+  for (const std::string &input : model.inputFiles) {
+    bool same = false;
+    // An error (the output does not exist yet) means not the same file.
+    if (!llvm::sys::fs::equivalent(outputPath, input, same) && same)
+      return input;
+  }
+  return std::nullopt;
+}
+
 static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   PassManager pm(module.getContext());
   if (failed(applyPassManagerCLOptions(pm)) ||
@@ -204,6 +226,11 @@ int main(int argc, char **argv) {
     return fail("the artifact is binary; give a file name with -o");
   if (contextLength < 0)
     return fail("--context-length must be positive");
+  // The runtime reads external weights from the checkpoint as they are:
+  // refuse now what the artifact writer would refuse after the compile.
+  if (weightsMode == WeightsMode::External &&
+      matrixType != ImportOptions::MatrixType::F32)
+    return fail("--weights=external needs --weight-dtype=f32");
   bool wantCuda = target != Target::CPU;
   if (emit == Emit::PTX && !wantCuda)
     return fail("--emit=ptx needs --target=cuda or --target=all");
@@ -235,10 +262,16 @@ int main(int argc, char **argv) {
   ImportOptions importOptions;
   importOptions.contextLength = contextLength;
   importOptions.matrixType = matrixType;
+  importOptions.externalWeights = weightsMode == WeightsMode::External;
   llvm::Expected<ImportedModel> model =
       importModel(context, modelDir, importOptions);
   if (!model)
     return fail(llvm::toString(model.takeError()));
+  if (std::optional<std::string> input = findOverwrittenInput(*model))
+    return fail(outputPath + ": -o names " +
+                (*input == outputPath ? std::string("an input")
+                                      : *input + ", an input") +
+                " of the model; write the output elsewhere");
   ModuleOp programs = *model->module;
 
   PassManager fusionPm(&context);
