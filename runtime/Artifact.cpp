@@ -926,6 +926,16 @@ Status Artifact::loadKernels() {
   ATTN_RETURN_IF_ERROR(
       checkCpuFeatures(stringOrEmpty(cpu.cpu_features())));
   const auto *image = cpu.shared_object();
+  // Corrupt machine code would crash this process once loaded and run; the
+  // hash turns a damaged file into an error first.
+  uint64_t hash = fnv1a64(image ? image->data() : nullptr,
+                          image ? image->size() : 0);
+  if (hash != cpu.shared_object_fnv1a64())
+    return makeError(StatusCode::InvalidArtifact,
+                     "the CPU kernel shared object is corrupt: its FNV-1a 64 "
+                     "hash is %016llx, the artifact records %016llx",
+                     (unsigned long long)hash,
+                     (unsigned long long)cpu.shared_object_fnv1a64());
   return KernelLibrary::load(image ? image->data() : nullptr,
                              image ? image->size() : 0, kernelNames_,
                              kernels_);

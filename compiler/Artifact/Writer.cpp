@@ -218,9 +218,12 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   if (const std::optional<std::string> &so = kernels.cpuSharedObject) {
     auto sharedObject = fbb.CreateVector(
         reinterpret_cast<const uint8_t *>(so->data()), so->size());
-    cpu = fb::CreateCpuKernels(fbb, sharedObject, fbb.CreateVector(kernelNames),
-                               fbb.CreateString(kernels.cpuTarget.triple),
-                               fbb.CreateString(kernels.cpuTarget.features));
+    cpu = fb::CreateCpuKernels(
+        fbb, sharedObject, fbb.CreateVector(kernelNames),
+        fbb.CreateString(kernels.cpuTarget.triple),
+        fbb.CreateString(kernels.cpuTarget.features),
+        fnv1a64(ArrayRef(reinterpret_cast<const uint8_t *>(so->data()),
+                         so->size())));
   }
   flatbuffers::Offset<fb::CudaKernels> cuda;
   if (const std::optional<CudaKernels> &compiled = kernels.cuda) {

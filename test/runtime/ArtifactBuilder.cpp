@@ -150,9 +150,11 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     kernelNames.push_back(builder.CreateString(name));
   flatbuffers::Offset<fb::CpuKernels> cpu;
   if (spec.cpu)
-    cpu = fb::CreateCpuKernelsDirect(builder, &spec.sharedObject, &kernelNames,
-                                     spec.targetTriple.c_str(),
-                                     spec.cpuFeatures.c_str());
+    cpu = fb::CreateCpuKernelsDirect(
+        builder, &spec.sharedObject, &kernelNames, spec.targetTriple.c_str(),
+        spec.cpuFeatures.c_str(),
+        spec.sharedObjectHash.value_or(attn::runtime::fnv1a64(
+            spec.sharedObject.data(), spec.sharedObject.size())));
   flatbuffers::Offset<fb::CudaKernels> cuda;
   if (spec.cuda) {
     const CudaSpec &c = spec.cudaKernels;

@@ -14,6 +14,7 @@
 #include "runtime/schema/artifact_generated.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,8 @@ struct ArtifactSpec {
   std::vector<BufferSpec> buffers;
   std::vector<ProgramSpec> programs;
   std::vector<uint8_t> sharedObject;
+  /// The hash CpuKernels records for sharedObject; by default its own.
+  std::optional<uint64_t> sharedObjectHash;
   std::vector<std::string> kernelNames;
   std::string targetTriple = "x86_64-unknown-linux-gnu";
   std::string cpuFeatures;

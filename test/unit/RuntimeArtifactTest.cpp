@@ -11,8 +11,11 @@
 
 #include <gmock/gmock.h>
 
+#include <cstdio>
+
 using namespace attn::runtime;
 using namespace attn::test;
+using ::testing::EndsWith;
 using ::testing::StartsWith;
 
 namespace {
@@ -72,10 +75,10 @@ TEST_F(RuntimeArtifactTest, RejectsAWrongIdentifier) {
 
 TEST_F(RuntimeArtifactTest, RejectsAnotherVersion) {
   ArtifactSpec spec = bigramModel();
-  spec.version = 3; // The previous format: no Dispatch.updates.
+  spec.version = 4; // The previous format: no kernel image hash.
   EXPECT_EQ(openError(spec),
-            path("model.attn") + ": artifact format version 3 is not "
-                                 "supported (this runtime reads version 4)");
+            path("model.attn") + ": artifact format version 4 is not "
+                                 "supported (this runtime reads version 5)");
 }
 
 TEST_F(RuntimeArtifactTest, RejectsATruncatedFlatBuffer) {
@@ -298,6 +301,23 @@ TEST_F(RuntimeArtifactTest, RejectsKernelsThatAreNotAnElfFile) {
   EXPECT_EQ(openError(spec),
             path("model.attn") +
                 ": the CPU kernel shared object is not an ELF file");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsKernelsThatDoNotMatchTheirHash) {
+  // One changed byte of machine code: the image is refused before the
+  // dynamic loader maps it.
+  ArtifactSpec spec = bigramModel();
+  spec.sharedObjectHash =
+      attn::runtime::fnv1a64(spec.sharedObject.data(), spec.sharedObject.size());
+  spec.sharedObject[spec.sharedObject.size() / 2] ^= 0xff;
+  std::string message = openError(spec);
+  EXPECT_THAT(message, StartsWith(path("model.attn") +
+                                  ": the CPU kernel shared object is corrupt: "
+                                  "its FNV-1a 64 hash is "));
+  char recorded[64];
+  std::snprintf(recorded, sizeof(recorded), ", the artifact records %016llx",
+                static_cast<unsigned long long>(*spec.sharedObjectHash));
+  EXPECT_THAT(message, EndsWith(recorded));
 }
 
 TEST_F(RuntimeArtifactTest, ReportsWhyTheDynamicLoaderRejectsTheKernels) {

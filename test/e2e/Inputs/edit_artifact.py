@@ -2,6 +2,7 @@
 
     edit_artifact.py IN OUT [--set FIELD=JSON]... [--identifier XXXX]
                             [--truncate N] [--elf-byte OFFSET=VALUE]...
+                            [--rehash]
 
 --set        changes a field of the FlatBuffer: FIELD is a dotted path into
              its JSON form (flatc --json with runtime/schema/artifact.fbs),
@@ -10,7 +11,10 @@
              it (segment_offset follows), so only the named field differs
 --identifier replaces the 4-byte file identifier ("ATTN")
 --truncate   drops the last N bytes of the file
---elf-byte   sets byte OFFSET of the CPU kernels' ELF image to VALUE
+--elf-byte   sets byte OFFSET of the CPU kernels' ELF image to VALUE (a
+             corrupt image: its recorded hash no longer matches)
+--rehash     then records the edited image's hash, as a hostile artifact
+             would, so that the checks after the hash see the image
 """
 
 import argparse
@@ -46,6 +50,13 @@ def from_json(value, work):
     subprocess.run([flatc(), "--binary", "-o", work, SCHEMA, path], check=True)
     with open(os.path.join(work, "out.attn"), "rb") as f:
         return f.read()
+
+
+def fnv1a64(data):
+    value = 0xcbf29ce484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return value
 
 
 def set_field(root, path, value):
@@ -91,6 +102,7 @@ def main():
     parser.add_argument("--identifier")
     parser.add_argument("--truncate", type=int, default=0)
     parser.add_argument("--elf-byte", action="append", default=[])
+    parser.add_argument("--rehash", action="store_true")
     args = parser.parse_args()
     with open(args.input, "rb") as f:
         data = f.read()
@@ -110,6 +122,10 @@ def main():
                 offset, value = item.split("=")
                 data[start + int(offset, 0)] = int(value, 0)
             data = bytes(data)
+            if args.rehash:
+                image = bytes(to_json(data, work)["cpu"]["shared_object"])
+                data = rebuild(data, [("cpu.shared_object_fnv1a64", fnv1a64(image))],
+                               work)
     if args.identifier:
         assert len(args.identifier) == 4
         data = data[:4] + args.identifier.encode() + data[8:]
