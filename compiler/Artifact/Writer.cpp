@@ -341,11 +341,27 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
   if (flat.size() != probe.size())
     return error("internal error: the artifact header changed size");
 
+  // A regular file is written to a temporary renamed over it at the end, so
+  // that a failed compile leaves the old artifact whole. A device or a pipe
+  // (/dev/null, a FIFO) is written in place: a rename would replace it.
+  llvm::sys::fs::file_status status;
+  bool inPlace = !llvm::sys::fs::status(path, status) &&
+                 llvm::sys::fs::exists(status) &&
+                 !llvm::sys::fs::is_regular_file(status);
   SmallString<256> temporary;
   int fd;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          path + ".tmp-%%%%%%", fd, temporary))
+  if (inPlace) {
+    if (std::error_code ec = llvm::sys::fs::openFileForWrite(
+            path, fd, llvm::sys::fs::CD_OpenExisting))
+      return error("cannot open the output: " + ec.message());
+  } else if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+                 path + ".tmp-%%%%%%", fd, temporary)) {
     return error("cannot create the output: " + ec.message());
+  }
+  auto discard = [&] {
+    if (!inPlace)
+      llvm::sys::fs::remove(temporary);
+  };
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     os.write(reinterpret_cast<const char *>(flat.data()), flat.size());
@@ -357,7 +373,8 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
         llvm::Expected<std::vector<float>> values = readAsF32(*t.info);
         if (!values) {
           os.close();
-          llvm::sys::fs::remove(temporary);
+          os.clear_error();
+          discard();
           return values.takeError();
         }
         if (t.transposed) {
@@ -382,10 +399,12 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
     if (os.has_error()) {
       std::string message = os.error().message();
       os.clear_error();
-      llvm::sys::fs::remove(temporary);
+      discard();
       return error("cannot write: " + message);
     }
   }
+  if (inPlace)
+    return llvm::Error::success();
   if (std::error_code ec = llvm::sys::fs::rename(temporary, path)) {
     llvm::sys::fs::remove(temporary);
     return error("cannot write: " + ec.message());

@@ -163,6 +163,16 @@ static int writeToOutput(function_ref<void(raw_ostream &)> write) {
   if (!output)
     return fail(outputPath + ": " + error);
   write(output->os());
+  // A full disk or a closed pipe: an error here, not LLVM's fatal one when
+  // the stream is destroyed, and the partial file is removed.
+  output->os().flush();
+  if (output->os().has_error()) {
+    std::string message = output->os().error().message();
+    output->os().clear_error();
+    return fail((outputPath == "-" ? std::string("standard output")
+                                   : outputPath) +
+                ": cannot write: " + message);
+  }
   output->keep();
   return 0;
 }
