@@ -21,7 +21,8 @@
 #      as safetensors with Hugging Face's names, runs our artifact on it
 #      (attn-run --weights) and HF's greedy generation on the same weights:
 #      identical tokens;
-#   3. runs one short generation under compute-sanitizer (memcheck);
+#   3. runs short generations under compute-sanitizer's memcheck,
+#      racecheck and synccheck;
 #   4. prints prefill (128 and 512 tokens) and per-token decode times
 #      (after 128 tokens, and after 960: long KV caches) of ours and HF
 #      eager, and their ratios, naming the GPU, and decode's floor (the
@@ -284,22 +285,35 @@ EOF
     failed "GPT-2 124M: attn-run failed on the GPU"
   fi
 
-  log "3. compute-sanitizer (memcheck) on one short generation"
-  local rc=0
-  timeout 180 "$sanitizer" --tool memcheck --error-exitcode 3 --leak-check full \
-    "$bin/attn-run" "$dir/tiny$use.attn" --device=cuda --tokens "$TINY_SHORT" \
-    --max-new-tokens 8 > "$WORK/sanitizer.txt" 2>&1 || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    tail -20 "$WORK/sanitizer.txt" >&2
-    if [ "$rc" -eq 3 ]; then
-      failed "compute-sanitizer reports memcheck errors"
+  log "3. compute-sanitizer (memcheck, racecheck, synccheck) on short generations"
+  # memcheck: every access and allocation; racecheck: shared memory hazards
+  # between a block's threads; synccheck: barriers and shuffles. The long
+  # prompt crosses attention tiles and makes the decode split its keys.
+  local tool tokens rc
+  for tool in memcheck racecheck synccheck; do
+    tokens=$TINY_SHORT
+    [ "$tool" = racecheck ] && tokens=$TINY_LONG
+    rc=0
+    local extra=()
+    [ "$tool" = memcheck ] && extra=(--leak-check full)
+    timeout 150 "$sanitizer" --tool "$tool" --error-exitcode 3 "${extra[@]}" \
+      "$bin/attn-run" "$dir/tiny$use.attn" --device=cuda --tokens "$tokens" \
+      --max-new-tokens 8 > "$WORK/sanitizer-$tool.txt" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      tail -20 "$WORK/sanitizer-$tool.txt" >&2
+      if [ "$rc" -eq 3 ]; then
+        failed "compute-sanitizer reports $tool errors"
+      else
+        failed "attn-run failed under compute-sanitizer $tool (exit $rc)"
+      fi
+    elif [ "$tool" = memcheck ] &&
+      ! grep -q "ERROR SUMMARY: 0 errors" "$WORK/sanitizer-$tool.txt"; then
+      tail -20 "$WORK/sanitizer-$tool.txt" >&2
+      failed "compute-sanitizer did not report 0 memcheck errors"
     else
-      failed "attn-run failed under compute-sanitizer (exit $rc)"
+      echo "$tool: no errors"
     fi
-  elif ! grep -q "ERROR SUMMARY: 0 errors" "$WORK/sanitizer.txt"; then
-    tail -20 "$WORK/sanitizer.txt" >&2
-    failed "compute-sanitizer did not report 0 errors"
-  fi
+  done
 
   log "4. timings"
   # Both variants: which multiplies matrices faster is decided here.
