@@ -98,6 +98,7 @@ Status Artifact::open(const std::string &path, const OpenOptions &options,
   std::shared_ptr<Artifact> artifact(new Artifact());
   artifact->path_ = path;
   artifact->weightsPath_ = options.weights;
+  artifact->requestedCpuVariant_ = options.cpuVariant;
   Status status = [&] {
     ATTN_RETURN_IF_ERROR(Mapping::mapFile(path, artifact->file_));
     ATTN_RETURN_IF_ERROR(artifact->verify());
@@ -612,7 +613,9 @@ Status Artifact::readView(const fb::Binding *binding, const std::string &where,
 }
 
 Status Artifact::readKernelTables() {
-  const fb::CpuKernels *cpu = root_->cpu();
+  const auto *variants = root_->cpu();
+  const fb::CpuKernels *cpu =
+      variants && variants->size() > 0 ? variants->Get(0) : nullptr;
   const fb::CudaKernels *cuda = root_->cuda();
   if (!cpu && !cuda)
     return makeError(StatusCode::InvalidArtifact,
@@ -620,6 +623,18 @@ Status Artifact::readKernelTables() {
   if (cpu && cpu->kernel_names())
     for (const flatbuffers::String *name : *cpu->kernel_names())
       kernelNames_.push_back(name->string_view());
+  // Dispatch.kernel indexes every variant's list: they must be the same.
+  for (uint32_t i = 1; variants && i < variants->size(); ++i) {
+    const auto *names = variants->Get(i)->kernel_names();
+    bool same = (names ? names->size() : 0) == kernelNames_.size();
+    for (uint32_t k = 0; same && k < kernelNames_.size(); ++k)
+      same = names->Get(k)->string_view() == kernelNames_[k];
+    if (!same)
+      return makeError(StatusCode::InvalidArtifact,
+                       "CPU kernel variant %u does not have variant 0's "
+                       "kernels",
+                       i);
+  }
   if (!cuda)
     return Status();
 
@@ -918,13 +933,35 @@ Status Artifact::evaluateProgram(const ProgramPlan &program, int64_t S,
 }
 
 Status Artifact::loadKernels() {
-  if (!root_->cpu())
+  const auto *variants = root_->cpu();
+  if (!variants || variants->size() == 0)
     return Status();
-  const fb::CpuKernels &cpu = *root_->cpu();
-  ATTN_RETURN_IF_ERROR(
-      checkTargetTriple(stringOrEmpty(cpu.target_triple())));
-  ATTN_RETURN_IF_ERROR(
-      checkCpuFeatures(stringOrEmpty(cpu.cpu_features())));
+  // The first variant (the most capable) this CPU can run, or the one asked
+  // for; when none can run, the most portable one's reason.
+  const fb::CpuKernels *chosen = nullptr;
+  Status unsupported;
+  std::string names;
+  for (const fb::CpuKernels *variant : *variants) {
+    std::string_view name = stringOrEmpty(variant->cpu());
+    names += (names.empty() ? "" : ", ") + std::string(name);
+    if (!requestedCpuVariant_.empty() && name != requestedCpuVariant_)
+      continue;
+    unsupported = checkTargetTriple(stringOrEmpty(variant->target_triple()));
+    if (unsupported.ok())
+      unsupported = checkCpuFeatures(stringOrEmpty(variant->cpu_features()));
+    if (unsupported.ok()) {
+      chosen = variant;
+      break;
+    }
+  }
+  if (!chosen && !unsupported.ok())
+    return unsupported;
+  if (!chosen)
+    return makeError(StatusCode::NotFound,
+                     "no CPU kernel variant '%s' (the artifact has %s)",
+                     requestedCpuVariant_.c_str(), names.c_str());
+  cpuVariant_ = stringOrEmpty(chosen->cpu());
+  const fb::CpuKernels &cpu = *chosen;
   const auto *image = cpu.shared_object();
   // Corrupt machine code would crash this process once loaded and run; the
   // hash turns a damaged file into an error first.

@@ -74,6 +74,9 @@ struct OpenOptions {
   /// read. Refused for an artifact with embedded weights, which the
   /// compiler may have stored transposed or narrowed.
   std::string weights;
+  /// When not empty, the CPU kernel variant to load (its LLVM CPU name, as
+  /// attnc --cpu gave it) instead of the first this CPU can run.
+  std::string cpuVariant;
 };
 
 /// A loaded artifact. Immutable once opened, so any number of threads and
@@ -120,6 +123,9 @@ public:
   /// Whether the artifact has CPU kernels (attnc --target=cuda leaves them
   /// out); kernel() needs them.
   bool hasCpuKernels() const { return kernels_ != nullptr; }
+  /// The LLVM CPU name of the CPU kernel variant loaded ("x86-64-v4"), or
+  /// empty without CPU kernels.
+  std::string_view cpuVariant() const { return cpuVariant_; }
   attn_kernel_fn kernel(uint32_t index) const {
     return kernels_->kernel(index);
   }
@@ -226,6 +232,9 @@ private:
   std::vector<std::string_view> kernelNames_;
   /// Null without CPU kernels.
   std::unique_ptr<KernelLibrary> kernels_;
+  std::string_view cpuVariant_;
+  /// OpenOptions::cpuVariant.
+  std::string requestedCpuVariant_;
   std::optional<CudaPlan> cuda_;
 };
 

@@ -159,6 +159,7 @@ void attn_artifact_options_initialize(attn_artifact_options_t *out_options) {
   if (!out_options)
     return;
   out_options->weights_path = nullptr;
+  out_options->cpu_variant = nullptr;
 }
 
 attn_status_t attn_artifact_open_with_options(
@@ -170,6 +171,8 @@ attn_status_t attn_artifact_open_with_options(
     OpenOptions open;
     if (options && options->weights_path)
       open.weights = options->weights_path;
+    if (options && options->cpu_variant)
+      open.cpuVariant = options->cpu_variant;
     std::shared_ptr<const Artifact> artifact;
     ATTN_RETURN_IF_ERROR(Artifact::open(path, open, artifact));
     *out_artifact = new attn_artifact_t{std::move(artifact)};
@@ -284,8 +287,11 @@ attn_status_t attn_session_profile(attn_session_t *session,
     if (!profile)
       return makeError(StatusCode::InvalidArgument,
                        "the session was created without profiling");
-    session->profileText =
-        profile->format(s.artifact(), deviceName(s.device()));
+    // "cpu (x86-64-v4)": which kernel variant the times are of.
+    std::string device = deviceName(s.device());
+    if (s.device() == Device::Cpu)
+      device += " (" + std::string(s.artifact().cpuVariant()) + ")";
+    session->profileText = profile->format(s.artifact(), device.c_str());
     *out_text = session->profileText.c_str();
     return Status();
   });

@@ -214,16 +214,19 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   std::vector<flatbuffers::Offset<flatbuffers::String>> kernelNames;
   for (const std::string &name : plan.kernelNames)
     kernelNames.push_back(fbb.CreateString(name));
-  flatbuffers::Offset<fb::CpuKernels> cpu;
-  if (const std::optional<std::string> &so = kernels.cpuSharedObject) {
-    auto sharedObject = fbb.CreateVector(
-        reinterpret_cast<const uint8_t *>(so->data()), so->size());
-    cpu = fb::CreateCpuKernels(
-        fbb, sharedObject, fbb.CreateVector(kernelNames),
-        fbb.CreateString(kernels.cpuTarget.triple),
-        fbb.CreateString(kernels.cpuTarget.features),
-        fnv1a64(ArrayRef(reinterpret_cast<const uint8_t *>(so->data()),
-                         so->size())));
+  std::vector<flatbuffers::Offset<fb::CpuKernels>> cpu;
+  if (!kernels.cpu.empty()) {
+    auto names = fbb.CreateVector(kernelNames);
+    for (const CpuVariant &variant : kernels.cpu) {
+      ArrayRef<uint8_t> image(
+          reinterpret_cast<const uint8_t *>(variant.sharedObject.data()),
+          variant.sharedObject.size());
+      cpu.push_back(fb::CreateCpuKernels(
+          fbb, fbb.CreateString(variant.target.cpu),
+          fbb.CreateVector(image.data(), image.size()), names,
+          fbb.CreateString(variant.target.triple),
+          fbb.CreateString(variant.target.features), fnv1a64(image)));
+    }
   }
   flatbuffers::Offset<fb::CudaKernels> cuda;
   if (const std::optional<CudaKernels> &compiled = kernels.cuda) {
@@ -249,7 +252,8 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   }
   auto artifact = fb::CreateArtifactDirect(fbb, fb::Version_Current, config,
                                            tokenizer, &tensorTable, weights,
-                                           &buffers, &programs, cpu, cuda);
+                                           &buffers, &programs,
+                                           cpu.empty() ? nullptr : &cpu, cuda);
   fb::FinishArtifactBuffer(fbb, artifact);
   return fbb.Release();
 }

@@ -29,10 +29,16 @@ struct ArtifactOptions {
 
 /// The compiled kernels of a plan, for one backend or both; at least one is
 /// present.
+/// The CPU kernels compiled for one target: an ELF shared object.
+struct CpuVariant {
+  CpuTarget target;
+  std::string sharedObject;
+};
+
 struct ArtifactKernels {
-  /// The CPU kernels' ELF shared object and what it was built for.
-  std::optional<std::string> cpuSharedObject;
-  CpuTarget cpuTarget;
+  /// The CPU kernels, one variant per target, the most capable first
+  /// (empty without CPU kernels).
+  std::vector<CpuVariant> cpu;
   /// The CUDA kernels: PTX per architecture and launch geometry.
   std::optional<CudaKernels> cuda;
 };

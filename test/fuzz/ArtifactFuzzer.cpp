@@ -49,8 +49,9 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   return 0;
 }
 
-/// Zeroes the first byte of the kernels' image unless it is the test
-/// kernels'. The loader verifies the same way, so it sees the same fields.
+/// Zeroes the first byte of each CPU variant's kernel image unless it is the
+/// test kernels'. The loader verifies the same way, so it sees the same
+/// fields.
 static void distrustKernels(std::vector<uint8_t> &bytes) {
   if (bytes.size() < 8 || !fb::ArtifactBufferHasIdentifier(bytes.data()))
     return;
@@ -60,14 +61,17 @@ static void distrustKernels(std::vector<uint8_t> &bytes) {
   if (!fb::VerifyArtifactBuffer(verifier))
     return;
   const fb::Artifact *root = fb::GetArtifact(bytes.data());
-  if (!root->cpu() || !root->cpu()->shared_object())
+  if (!root->cpu())
     return;
-  const auto *image = root->cpu()->shared_object();
-  if (image->size() == 0 ||
-      (image->size() == trustedKernels->size() &&
-       std::memcmp(image->data(), trustedKernels->data(), image->size()) == 0))
-    return;
-  bytes[image->data() - bytes.data()] = 0;
+  for (const fb::CpuKernels *variant : *root->cpu()) {
+    const auto *image = variant->shared_object();
+    if (!image || image->size() == 0 ||
+        (image->size() == trustedKernels->size() &&
+         std::memcmp(image->data(), trustedKernels->data(), image->size()) ==
+             0))
+      continue;
+    bytes[image->data() - bytes.data()] = 0;
+  }
 }
 
 static void checkError(const Status &status) {

@@ -148,13 +148,19 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
   std::vector<flatbuffers::Offset<flatbuffers::String>> kernelNames;
   for (const std::string &name : spec.kernelNames)
     kernelNames.push_back(builder.CreateString(name));
-  flatbuffers::Offset<fb::CpuKernels> cpu;
-  if (spec.cpu)
-    cpu = fb::CreateCpuKernelsDirect(
-        builder, &spec.sharedObject, &kernelNames, spec.targetTriple.c_str(),
-        spec.cpuFeatures.c_str(),
+  std::vector<flatbuffers::Offset<fb::CpuKernels>> cpu;
+  auto addVariant = [&](const std::string &name, const std::string &triple) {
+    cpu.push_back(fb::CreateCpuKernelsDirect(
+        builder, name.c_str(), &spec.sharedObject, &kernelNames,
+        triple.c_str(), spec.cpuFeatures.c_str(),
         spec.sharedObjectHash.value_or(attn::runtime::fnv1a64(
-            spec.sharedObject.data(), spec.sharedObject.size())));
+            spec.sharedObject.data(), spec.sharedObject.size()))));
+  };
+  if (spec.cpu) {
+    for (const auto &[name, triple] : spec.earlierVariants)
+      addVariant(name, triple);
+    addVariant(spec.cpuName, spec.targetTriple);
+  }
   flatbuffers::Offset<fb::CudaKernels> cuda;
   if (spec.cuda) {
     const CudaSpec &c = spec.cudaKernels;
@@ -174,7 +180,8 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
 
   auto root = fb::CreateArtifactDirect(builder, spec.version, config, tokenizer,
                                        &tensors, weightsTable, &buffers,
-                                       &programs, cpu, cuda);
+                                       &programs, spec.cpu ? &cpu : nullptr,
+                                       cuda);
   fb::FinishArtifactBuffer(builder, root);
   return std::vector<uint8_t>(builder.GetBufferPointer(),
                               builder.GetBufferPointer() + builder.GetSize());

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attn::test {
@@ -107,6 +108,12 @@ struct ArtifactSpec {
   std::vector<std::string> kernelNames;
   std::string targetTriple = "x86_64-unknown-linux-gnu";
   std::string cpuFeatures;
+  /// The CpuKernels.cpu of the variant.
+  std::string cpuName = "x86-64-v3";
+  /// Variants written before that one, as (CPU name, target triple), each
+  /// with its shared object, kernel names and features: a loader tries them
+  /// first.
+  std::vector<std::pair<std::string, std::string>> earlierVariants;
   /// Write the CpuKernels table (sharedObject...cpuFeatures).
   bool cpu = true;
   /// Write a CudaKernels table.

@@ -347,6 +347,41 @@ TEST_F(RuntimeArtifactTest, RejectsKernelsForAnotherArchitecture) {
                                  "machine is x86_64");
 }
 
+TEST_F(RuntimeArtifactTest, LoadsTheFirstCpuVariantThisMachineRuns) {
+  // The variant listed first is for another architecture: the loader takes
+  // the next.
+  ArtifactSpec spec = bigramModel();
+  spec.earlierVariants = {{"armv8-a", "aarch64-unknown-linux-gnu"}};
+  std::shared_ptr<const Artifact> artifact = open(spec);
+  ASSERT_TRUE(artifact);
+  EXPECT_EQ(artifact->cpuVariant(), "x86-64-v3");
+  EXPECT_TRUE(artifact->hasCpuKernels());
+}
+
+TEST_F(RuntimeArtifactTest, LoadsTheCpuVariantAskedFor) {
+  ArtifactSpec spec = bigramModel();
+  spec.earlierVariants = {{"armv8-a", "aarch64-unknown-linux-gnu"}};
+  std::string file = write(spec);
+  auto openWith = [&](const std::string &variant, Status &status) {
+    OpenOptions options;
+    options.cpuVariant = variant;
+    std::shared_ptr<const Artifact> artifact;
+    status = Artifact::open(file, options, artifact);
+    return artifact;
+  };
+  Status status;
+  std::shared_ptr<const Artifact> artifact = openWith("x86-64-v3", status);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(artifact->cpuVariant(), "x86-64-v3");
+  openWith("armv8-a", status);
+  EXPECT_EQ(status.message(), file + ": the CPU kernels are compiled for "
+                                     "'aarch64-unknown-linux-gnu', but this "
+                                     "machine is x86_64");
+  openWith("znver5", status);
+  EXPECT_EQ(status.message(), file + ": no CPU kernel variant 'znver5' (the "
+                                     "artifact has armv8-a, x86-64-v3)");
+}
+
 TEST_F(RuntimeArtifactTest, IgnoresDisabledAndUnknownCpuFeatures) {
   ArtifactSpec spec = bigramModel();
   spec.cpuFeatures = "+sse2,-avx512f,+some-future-feature,,";

@@ -165,7 +165,8 @@ TEST_F(RuntimeCApiTest, ProfilesEveryKernelOfASession) {
               "OK");
   ASSERT_EQ(consume(attn_session_profile(session, &text)), "OK");
   std::string profile = text;
-  EXPECT_NE(profile.find("profile: cpu, program 'decode': 2 steps, "),
+  EXPECT_NE(profile.find(
+                "profile: cpu (x86-64-v3), program 'decode': 2 steps, "),
             std::string::npos)
       << profile;
   // Every dispatch of the bigram model's decode ran once per step.

@@ -60,6 +60,9 @@ Generation:
                          cuda without a driver or GPU, is an error.
   --threads N            threads that run the kernels on the cpu (default:
                          one per hardware thread)
+  --cpu-variant NAME     the cpu kernels compiled for NAME (one of attnc
+                         --cpu's CPU names) instead of the first variant
+                         this CPU can run (the most capable)
   --profile              time every kernel and print, on stderr after the
                          run, per program its steps and time in kernels and
                          its kernels by total time (calls, total ms, mean us,
@@ -125,6 +128,8 @@ struct Options {
   std::string artifact;
   /// --weights, or empty.
   std::string weights;
+  /// --cpu-variant, or empty.
+  std::string cpuVariant;
   /// Exactly one of prompt, promptFile, tokens and tokenize is given.
   const char *prompt = nullptr;
   /// --prompt-file, read when the run starts.
@@ -267,6 +272,10 @@ Options parseOptions(int argc, char **argv) {
       options.weights = value();
       if (options.weights.empty())
         throw UsageError{"--weights needs a file name"};
+    } else if (name == "--cpu-variant") {
+      options.cpuVariant = value();
+      if (options.cpuVariant.empty())
+        throw UsageError{"--cpu-variant needs a CPU name"};
     } else if (name == "--device") {
       std::string_view device = value();
       if (device == "cpu")
@@ -475,6 +484,8 @@ int run(const Options &options) {
   attn_artifact_options_initialize(&artifactOptions);
   if (!options.weights.empty())
     artifactOptions.weights_path = options.weights.c_str();
+  if (!options.cpuVariant.empty())
+    artifactOptions.cpu_variant = options.cpuVariant.c_str();
   check(attn_artifact_open_with_options(options.artifact.c_str(),
                                         &artifactOptions, &handles.artifact));
   attn_model_info_t info;

@@ -3,7 +3,7 @@
 //   attnc MODEL_DIR -o OUT.attn [--fusion=none|softmax|flash]
 //         [--weights=embed|external] [--weight-dtype=f32|f16|bf16]
 //         [--emit=attn|linalg|llvm|ptx|artifact] [--context-length=N]
-//         [--cpu=NAME|native] [--linker=PATH] [--target=cpu|cuda|all]
+//         [--cpu=NAME,...|native] [--linker=PATH] [--target=cpu|cuda|all]
 //         [--cuda-arch=sm_80,sm_90] [--cuda-matmul=tf32x3|f32]
 //
 // Imports a checkpoint directory, fuses, plans the prefill and decode
@@ -126,11 +126,13 @@ static cl::opt<int64_t> contextLength(
     cl::desc("Cap the context (KV cache) at N, at most the model's "
              "positions; 0 keeps the model's own"),
     cl::cat(attncCategory));
-static cl::opt<std::string> cpuName(
-    "cpu", cl::init(CpuTarget().cpu),
-    cl::desc("CPU to compile for: an LLVM CPU name (default x86-64-v3, AVX2 "
-             "+ FMA), or native for this machine's (AVX-512 where it has "
-             "it); the runtime refuses a CPU without its features"),
+static cl::opt<std::string> cpuNames(
+    "cpu", cl::init("x86-64-v4,x86-64-v3"),
+    cl::desc("CPUs to compile for, comma-separated, most capable first: LLVM "
+             "CPU names, or native for this machine's. The artifact holds "
+             "the kernels once per CPU and the runtime loads the first its "
+             "CPU can run (default x86-64-v4,x86-64-v3: AVX-512 where the "
+             "CPU has it, else AVX2 + FMA)"),
     cl::cat(attncCategory));
 static cl::opt<std::string> linkerPath(
     "linker", cl::init(""),
@@ -265,9 +267,19 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  llvm::Expected<CpuTarget> cpuTarget = CpuTarget::get(cpuName);
-  if (!cpuTarget)
-    return fail("--cpu: " + llvm::toString(cpuTarget.takeError()));
+  SmallVector<CpuTarget> cpuTargets;
+  SmallVector<StringRef> names;
+  StringRef(cpuNames).split(names, ',');
+  for (StringRef name : names) {
+    llvm::Expected<CpuTarget> cpuTarget = CpuTarget::get(name.trim());
+    if (!cpuTarget)
+      return fail("--cpu: " + llvm::toString(cpuTarget.takeError()));
+    if (llvm::any_of(cpuTargets, [&](const CpuTarget &other) {
+          return other.cpu == cpuTarget->cpu;
+        }))
+      return fail("--cpu: '" + cpuTarget->cpu + "' is listed twice");
+    cpuTargets.push_back(std::move(*cpuTarget));
+  }
 
   ImportOptions importOptions;
   importOptions.contextLength = contextLength;
@@ -310,23 +322,24 @@ int main(int argc, char **argv) {
   }
 
   ArtifactKernels compiled;
-  compiled.cpuTarget = *cpuTarget;
-  // What --emit=llvm prints: the CPU module, then the CUDA one.
+  // What --emit=llvm prints: the CPU modules, then the CUDA one.
   SmallVector<Operation *> lowered;
-  // The CUDA kernels start from their own copy of the planned kernels, as
-  // the CPU pipeline lowers the original in place.
+  // Each CPU variant and the CUDA kernels start from their own copy of the
+  // planned kernels, as the pipelines lower a module in place.
   OwningOpRef<ModuleOp> cudaKernels;
   if (wantCuda)
     cudaKernels = kernels.clone();
-
-  if (wantCpu) {
+  SmallVector<OwningOpRef<ModuleOp>> cpuKernels;
+  for (size_t i = 0; wantCpu && i < cpuTargets.size(); ++i) {
+    cpuKernels.push_back(kernels.clone());
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("invalid pass manager options");
-    buildCpuKernelPipeline(pm, *cpuTarget);
-    if (failed(pm.run(kernels)))
-      return fail("lowering the kernels to LLVM failed");
-    lowered.push_back(kernels);
+    buildCpuKernelPipeline(pm, cpuTargets[i]);
+    if (failed(pm.run(*cpuKernels.back())))
+      return fail("lowering the kernels to LLVM for '" + cpuTargets[i].cpu +
+                  "' failed");
+    lowered.push_back(*cpuKernels.back());
   }
   if (wantCuda && emit == Emit::LLVM) {
     PassManager pm(&context);
@@ -354,11 +367,14 @@ int main(int argc, char **argv) {
     std::string linker = findLinker();
     if (linker.empty())
       return fail("no ld.lld found; install lld-22 or pass --linker");
-    FailureOr<std::string> sharedObject =
-        compileCpuSharedObject(kernels, *cpuTarget, linker);
-    if (failed(sharedObject))
-      return fail("compiling the CPU kernels failed");
-    compiled.cpuSharedObject = std::move(*sharedObject);
+    for (auto [target, module] : llvm::zip_equal(cpuTargets, cpuKernels)) {
+      FailureOr<std::string> sharedObject =
+          compileCpuSharedObject(*module, target, linker);
+      if (failed(sharedObject))
+        return fail("compiling the CPU kernels for '" + target.cpu +
+                    "' failed");
+      compiled.cpu.push_back({target, std::move(*sharedObject)});
+    }
   }
 
   ArtifactOptions artifactOptions;

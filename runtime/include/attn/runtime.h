@@ -114,10 +114,16 @@ typedef struct attn_artifact_options_t {
    *  (transposed, narrowed), which a checkpoint does not have. Borrowed for
    *  the duration of the call. */
   const char *weights_path;
+  /** NULL: load the first CPU kernel variant (attnc --cpu compiles one per
+   *  CPU name, the most capable first) whose features this CPU has.
+   *  Otherwise the NUL-terminated LLVM CPU name of the variant to load
+   *  ("x86-64-v3"); opening fails if the artifact has no such variant or
+   *  this CPU cannot run it. Borrowed for the duration of the call. */
+  const char *cpu_variant;
 } attn_artifact_options_t;
 
 /** Sets `*out_options` (not NULL; caller-owned, not retained) to the
- *  defaults (weights_path = NULL). Thread-safe. */
+ *  defaults (weights_path = NULL, cpu_variant = NULL). Thread-safe. */
 void attn_artifact_options_initialize(attn_artifact_options_t *out_options);
 
 /** attn_artifact_open with `options` (NULL: defaults; borrowed for the

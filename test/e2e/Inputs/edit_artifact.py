@@ -11,7 +11,7 @@
              it (segment_offset follows), so only the named field differs
 --identifier replaces the 4-byte file identifier ("ATTN")
 --truncate   drops the last N bytes of the file
---elf-byte   sets byte OFFSET of the CPU kernels' ELF image to VALUE (a
+--elf-byte   sets byte OFFSET of the first CPU variant's ELF image to VALUE (a
              corrupt image: its recorded hash no longer matches)
 --rehash     then records the edited image's hash, as a hostile artifact
              would, so that the checks after the hash see the image
@@ -114,7 +114,7 @@ def main():
                 edits.append((path, json.loads(value)))
             data = rebuild(data, edits, work)
         if args.elf_byte:
-            image = bytes(to_json(data, work)["cpu"]["shared_object"])
+            image = bytes(to_json(data, work)["cpu"][0]["shared_object"])
             start = data.find(image)
             assert start >= 0
             data = bytearray(data)
@@ -123,8 +123,8 @@ def main():
                 data[start + int(offset, 0)] = int(value, 0)
             data = bytes(data)
             if args.rehash:
-                image = bytes(to_json(data, work)["cpu"]["shared_object"])
-                data = rebuild(data, [("cpu.shared_object_fnv1a64", fnv1a64(image))],
+                image = bytes(to_json(data, work)["cpu"][0]["shared_object"])
+                data = rebuild(data, [("cpu.0.shared_object_fnv1a64", fnv1a64(image))],
                                work)
     if args.identifier:
         assert len(args.identifier) == 4
