@@ -51,13 +51,14 @@ lit_log=$(mktemp)
 set +e
 /usr/lib/llvm-22/bin/lit --no-gtest-sharding -sv "$ATTN_BUILD/test" 2>&1 | tee "$lit_log"
 set -e
-count() { sed -n "s/^ *$1: *\([0-9]*\).*/\1/p" "$lit_log" | head -n1; }
+# lit pads the names when several kinds occur ("  Passed     : 230").
+count() { sed -n "s/^ *$1 *: *\([0-9]*\).*/\1/p" "$lit_log" | head -n1; }
 passed=$((passed + $(count Passed || true) + 0))
 for kind in Failed Unresolved 'Timed Out' 'Unexpectedly Passed'; do
   n=$(count "$kind")
   failed=$((failed + ${n:-0}))
 done
-if ! grep -q '^ *Passed: ' "$lit_log" && [ "$failed" -eq 0 ]; then
+if ! grep -q '^ *Passed *: ' "$lit_log" && [ "$failed" -eq 0 ]; then
   attn_log "lit reported no results"
   failed=$((failed + 1))
 fi
@@ -77,8 +78,10 @@ if [ "$sanitize" -eq 0 ] && [ "$fuzz_seconds" -gt 0 ]; then
   fuzz_passed=$(grep -c '^PASS: fuzz/' "$fuzz_log" || true)
   fuzz_failed=$(grep -c '^FAIL: fuzz/' "$fuzz_log" || true)
   # A build that failed ran no target: each counts as failed.
-  if [ $((fuzz_passed + fuzz_failed)) -lt 5 ]; then
-    fuzz_failed=$((5 - fuzz_passed))
+  fuzz_targets=$(sed -n 's/^all_targets=(\(.*\))$/\1/p' \
+    "$ATTN_ROOT/scripts/fuzz.sh" | wc -w)
+  if [ $((fuzz_passed + fuzz_failed)) -lt "$fuzz_targets" ]; then
+    fuzz_failed=$((fuzz_targets - fuzz_passed))
   fi
   passed=$((passed + fuzz_passed))
   failed=$((failed + fuzz_failed))
