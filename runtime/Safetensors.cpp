@@ -367,6 +367,13 @@ Status SafetensorsFile::open(const std::string &path,
 Status SafetensorsFile::parse(const std::byte *bytes, size_t size,
                               std::unique_ptr<SafetensorsFile> &out) {
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  // A repository cloned without git-lfs has small text pointers in place of
+  // its weights, whose first bytes read as an absurd header size.
+  constexpr std::string_view lfsPointer = "version https://git-lfs";
+  if (size >= lfsPointer.size() &&
+      std::memcmp(bytes, lfsPointer.data(), lfsPointer.size()) == 0)
+    return makeError(StatusCode::InvalidArgument,
+                     "a Git LFS pointer, not the weights (run git lfs pull)");
   if (size < 8)
     return makeError(StatusCode::InvalidArgument,
                      "not a safetensors file: it has %zu bytes, fewer than "
