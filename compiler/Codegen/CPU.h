@@ -40,6 +40,11 @@ void buildCpuKernelPipeline(OpPassManager &pm, const CpuTarget &target = {});
 /// Registers the named pipelines of this file with the global registry.
 void registerCpuPipelines();
 
+/// Compiles `module` (LLVM dialect) for `target` into the assembly text of
+/// the code compileCpuSharedObject links: for reading, as `--emit=asm`.
+FailureOr<std::string> compileCpuAssembly(ModuleOp module,
+                                          const CpuTarget &target);
+
 /// Compiles `module` (LLVM dialect) for `target` into an ELF shared object
 /// linked by `linker` (an ld.lld). Returns the shared object's bytes.
 FailureOr<std::string> compileCpuSharedObject(ModuleOp module,

@@ -2,7 +2,7 @@
 //
 //   attnc MODEL_DIR -o OUT.attn [--fusion=none|softmax|flash]
 //         [--weights=embed|external] [--weight-dtype=f32|f16|bf16]
-//         [--emit=attn|linalg|llvm|ptx|artifact] [--context-length=N]
+//         [--emit=attn|linalg|llvm|asm|ptx|artifact] [--context-length=N]
 //         [--cpu=NAME,...|native] [--linker=PATH] [--target=cpu|cuda|all]
 //         [--cuda-arch=sm_80,sm_90] [--cuda-matmul=tf32x3|f32]
 //
@@ -37,7 +37,7 @@ using namespace mlir::attn;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { Attn, Linalg, LLVM, PTX, Artifact };
+enum class Emit { Attn, Linalg, LLVM, Asm, PTX, Artifact };
 enum class Target { CPU, CUDA, All };
 enum class WeightsMode { Embed, External };
 } // namespace
@@ -59,6 +59,9 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::LLVM, "llvm",
                           "the kernels in the LLVM dialect (CPU), then in the "
                           "NVVM dialect (CUDA)"),
+               clEnumValN(Emit::Asm, "asm",
+                          "the x86-64 assembly of every kernel for the first "
+                          "--cpu"),
                clEnumValN(Emit::PTX, "ptx",
                           "the PTX of every kernel for the first --cuda-arch"),
                clEnumValN(Emit::Artifact, "artifact",
@@ -246,6 +249,8 @@ int main(int argc, char **argv) {
   bool wantCuda = target != Target::CPU;
   if (emit == Emit::PTX && !wantCuda)
     return fail("--emit=ptx needs --target=cuda or --target=all");
+  if (emit == Emit::Asm && target == Target::CUDA)
+    return fail("--emit=asm needs --target=cpu or --target=all");
   // PTX needs no CPU code.
   bool wantCpu = target != Target::CUDA && emit != Emit::PTX;
   CudaTarget cudaTarget;
@@ -352,6 +357,14 @@ int main(int argc, char **argv) {
   }
   if (emit == Emit::LLVM)
     return printToOutput(lowered);
+  if (emit == Emit::Asm) {
+    FailureOr<std::string> assembly =
+        compileCpuAssembly(*cpuKernels.front(), cpuTargets.front());
+    if (failed(assembly))
+      return fail("compiling the CPU kernels for '" + cpuTargets.front().cpu +
+                  "' failed");
+    return writeToOutput([&](raw_ostream &os) { os << *assembly; });
+  }
 
   if (wantCuda) {
     FailureOr<CudaKernels> ptx =
