@@ -2,6 +2,7 @@
 
 #include "runtime/Artifact.h"
 
+#include "runtime/Hash.h"
 #include "runtime/Transpose.h"
 
 #include <algorithm>
@@ -16,16 +17,6 @@ namespace fb = attn::artifact;
 
 /// The alignment of the weight segment and of embedded tensors.
 static constexpr uint64_t kWeightAlignment = 64;
-
-uint64_t fnv1a64(const void *data, size_t size) {
-  const auto *bytes = static_cast<const unsigned char *>(data);
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
 
 /// "2*S + T - 1", the way messages show an affine expression.
 static std::string formatAffine(const fb::Affine &affine) {
@@ -293,13 +284,13 @@ Status Artifact::mapWeights() {
                        "expected %llu",
                        path.c_str(), size,
                        (unsigned long long)weights->external_size());
-    uint64_t hash = fnv1a64(data, size);
-    if (hash != weights->external_fnv1a64())
+    uint64_t hash = contentHash(data, size);
+    if (hash != weights->external_xxh3())
       return makeError(StatusCode::InvalidArtifact,
-                       "external weights '%s': the FNV-1a 64 hash of the file "
+                       "external weights '%s': the XXH3-64 hash of the file "
                        "is 0x%016llx, expected 0x%016llx",
                        path.c_str(), (unsigned long long)hash,
-                       (unsigned long long)weights->external_fnv1a64());
+                       (unsigned long long)weights->external_xxh3());
     // safetensors: an 8-byte little-endian header length, the JSON header,
     // then the data that tensor offsets count from.
     uint64_t headerSize = 0;
@@ -401,6 +392,17 @@ Status Artifact::readTensors() {
                        "aligned",
                        label.c_str(), (unsigned long long)offset,
                        (unsigned long long)kWeightAlignment);
+    // The kernels trust every byte: a damaged weight would give wrong logits
+    // without a sign. (External weights were hashed as a whole file.)
+    if (embedded) {
+      uint64_t hash = contentHash(data, bytes);
+      if (hash != tensor->xxh3())
+        return makeError(StatusCode::InvalidArtifact,
+                         "%s is corrupt: its XXH3-64 hash is %016llx, the "
+                         "artifact records %016llx",
+                         label.c_str(), (unsigned long long)hash,
+                         (unsigned long long)tensor->xxh3());
+    }
     // Kernels load whole elements; safetensors only promises byte offsets.
     if (reinterpret_cast<uintptr_t>(data) % elementSize != 0)
       return makeError(StatusCode::InvalidArtifact,
@@ -965,14 +967,14 @@ Status Artifact::loadKernels() {
   const auto *image = cpu.shared_object();
   // Corrupt machine code would crash this process once loaded and run; the
   // hash turns a damaged file into an error first.
-  uint64_t hash = fnv1a64(image ? image->data() : nullptr,
-                          image ? image->size() : 0);
-  if (hash != cpu.shared_object_fnv1a64())
+  uint64_t hash = contentHash(image ? image->data() : nullptr,
+                              image ? image->size() : 0);
+  if (hash != cpu.shared_object_xxh3())
     return makeError(StatusCode::InvalidArtifact,
-                     "the CPU kernel shared object is corrupt: its FNV-1a 64 "
+                     "the CPU kernel shared object is corrupt: its XXH3-64 "
                      "hash is %016llx, the artifact records %016llx",
                      (unsigned long long)hash,
-                     (unsigned long long)cpu.shared_object_fnv1a64());
+                     (unsigned long long)cpu.shared_object_xxh3());
   return KernelLibrary::load(image ? image->data() : nullptr,
                              image ? image->size() : 0, kernelNames_,
                              kernels_);

@@ -31,10 +31,6 @@
 
 namespace attn::runtime {
 
-/// The FNV-1a 64-bit hash, which the artifact uses to identify external
-/// weights.
-uint64_t fnv1a64(const void *data, size_t size);
-
 /// One CUDA kernel's launch geometry (CudaKernels in the schema).
 struct CudaKernelPlan {
   std::string_view name;

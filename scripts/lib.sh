@@ -8,7 +8,7 @@ ATTN_BUILD=${ATTN_BUILD:-$ATTN_ROOT/build}
 # artifact format, the numerics references and the test tools.
 ATTN_APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
-  flatbuffers-compiler libflatbuffers-dev
+  flatbuffers-compiler libflatbuffers-dev libxxhash-dev
   cmake ninja-build libgtest-dev
   libzstd-dev zlib1g-dev libedit-dev libpcre2-dev pkg-config nodejs
   python3-torch wamerican

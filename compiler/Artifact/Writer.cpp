@@ -2,10 +2,12 @@
 
 #include "compiler/Artifact/Writer.h"
 
+#include "runtime/Hash.h"
 #include "runtime/Transpose.h"
 #include "runtime/schema/artifact_generated.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -21,15 +23,6 @@ static constexpr uint64_t kSegmentAlignment = 64;
 
 static uint64_t alignTo64(uint64_t n) {
   return (n + kSegmentAlignment - 1) / kSegmentAlignment * kSegmentAlignment;
-}
-
-uint64_t mlir::attn::fnv1a64(ArrayRef<uint8_t> bytes) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (uint8_t byte : bytes) {
-    hash ^= byte;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
 }
 
 /// f32 -> bf16 or IEEE half, rounding to nearest even (what torch's .to()
@@ -119,6 +112,8 @@ struct PlacedTensor {
   uint64_t size;
   /// Stored with its two axes swapped.
   bool transposed;
+  /// Embedded: the XXH3-64 of its bytes in the segment, once written.
+  uint64_t hash = 0;
 };
 } // namespace
 
@@ -168,7 +163,7 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
       std::reverse(shape.begin(), shape.end());
     tensorTable.push_back(fb::CreateTensorDirect(
         fbb, t.info->name.c_str(), toDType(t.elementType), &shape, t.offset,
-        t.size, t.transposed));
+        t.size, t.transposed, t.hash));
   }
   auto weights = fb::CreateWeightsDirect(
       fbb,
@@ -225,7 +220,8 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
           fbb, fbb.CreateString(variant.target.cpu),
           fbb.CreateVector(image.data(), image.size()), names,
           fbb.CreateString(variant.target.triple),
-          fbb.CreateString(variant.target.features), fnv1a64(image)));
+          fbb.CreateString(variant.target.features),
+          ::attn::runtime::contentHash(image.data(), image.size())));
     }
   }
   flatbuffers::Offset<fb::CudaKernels> cuda;
@@ -256,6 +252,47 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
                                            cpu.empty() ? nullptr : &cpu, cuda);
   fb::FinishArtifactBuffer(fbb, artifact);
   return fbb.Release();
+}
+
+/// The bytes of `t` as the segment stores them: converted to the plan's
+/// element type, and transposed when the plan reads it so.
+static llvm::Expected<std::string> packTensor(const PlacedTensor &t) {
+  llvm::Expected<std::vector<float>> values = readAsF32(*t.info);
+  if (!values)
+    return values.takeError();
+  if (t.transposed) {
+    std::vector<float> swapped(values->size());
+    ::attn::transposeMatrix(values->data(), t.info->shape[0], t.info->shape[1],
+                            swapped.data());
+    *values = std::move(swapped);
+  }
+  if (t.elementType.isF32())
+    return std::string(reinterpret_cast<const char *>(values->data()), t.size);
+  std::vector<uint16_t> narrow = narrowFloats(*values, t.elementType.isBF16());
+  return std::string(reinterpret_cast<const char *>(narrow.data()), t.size);
+}
+
+/// Copies the finished artifact `from` into the device or pipe `to`.
+static llvm::Error
+copyInto(StringRef from, StringRef to,
+         llvm::function_ref<llvm::Error(const Twine &)> error) {
+  auto contents = llvm::MemoryBuffer::getFile(from, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+  if (!contents)
+    return error("cannot read back the artifact: " +
+                 contents.getError().message());
+  std::error_code ec;
+  llvm::raw_fd_ostream os(to, ec, llvm::sys::fs::CD_OpenExisting);
+  if (ec)
+    return error("cannot open the output: " + ec.message());
+  os << (*contents)->getBuffer();
+  os.close();
+  if (os.has_error()) {
+    std::string message = os.error().message();
+    os.clear_error();
+    return error("cannot write: " + message);
+  }
+  return llvm::Error::success();
 }
 
 llvm::Error mlir::attn::writeArtifact(StringRef path,
@@ -298,7 +335,7 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
     llvm::sys::fs::make_absolute(absolute);
     externalPath = std::string(absolute);
     externalSize = bytes.size();
-    externalHash = fnv1a64(bytes);
+    externalHash = ::attn::runtime::contentHash(bytes.data(), bytes.size());
   }
   for (const BufferPlan &buffer : plan.buffers) {
     if (buffer.kind != BufferKind::Weight)
@@ -334,84 +371,72 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
     segmentSize += size;
   }
 
-  // Two passes: the FlatBuffer's size fixes where the segment starts.
+  // The FlatBuffer's size fixes where the segment starts; it does not depend
+  // on the values written into it (every scalar is stored), so the final
+  // one, with the tensors' hashes, goes where this one's zeros went.
   flatbuffers::DetachedBuffer probe =
       buildFlatBuffer(model, plan, kernels, tensors, 0, segmentSize, options,
                       externalPath, externalSize, externalHash);
   uint64_t segmentOffset = alignTo64(probe.size());
-  flatbuffers::DetachedBuffer flat =
-      buildFlatBuffer(model, plan, kernels, tensors, segmentOffset, segmentSize,
-                      options, externalPath, externalSize, externalHash);
-  if (flat.size() != probe.size())
-    return error("internal error: the artifact header changed size");
 
-  // A regular file is written to a temporary renamed over it at the end, so
-  // that a failed compile leaves the old artifact whole. A device or a pipe
-  // (/dev/null, a FIFO) is written in place: a rename would replace it.
+  // Written to a temporary renamed over the output at the end, so that a
+  // failed compile leaves the old artifact whole. A device or a pipe
+  // (/dev/null, a FIFO) gets the finished file copied in: a rename would
+  // replace it.
   llvm::sys::fs::file_status status;
   bool inPlace = !llvm::sys::fs::status(path, status) &&
                  llvm::sys::fs::exists(status) &&
                  !llvm::sys::fs::is_regular_file(status);
   SmallString<256> temporary;
   int fd;
-  if (inPlace) {
-    if (std::error_code ec = llvm::sys::fs::openFileForWrite(
-            path, fd, llvm::sys::fs::CD_OpenExisting))
-      return error("cannot open the output: " + ec.message());
-  } else if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-                 path + ".tmp-%%%%%%", fd, temporary)) {
+  if (std::error_code ec =
+          inPlace ? llvm::sys::fs::createTemporaryFile("attnc-artifact", "attn",
+                                                       fd, temporary)
+                  : llvm::sys::fs::createUniqueFile(path + ".tmp-%%%%%%", fd,
+                                                    temporary))
     return error("cannot create the output: " + ec.message());
-  }
-  auto discard = [&] {
-    if (!inPlace)
-      llvm::sys::fs::remove(temporary);
-  };
+  llvm::FileRemover removeTemporary(temporary);
   {
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
-    os.write(reinterpret_cast<const char *>(flat.data()), flat.size());
-    os.write_zeros(segmentOffset - flat.size());
+    auto fail = [&](llvm::Error err) {
+      os.close();
+      os.clear_error();
+      return err;
+    };
+    os.write_zeros(segmentOffset);
     if (!options.externalWeights) {
       uint64_t written = 0;
-      for (const PlacedTensor &t : tensors) {
+      for (PlacedTensor &t : tensors) {
         os.write_zeros(t.offset - written);
-        llvm::Expected<std::vector<float>> values = readAsF32(*t.info);
-        if (!values) {
-          os.close();
-          os.clear_error();
-          discard();
-          return values.takeError();
-        }
-        if (t.transposed) {
-          std::vector<float> swapped(values->size());
-          ::attn::transposeMatrix(values->data(), t.info->shape[0],
-                                  t.info->shape[1], swapped.data());
-          *values = std::move(swapped);
-        }
-        if (t.elementType.isF32()) {
-          os.write(reinterpret_cast<const char *>(values->data()), t.size);
-        } else {
-          std::vector<uint16_t> narrow =
-              narrowFloats(*values, t.elementType.isBF16());
-          os.write(reinterpret_cast<const char *>(narrow.data()), t.size);
-        }
+        llvm::Expected<std::string> bytes = packTensor(t);
+        if (!bytes)
+          return fail(bytes.takeError());
+        t.hash = ::attn::runtime::contentHash(bytes->data(), bytes->size());
+        os << *bytes;
         written = t.offset + t.size;
         if (options.progress)
           options.progress(written, segmentSize);
       }
     }
+    flatbuffers::DetachedBuffer flat =
+        buildFlatBuffer(model, plan, kernels, tensors, segmentOffset,
+                        segmentSize, options, externalPath, externalSize,
+                        externalHash);
+    if (flat.size() != probe.size())
+      return fail(error("internal error: the artifact header changed size"));
+    os.seek(0);
+    os.write(reinterpret_cast<const char *>(flat.data()), flat.size());
     os.close();
     if (os.has_error()) {
       std::string message = os.error().message();
       os.clear_error();
-      discard();
       return error("cannot write: " + message);
     }
   }
   if (inPlace)
-    return llvm::Error::success();
-  if (std::error_code ec = llvm::sys::fs::rename(temporary, path)) {
-    llvm::sys::fs::remove(temporary);
+    return copyInto(temporary, path, error);
+  if (std::error_code ec = llvm::sys::fs::rename(temporary, path))
     return error("cannot write: " + ec.message());
-  }
+  removeTemporary.releaseFile();
   return llvm::Error::success();
 }

@@ -1,8 +1,8 @@
 //===- Writer.h - the FlatBuffer artifact -----------------------*- C++ -*-===//
 //
 // Writes runtime/schema/artifact.fbs: the FlatBuffer, then (for embedded
-// weights) a 64-byte aligned segment with every weight the plan binds, in
-// f32, in plan order.
+// weights) a 64-byte aligned segment with every weight the plan binds, as
+// --weight-dtype, in plan order.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,14 +27,14 @@ struct ArtifactOptions {
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
-/// The compiled kernels of a plan, for one backend or both; at least one is
-/// present.
 /// The CPU kernels compiled for one target: an ELF shared object.
 struct CpuVariant {
   CpuTarget target;
   std::string sharedObject;
 };
 
+/// The compiled kernels of a plan, for one backend or both; at least one is
+/// present.
 struct ArtifactKernels {
   /// The CPU kernels, one variant per target, the most capable first
   /// (empty without CPU kernels).
@@ -46,13 +46,12 @@ struct ArtifactKernels {
 /// Writes the artifact for `model` planned as `plan`, with `kernels` (the
 /// plan's kernels compiled for the CPU, CUDA, or both), to `path` (written
 /// to a temporary file first and renamed, so a failure never leaves a
-/// partial artifact).
+/// partial artifact; a device or a FIFO gets the finished file copied in).
+/// Every embedded tensor, kernel image and external weights file is recorded
+/// with its XXH3-64 hash (runtime/Hash.h), which the runtime checks.
 llvm::Error writeArtifact(llvm::StringRef path, const ImportedModel &model,
                           const ModelPlan &plan, const ArtifactKernels &kernels,
                           const ArtifactOptions &options);
-
-/// FNV-1a, 64 bits, of `bytes` (how the artifact checks external weights).
-uint64_t fnv1a64(llvm::ArrayRef<uint8_t> bytes);
 
 } // namespace mlir::attn
 

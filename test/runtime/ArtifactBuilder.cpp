@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "runtime/Artifact.h"
+#include "runtime/Hash.h"
 
 #include <cstring>
 #include <fstream>
@@ -110,7 +111,11 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     const TensorSpec &tensor = spec.tensors[i];
     tensors.push_back(fb::CreateTensorDirect(
         builder, tensor.name.c_str(), fb::DType_f32, &tensor.shape, offsets[i],
-        tensor.data.size() * sizeof(float), tensor.transposed));
+        tensor.data.size() * sizeof(float), tensor.transposed,
+        spec.externalWeights.empty()
+            ? runtime::contentHash(weights.data() + offsets[i],
+                                   tensor.data.size() * sizeof(float))
+            : 0));
   }
   flatbuffers::Offset<fb::Weights> weightsTable;
   if (spec.externalWeights.empty())
@@ -120,7 +125,7 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     weightsTable = fb::CreateWeightsDirect(
         builder, fb::WeightsLocation_External, 0, 0,
         spec.externalWeights.c_str(), weights.size(),
-        runtime::fnv1a64(weights.data(), weights.size()));
+        runtime::contentHash(weights.data(), weights.size()));
 
   std::vector<flatbuffers::Offset<fb::Buffer>> buffers;
   for (const BufferSpec &buffer : spec.buffers)
@@ -153,7 +158,7 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
     cpu.push_back(fb::CreateCpuKernelsDirect(
         builder, name.c_str(), &spec.sharedObject, &kernelNames,
         triple.c_str(), spec.cpuFeatures.c_str(),
-        spec.sharedObjectHash.value_or(attn::runtime::fnv1a64(
+        spec.sharedObjectHash.value_or(attn::runtime::contentHash(
             spec.sharedObject.data(), spec.sharedObject.size()))));
   };
   if (spec.cpu) {

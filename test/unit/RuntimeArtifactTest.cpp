@@ -7,6 +7,7 @@
 
 #include "runtime/Artifact.h"
 #include "runtime/CpuKernels.h"
+#include "runtime/Hash.h"
 #include "test/runtime/RuntimeTest.h"
 
 #include <gmock/gmock.h>
@@ -25,10 +26,17 @@ using RuntimeArtifactTest = RuntimeTest;
 /// The bigram model's weight segment: two 8x8 f32 tensors, 64-byte aligned.
 constexpr size_t kSegmentSize = 2 * 8 * 8 * 4;
 
-TEST(RuntimeHashTest, Fnv1a64MatchesReferenceValues) {
-  EXPECT_EQ(fnv1a64("", 0), 0xcbf29ce484222325ull);
-  EXPECT_EQ(fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
-  EXPECT_EQ(fnv1a64("foobar", 6), 0x85944171f73967e8ull);
+// XXH3-64 with seed 0, as xxHash's own and LLVM's independent
+// implementation (llvm::xxh3_64bits) compute them; 1000 bytes take the long
+// input path.
+TEST(RuntimeHashTest, ContentHashIsXXH3) {
+  EXPECT_EQ(contentHash(nullptr, 0), 0x2d06800538d394c2ull);
+  EXPECT_EQ(contentHash("a", 1), 0xe6c632b61e964e1full);
+  EXPECT_EQ(contentHash("foobar", 6), 0xd78fda63144c5c84ull);
+  std::vector<uint8_t> bytes(1000);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<uint8_t>(i * 7 + 3);
+  EXPECT_EQ(contentHash(bytes.data(), bytes.size()), 0x6c4f14bd97bd9e82ull);
 }
 
 TEST_F(RuntimeArtifactTest, LoadsTheBigramModel) {
@@ -75,10 +83,10 @@ TEST_F(RuntimeArtifactTest, RejectsAWrongIdentifier) {
 
 TEST_F(RuntimeArtifactTest, RejectsAnotherVersion) {
   ArtifactSpec spec = bigramModel();
-  spec.version = 4; // The previous format: no kernel image hash.
+  spec.version = 5; // The previous format: no weight hashes.
   EXPECT_EQ(openError(spec),
-            path("model.attn") + ": artifact format version 4 is not "
-                                 "supported (this runtime reads version 5)");
+            path("model.attn") + ": artifact format version 5 is not "
+                                 "supported (this runtime reads version 6)");
 }
 
 TEST_F(RuntimeArtifactTest, RejectsATruncatedFlatBuffer) {
@@ -100,6 +108,24 @@ TEST_F(RuntimeArtifactTest, RejectsATruncatedWeightSegment) {
                 formatString(": the weight segment (offset %zu, %zu bytes) "
                              "extends past the end of the file (%zu bytes)",
                              segmentOffset, kSegmentSize, bytes.size()));
+}
+
+TEST_F(RuntimeArtifactTest, RejectsAnEmbeddedWeightThatDoesNotMatchItsHash) {
+  // One flipped bit in the last tensor ("bigram", last in the segment) would
+  // have changed one logit; the loader names the tensor instead.
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  std::vector<uint8_t> intact(bytes.end() - 8 * 8 * 4, bytes.end());
+  bytes[bytes.size() - 5] ^= 0x10;
+  writeFile(path("model.attn"), bytes);
+  std::string message = openError(path("model.attn"));
+  EXPECT_THAT(message,
+              StartsWith(path("model.attn") +
+                         ": tensor 'bigram' is corrupt: its XXH3-64 hash is "));
+  char recorded[64];
+  std::snprintf(recorded, sizeof(recorded), ", the artifact records %016llx",
+                static_cast<unsigned long long>(
+                    contentHash(intact.data(), intact.size())));
+  EXPECT_THAT(message, EndsWith(recorded));
 }
 
 TEST_F(RuntimeArtifactTest, RejectsABindingBufferIndexOutOfRange) {
@@ -308,12 +334,12 @@ TEST_F(RuntimeArtifactTest, RejectsKernelsThatDoNotMatchTheirHash) {
   // dynamic loader maps it.
   ArtifactSpec spec = bigramModel();
   spec.sharedObjectHash =
-      attn::runtime::fnv1a64(spec.sharedObject.data(), spec.sharedObject.size());
+      contentHash(spec.sharedObject.data(), spec.sharedObject.size());
   spec.sharedObject[spec.sharedObject.size() / 2] ^= 0xff;
   std::string message = openError(spec);
   EXPECT_THAT(message, StartsWith(path("model.attn") +
                                   ": the CPU kernel shared object is corrupt: "
-                                  "its FNV-1a 64 hash is "));
+                                  "its XXH3-64 hash is "));
   char recorded[64];
   std::snprintf(recorded, sizeof(recorded), ", the artifact records %016llx",
                 static_cast<unsigned long long>(*spec.sharedObjectHash));
@@ -481,15 +507,16 @@ TEST_F(RuntimeArtifactTest, RejectsExternalWeightsWithTheWrongHash) {
   spec.externalWeights = "weights.safetensors";
   BuiltArtifact built = buildArtifact(spec);
   uint64_t expected =
-      fnv1a64(built.safetensors.data(), built.safetensors.size());
+      contentHash(built.safetensors.data(), built.safetensors.size());
   built.safetensors.back() ^= 1;
-  uint64_t actual = fnv1a64(built.safetensors.data(), built.safetensors.size());
+  uint64_t actual =
+      contentHash(built.safetensors.data(), built.safetensors.size());
   writeFile(path("weights.safetensors"), built.safetensors);
   writeFile(path("model.attn"), built.artifact);
   EXPECT_EQ(openError(path("model.attn")),
             path("model.attn") + ": external weights '" +
                 path("weights.safetensors") +
-                formatString("': the FNV-1a 64 hash of the file is "
+                formatString("': the XXH3-64 hash of the file is "
                              "0x%016llx, expected 0x%016llx",
                              (unsigned long long)actual,
                              (unsigned long long)expected));

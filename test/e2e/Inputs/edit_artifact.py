@@ -2,7 +2,7 @@
 
     edit_artifact.py IN OUT [--set FIELD=JSON]... [--identifier XXXX]
                             [--truncate N] [--elf-byte OFFSET=VALUE]...
-                            [--rehash]
+                            [--rehash] [--weight-byte OFFSET=VALUE]...
 
 --set        changes a field of the FlatBuffer: FIELD is a dotted path into
              its JSON form (flatc --json with runtime/schema/artifact.fbs),
@@ -15,9 +15,12 @@
              corrupt image: its recorded hash no longer matches)
 --rehash     then records the edited image's hash, as a hostile artifact
              would, so that the checks after the hash see the image
+--weight-byte sets byte OFFSET of the embedded weight segment to VALUE (a
+             damaged weight: its tensor's recorded hash no longer matches)
 """
 
 import argparse
+import ctypes
 import json
 import os
 import shutil
@@ -52,11 +55,12 @@ def from_json(value, work):
         return f.read()
 
 
-def fnv1a64(data):
-    value = 0xcbf29ce484222325
-    for byte in data:
-        value = ((value ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-    return value
+def xxh3(data):
+    """XXH3-64, seed 0, from Debian's libxxhash (what runtime/Hash.h computes)."""
+    library = ctypes.CDLL("libxxhash.so.0")
+    library.XXH3_64bits.restype = ctypes.c_uint64
+    library.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    return library.XXH3_64bits(data, len(data))
 
 
 def set_field(root, path, value):
@@ -103,6 +107,7 @@ def main():
     parser.add_argument("--truncate", type=int, default=0)
     parser.add_argument("--elf-byte", action="append", default=[])
     parser.add_argument("--rehash", action="store_true")
+    parser.add_argument("--weight-byte", action="append", default=[])
     args = parser.parse_args()
     with open(args.input, "rb") as f:
         data = f.read()
@@ -124,8 +129,15 @@ def main():
             data = bytes(data)
             if args.rehash:
                 image = bytes(to_json(data, work)["cpu"][0]["shared_object"])
-                data = rebuild(data, [("cpu.0.shared_object_fnv1a64", fnv1a64(image))],
+                data = rebuild(data, [("cpu.0.shared_object_xxh3", xxh3(image))],
                                work)
+        if args.weight_byte:
+            start = to_json(data, work)["weights"]["segment_offset"]
+            data = bytearray(data)
+            for item in args.weight_byte:
+                offset, value = item.split("=")
+                data[start + int(offset, 0)] = int(value, 0)
+            data = bytes(data)
     if args.identifier:
         assert len(args.identifier) == 4
         data = data[:4] + args.identifier.encode() + data[8:]

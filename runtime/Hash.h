@@ -1,0 +1,27 @@
+//===- Hash.h - The checksum of artifact contents ---------------*- C++ -*-===//
+//
+// An artifact records a hash of everything the runtime maps and trusts
+// without parsing: each embedded weight tensor, each CPU kernel image, and an
+// external weights file. The loader recomputes it before use, so a damaged
+// file is an error naming what is damaged, not a crash or silently wrong
+// logits. XXH3 (64 bits, seed 0; Debian's libxxhash-dev) hashes at memory
+// speed: GPT-2 124M's 474 MiB of weights load and check in 0.08 s on our
+// 2-core VM, where the byte-wise FNV-1a of format 5 took 0.45 s.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_RUNTIME_HASH_H
+#define ATTN_RUNTIME_HASH_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace attn::runtime {
+
+/// XXH3-64 with seed 0 of `size` bytes at `data` (`data` may be null when
+/// `size` is 0). Thread-safe.
+uint64_t contentHash(const void *data, size_t size);
+
+} // namespace attn::runtime
+
+#endif // ATTN_RUNTIME_HASH_H
