@@ -18,6 +18,20 @@ namespace fb = attn::artifact;
 /// The alignment of the weight segment and of embedded tensors.
 static constexpr uint64_t kWeightAlignment = 64;
 
+/// An error "<what>: its XXH3-64 hash is H, the artifact records R" unless
+/// the `size` bytes at `data` hash to `recorded`.
+static Status checkHash(const void *data, size_t size, uint64_t recorded,
+                        const std::string &what) {
+  uint64_t hash = contentHash(data, size);
+  if (hash == recorded)
+    return Status();
+  return makeError(StatusCode::InvalidArtifact,
+                   "%s: its XXH3-64 hash is %016llx, the artifact records "
+                   "%016llx",
+                   what.c_str(), (unsigned long long)hash,
+                   (unsigned long long)recorded);
+}
+
 /// "2*S + T - 1", the way messages show an affine expression.
 static std::string formatAffine(const fb::Affine &affine) {
   std::string text;
@@ -284,13 +298,9 @@ Status Artifact::mapWeights() {
                        "expected %llu",
                        path.c_str(), size,
                        (unsigned long long)weights->external_size());
-    uint64_t hash = contentHash(data, size);
-    if (hash != weights->external_xxh3())
-      return makeError(StatusCode::InvalidArtifact,
-                       "external weights '%s': the XXH3-64 hash of the file "
-                       "is 0x%016llx, expected 0x%016llx",
-                       path.c_str(), (unsigned long long)hash,
-                       (unsigned long long)weights->external_xxh3());
+    ATTN_RETURN_IF_ERROR(checkHash(data, size, weights->external_xxh3(),
+                                   "external weights '" + path +
+                                       "' are not the file compiled against"));
     // safetensors: an 8-byte little-endian header length, the JSON header,
     // then the data that tensor offsets count from.
     uint64_t headerSize = 0;
@@ -394,15 +404,9 @@ Status Artifact::readTensors() {
                        (unsigned long long)kWeightAlignment);
     // The kernels trust every byte: a damaged weight would give wrong logits
     // without a sign. (External weights were hashed as a whole file.)
-    if (embedded) {
-      uint64_t hash = contentHash(data, bytes);
-      if (hash != tensor->xxh3())
-        return makeError(StatusCode::InvalidArtifact,
-                         "%s is corrupt: its XXH3-64 hash is %016llx, the "
-                         "artifact records %016llx",
-                         label.c_str(), (unsigned long long)hash,
-                         (unsigned long long)tensor->xxh3());
-    }
+    if (embedded)
+      ATTN_RETURN_IF_ERROR(
+          checkHash(data, bytes, tensor->xxh3(), label + " is corrupt"));
     // Kernels load whole elements; safetensors only promises byte offsets.
     if (reinterpret_cast<uintptr_t>(data) % elementSize != 0)
       return makeError(StatusCode::InvalidArtifact,
@@ -967,14 +971,10 @@ Status Artifact::loadKernels() {
   const auto *image = cpu.shared_object();
   // Corrupt machine code would crash this process once loaded and run; the
   // hash turns a damaged file into an error first.
-  uint64_t hash = contentHash(image ? image->data() : nullptr,
-                              image ? image->size() : 0);
-  if (hash != cpu.shared_object_xxh3())
-    return makeError(StatusCode::InvalidArtifact,
-                     "the CPU kernel shared object is corrupt: its XXH3-64 "
-                     "hash is %016llx, the artifact records %016llx",
-                     (unsigned long long)hash,
-                     (unsigned long long)cpu.shared_object_xxh3());
+  ATTN_RETURN_IF_ERROR(checkHash(image ? image->data() : nullptr,
+                                 image ? image->size() : 0,
+                                 cpu.shared_object_xxh3(),
+                                 "the CPU kernel shared object is corrupt"));
   return KernelLibrary::load(image ? image->data() : nullptr,
                              image ? image->size() : 0, kernelNames_,
                              kernels_);

@@ -516,8 +516,9 @@ TEST_F(RuntimeArtifactTest, RejectsExternalWeightsWithTheWrongHash) {
   EXPECT_EQ(openError(path("model.attn")),
             path("model.attn") + ": external weights '" +
                 path("weights.safetensors") +
-                formatString("': the XXH3-64 hash of the file is "
-                             "0x%016llx, expected 0x%016llx",
+                formatString("' are not the file compiled against: its "
+                             "XXH3-64 hash is %016llx, the artifact records "
+                             "%016llx",
                              (unsigned long long)actual,
                              (unsigned long long)expected));
 }
