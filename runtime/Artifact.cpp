@@ -3,6 +3,7 @@
 #include "runtime/Artifact.h"
 
 #include "runtime/Hash.h"
+#include "runtime/Trailer.h"
 #include "runtime/Transpose.h"
 
 #include <algorithm>
@@ -172,6 +173,24 @@ Status Artifact::verify() {
                      "artifact format version %u is not supported (this "
                      "runtime reads version %u)",
                      root_->version(), (unsigned)fb::Version_Current);
+  // The seal, checked after the version so that an older artifact, which has
+  // none, is refused by its version.
+  ArtifactTrailer trailer{};
+  if (size >= sizeof(trailer))
+    std::memcpy(&trailer, data + size - sizeof(trailer), sizeof(trailer));
+  if (std::memcmp(trailer.magic, kArtifactTrailerMagic,
+                  sizeof(trailer.magic)) != 0)
+    return makeError(StatusCode::InvalidArtifact,
+                     "the file does not end with the artifact's seal (it is "
+                     "truncated, or was not written by attnc)");
+  if (trailer.flatbufferSize > size - sizeof(trailer))
+    return makeError(StatusCode::InvalidArtifact,
+                     "the seal names a FlatBuffer of %llu bytes in a file of "
+                     "%zu",
+                     (unsigned long long)trailer.flatbufferSize, size);
+  ATTN_RETURN_IF_ERROR(checkHash(data, trailer.flatbufferSize,
+                                 trailer.flatbufferHash,
+                                 "the FlatBuffer is corrupt"));
   const struct {
     const void *table;
     const char *name;
@@ -264,12 +283,14 @@ Status Artifact::mapWeights() {
                        "aligned",
                        (unsigned long long)offset,
                        (unsigned long long)kWeightAlignment);
-    if (offset > file_.size() || size > file_.size() - offset)
+    // verify() found the seal in the file's last bytes.
+    size_t end = file_.size() - sizeof(ArtifactTrailer);
+    if (offset > end || size > end - offset)
       return makeError(StatusCode::InvalidArtifact,
                        "the weight segment (offset %llu, %llu bytes) extends "
-                       "past the end of the file (%zu bytes)",
+                       "past the seal at byte %zu",
                        (unsigned long long)offset, (unsigned long long)size,
-                       file_.size());
+                       end);
     weights_ = file_.data() + offset;
     weightsSize_ = size;
     return Status();
@@ -809,7 +830,6 @@ Status Artifact::readPrograms() {
                            "artifact has %zu kernels)",
                            where.c_str(), dispatchPlan.kernel,
                            kernelNames_.size());
-        dispatchPlan.work = loadAffine(dispatch->work());
         if (const auto *bindings = dispatch->bindings())
           for (const fb::Binding *binding : *bindings) {
             ViewPlan view;
@@ -823,6 +843,13 @@ Status Artifact::readPrograms() {
         if (const auto *updates = dispatch->updates())
           dispatchPlan.updates.assign(updates->begin(), updates->end());
         ATTN_RETURN_IF_ERROR(checkWrites(dispatchPlan, where));
+        const ViewPlan &output = dispatchPlan.bindings.back();
+        if (dispatch->work_axis() >= output.rank)
+          return makeError(StatusCode::InvalidArtifact,
+                           "%s: work axis %u is out of range (its output has "
+                           "rank %u)",
+                           where.c_str(), dispatch->work_axis(), output.rank);
+        dispatchPlan.work = output.sizes[dispatch->work_axis()];
         plan.bindingCount += dispatchPlan.bindings.size();
         plan.dispatches.push_back(std::move(dispatchPlan));
       }
@@ -969,12 +996,6 @@ Status Artifact::loadKernels() {
   cpuVariant_ = stringOrEmpty(chosen->cpu());
   const fb::CpuKernels &cpu = *chosen;
   const auto *image = cpu.shared_object();
-  // Corrupt machine code would crash this process once loaded and run; the
-  // hash turns a damaged file into an error first.
-  ATTN_RETURN_IF_ERROR(checkHash(image ? image->data() : nullptr,
-                                 image ? image->size() : 0,
-                                 cpu.shared_object_xxh3(),
-                                 "the CPU kernel shared object is corrupt"));
   return KernelLibrary::load(image ? image->data() : nullptr,
                              image ? image->size() : 0, kernelNames_,
                              kernels_);

@@ -57,6 +57,8 @@ struct ViewPlan {
 struct DispatchPlan {
   /// Index into the artifact's kernels.
   uint32_t kernel = 0;
+  /// How many work items it runs: its output's size along
+  /// Dispatch.work_axis.
   artifact::Affine work;
   /// The kernel's operands; it writes the last one.
   std::vector<ViewPlan> bindings;

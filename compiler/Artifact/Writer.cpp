@@ -3,6 +3,7 @@
 #include "compiler/Artifact/Writer.h"
 
 #include "runtime/Hash.h"
+#include "runtime/Trailer.h"
 #include "runtime/Transpose.h"
 #include "runtime/schema/artifact_generated.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -193,11 +194,10 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
       std::vector<flatbuffers::Offset<fb::Binding>> bindings;
       for (const ViewPlan &view : dispatch.bindings)
         bindings.push_back(buildBinding(fbb, view));
-      fb::Affine work = toAffine(dispatch.work);
       std::vector<uint32_t> updates(dispatch.updates.begin(),
                                     dispatch.updates.end());
       dispatches.push_back(fb::CreateDispatchDirect(
-          fbb, dispatch.kernel, &bindings, &work,
+          fbb, dispatch.kernel, &bindings, dispatch.workAxis,
           updates.empty() ? nullptr : &updates));
     }
     auto logits = buildBinding(fbb, program.logits);
@@ -220,8 +220,7 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
           fbb, fbb.CreateString(variant.target.cpu),
           fbb.CreateVector(image.data(), image.size()), names,
           fbb.CreateString(variant.target.triple),
-          fbb.CreateString(variant.target.features),
-          ::attn::runtime::contentHash(image.data(), image.size())));
+          fbb.CreateString(variant.target.features)));
     }
   }
   flatbuffers::Offset<fb::CudaKernels> cuda;
@@ -424,6 +423,14 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
                         externalHash);
     if (flat.size() != probe.size())
       return fail(error("internal error: the artifact header changed size"));
+    // The seal goes last, after the segment (or after the padding when the
+    // weights are external).
+    uint64_t end = options.externalWeights ? segmentOffset
+                                           : segmentOffset + segmentSize;
+    ::attn::runtime::ArtifactTrailer trailer =
+        ::attn::runtime::sealFlatBuffer(flat.data(), flat.size());
+    os.write_zeros(end - os.tell());
+    os.write(reinterpret_cast<const char *>(&trailer), sizeof(trailer));
     os.seek(0);
     os.write(reinterpret_cast<const char *>(flat.data()), flat.size());
     os.close();

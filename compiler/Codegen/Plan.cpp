@@ -537,7 +537,7 @@ LogicalResult Planner::planCacheWrite(KVCacheWriteOp op,
   SplitSpec spec{0, {0}};
   unsigned kernel = getOrCreateKernel(op, op.getRows(), spec, {*rows, target},
                                       {std::nullopt});
-  program.dispatches.push_back({kernel, {*rows, target}, rows->sizes[0], {}});
+  program.dispatches.push_back({kernel, {*rows, target}, /*workAxis=*/0, {}});
   views[op.getResult()] = *cache;
   return success();
 }
@@ -663,7 +663,7 @@ LogicalResult Planner::planDispatch(Operation *op, size_t opIndex,
   unsigned kernel =
       getOrCreateKernel(op, op->getOperands(), *spec, bindings, indexOperands);
   program.dispatches.push_back(
-      {kernel, bindings, sizes[spec->resultAxis], updates});
+      {kernel, bindings, static_cast<unsigned>(spec->resultAxis), updates});
   views[op->getResult(0)] = result;
   // An updated operand's buffer lives as long as the result that stands
   // for it (a KV cache lives anyway; a scratch operand must not be reused).

@@ -67,7 +67,8 @@ struct DispatchPlan {
   unsigned kernel = 0;
   /// Operands in kernel order, the output last.
   SmallVector<ViewPlan> bindings;
-  Affine work;
+  /// The kernel's work items are the output's indices along this axis.
+  unsigned workAxis = 0;
   /// Bindings before the last that the kernel writes in place (a cached
   /// attention's KV caches).
   SmallVector<unsigned> updates;

@@ -6,6 +6,7 @@
 
 #include "runtime/Artifact.h"
 #include "runtime/Hash.h"
+#include "runtime/Trailer.h"
 
 #include <cstring>
 #include <fstream>
@@ -141,7 +142,7 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
       for (const BindingSpec &binding : dispatch.bindings)
         bindings.push_back(buildBinding(builder, binding));
       dispatches.push_back(fb::CreateDispatchDirect(
-          builder, dispatch.kernel, &bindings, &dispatch.work,
+          builder, dispatch.kernel, &bindings, dispatch.workAxis,
           dispatch.updates.empty() ? nullptr : &dispatch.updates));
     }
     auto logits = buildBinding(builder, program.logits);
@@ -157,9 +158,7 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
   auto addVariant = [&](const std::string &name, const std::string &triple) {
     cpu.push_back(fb::CreateCpuKernelsDirect(
         builder, name.c_str(), &spec.sharedObject, &kernelNames,
-        triple.c_str(), spec.cpuFeatures.c_str(),
-        spec.sharedObjectHash.value_or(attn::runtime::contentHash(
-            spec.sharedObject.data(), spec.sharedObject.size()))));
+        triple.c_str(), spec.cpuFeatures.c_str()));
   };
   if (spec.cpu) {
     for (const auto &[name, triple] : spec.earlierVariants)
@@ -192,6 +191,14 @@ buildFlatBuffer(const ArtifactSpec &spec, const std::vector<size_t> &offsets,
                               builder.GetBufferPointer() + builder.GetSize());
 }
 
+/// Appends the seal of the first `flatBufferSize` bytes of `artifact`.
+static void appendSeal(std::vector<uint8_t> &artifact, size_t flatBufferSize) {
+  runtime::ArtifactTrailer trailer =
+      runtime::sealFlatBuffer(artifact.data(), flatBufferSize);
+  const auto *bytes = reinterpret_cast<const uint8_t *>(&trailer);
+  artifact.insert(artifact.end(), bytes, bytes + sizeof(trailer));
+}
+
 BuiltArtifact buildArtifact(const ArtifactSpec &spec) {
   bool external = !spec.externalWeights.empty();
   std::vector<size_t> offsets;
@@ -203,6 +210,7 @@ BuiltArtifact buildArtifact(const ArtifactSpec &spec) {
     // The artifact's size and hash cover the whole file.
     built.artifact =
         buildFlatBuffer(spec, offsets, 0, built.safetensors);
+    appendSeal(built.artifact, built.artifact.size());
     return built;
   }
   // The segment starts at the first 64-byte boundary after the FlatBuffer,
@@ -216,10 +224,26 @@ BuiltArtifact buildArtifact(const ArtifactSpec &spec) {
       break;
     segmentOffset = needed;
   }
+  size_t flatBufferSize = flatBuffer.size();
   built.artifact = std::move(flatBuffer);
   built.artifact.resize(segmentOffset);
   built.artifact.insert(built.artifact.end(), weights.begin(), weights.end());
+  appendSeal(built.artifact, flatBufferSize);
   return built;
+}
+
+void resealArtifact(std::vector<uint8_t> &artifact) {
+  runtime::ArtifactTrailer trailer;
+  if (artifact.size() < sizeof(trailer))
+    return;
+  uint8_t *end = artifact.data() + artifact.size() - sizeof(trailer);
+  std::memcpy(&trailer, end, sizeof(trailer));
+  if (std::memcmp(trailer.magic, runtime::kArtifactTrailerMagic,
+                  sizeof(trailer.magic)) != 0 ||
+      trailer.flatbufferSize > artifact.size() - sizeof(trailer))
+    return;
+  trailer = runtime::sealFlatBuffer(artifact.data(), trailer.flatbufferSize);
+  std::memcpy(end, &trailer, sizeof(trailer));
 }
 
 CudaSpec cudaKernelsFor(const ArtifactSpec &spec) {
@@ -289,8 +313,8 @@ ArtifactSpec bigramModel(int64_t contextLength, bool history,
   BindingSpec lastRow{3, fb::Affine(V, 0, -V), {one, v}, {v, one}};
   BindingSpec logits{4, zero, {one, v}, {v, one}};
   std::vector<DispatchSpec> dispatches = {
-      {kEmbedding, {tokens, {1, zero, {v, v}, {v, one}}, x}, s},
-      {kMatvec, {lastRow, {2, zero, {v, v}, {v, one}}, logits}, v},
+      {kEmbedding, {tokens, {1, zero, {v, v}, {v, one}}, x}, 0},
+      {kMatvec, {lastRow, {2, zero, {v, v}, {v, one}}, logits}, 1},
   };
   if (history) {
     spec.buffers.push_back({"history",
@@ -308,17 +332,17 @@ ArtifactSpec bigramModel(int64_t contextLength, bool history,
       dispatches.insert(dispatches.begin() + 1,
                         {kAppendRows,
                          {x, newRows, {6, zero, {s, v}, {v, one}}},
-                         s,
+                         0,
                          {1}});
     } else {
-      dispatches.push_back({kCopyRows, {x, newRows}, s});
+      dispatches.push_back({kCopyRows, {x, newRows}, 0});
     }
     dispatches.push_back(
-        {kAddRowSums, {{5, zero, {fb::Affine(1, 1, 0), v}, {v, one}}, logits}, v});
+        {kAddRowSums, {{5, zero, {fb::Affine(1, 1, 0), v}, {v, one}}, logits}, 1});
   }
   if (overwrite)
     dispatches.push_back(
-        {kEmbedding, {tokens, {2, zero, {v, v}, {v, one}}, x}, s});
+        {kEmbedding, {tokens, {2, zero, {v, v}, {v, one}}, x}, 0});
   spec.programs = {{"prefill", 0, 0, dispatches, logits},
                    {"decode", 1, 0, dispatches, logits}};
   spec.sharedObject = testKernelsImage();

@@ -33,7 +33,8 @@ struct BindingSpec {
 struct DispatchSpec {
   uint32_t kernel = 0;
   std::vector<BindingSpec> bindings;
-  fb::Affine work;
+  /// Dispatch.work_axis: the output axis whose indices are the work items.
+  uint32_t workAxis = 0;
   /// Dispatch.updates: bindings before the last the kernel also writes.
   std::vector<uint32_t> updates = {};
 };
@@ -103,8 +104,6 @@ struct ArtifactSpec {
   std::vector<BufferSpec> buffers;
   std::vector<ProgramSpec> programs;
   std::vector<uint8_t> sharedObject;
-  /// The hash CpuKernels records for sharedObject; by default its own.
-  std::optional<uint64_t> sharedObjectHash;
   std::vector<std::string> kernelNames;
   std::string targetTriple = "x86_64-unknown-linux-gnu";
   std::string cpuFeatures;
@@ -128,6 +127,12 @@ struct BuiltArtifact {
 };
 
 BuiltArtifact buildArtifact(const ArtifactSpec &spec);
+
+/// Recomputes the seal of `artifact` (runtime/Trailer.h) over the FlatBuffer
+/// size it records, as a hostile artifact would after editing the
+/// FlatBuffer; does nothing when the file does not end with a seal whose
+/// size fits.
+void resealArtifact(std::vector<uint8_t> &artifact);
 
 /// The bytes of the test kernels' shared object (TestKernels.c).
 std::vector<uint8_t> testKernelsImage();

@@ -8,6 +8,7 @@
 #include "runtime/Artifact.h"
 #include "runtime/CpuKernels.h"
 #include "runtime/Hash.h"
+#include "runtime/Trailer.h"
 #include "test/runtime/RuntimeTest.h"
 
 #include <gmock/gmock.h>
@@ -98,24 +99,50 @@ TEST_F(RuntimeArtifactTest, RejectsATruncatedFlatBuffer) {
                                  "(the verifier rejects it)");
 }
 
-TEST_F(RuntimeArtifactTest, RejectsATruncatedWeightSegment) {
+TEST_F(RuntimeArtifactTest, RejectsATruncatedFile) {
+  // Truncation takes the seal first.
   std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
-  size_t segmentOffset = bytes.size() - kSegmentSize;
   bytes.pop_back();
+  writeFile(path("model.attn"), bytes);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") + ": the file does not end with the "
+                                 "artifact's seal (it is truncated, or was "
+                                 "not written by attnc)");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsAWeightSegmentThatReachesTheSeal) {
+  // The segment's last byte gone, the seal intact.
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  size_t seal = bytes.size() - sizeof(ArtifactTrailer);
+  size_t segmentOffset = seal - kSegmentSize;
+  bytes.erase(bytes.begin() + seal - 1);
   writeFile(path("model.attn"), bytes);
   EXPECT_EQ(openError(path("model.attn")),
             path("model.attn") +
                 formatString(": the weight segment (offset %zu, %zu bytes) "
-                             "extends past the end of the file (%zu bytes)",
-                             segmentOffset, kSegmentSize, bytes.size()));
+                             "extends past the seal at byte %zu",
+                             segmentOffset, kSegmentSize, seal - 1));
+}
+
+TEST_F(RuntimeArtifactTest, RejectsASealLargerThanTheFile) {
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  uint64_t huge = bytes.size();
+  std::memcpy(bytes.data() + bytes.size() - 16, &huge, sizeof(huge));
+  writeFile(path("model.attn"), bytes);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") +
+                formatString(": the seal names a FlatBuffer of %zu bytes in a "
+                             "file of %zu",
+                             bytes.size(), bytes.size()));
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAnEmbeddedWeightThatDoesNotMatchItsHash) {
   // One flipped bit in the last tensor ("bigram", last in the segment) would
   // have changed one logit; the loader names the tensor instead.
   std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
-  std::vector<uint8_t> intact(bytes.end() - 8 * 8 * 4, bytes.end());
-  bytes[bytes.size() - 5] ^= 0x10;
+  auto seal = bytes.end() - sizeof(ArtifactTrailer);
+  std::vector<uint8_t> intact(seal - 8 * 8 * 4, seal);
+  seal[-5] ^= 0x10;
   writeFile(path("model.attn"), bytes);
   std::string message = openError(path("model.attn"));
   EXPECT_THAT(message,
@@ -329,20 +356,25 @@ TEST_F(RuntimeArtifactTest, RejectsKernelsThatAreNotAnElfFile) {
                 ": the CPU kernel shared object is not an ELF file");
 }
 
-TEST_F(RuntimeArtifactTest, RejectsKernelsThatDoNotMatchTheirHash) {
-  // One changed byte of machine code: the image is refused before the
-  // dynamic loader maps it.
+TEST_F(RuntimeArtifactTest, RejectsAFlatBufferThatDoesNotMatchItsSeal) {
+  // One changed byte of machine code, inside the FlatBuffer: the image is
+  // refused before the dynamic loader maps it.
   ArtifactSpec spec = bigramModel();
-  spec.sharedObjectHash =
-      contentHash(spec.sharedObject.data(), spec.sharedObject.size());
-  spec.sharedObject[spec.sharedObject.size() / 2] ^= 0xff;
-  std::string message = openError(spec);
+  std::vector<uint8_t> bytes = buildArtifact(spec).artifact;
+  auto image = std::search(bytes.begin(), bytes.end(),
+                           spec.sharedObject.begin(), spec.sharedObject.end());
+  ASSERT_NE(image, bytes.end());
+  image[spec.sharedObject.size() / 2] ^= 0xff;
+  ArtifactTrailer seal;
+  std::memcpy(&seal, bytes.data() + bytes.size() - sizeof(seal), sizeof(seal));
+  writeFile(path("model.attn"), bytes);
+  std::string message = openError(path("model.attn"));
   EXPECT_THAT(message, StartsWith(path("model.attn") +
-                                  ": the CPU kernel shared object is corrupt: "
-                                  "its XXH3-64 hash is "));
+                                  ": the FlatBuffer is corrupt: its XXH3-64 "
+                                  "hash is "));
   char recorded[64];
   std::snprintf(recorded, sizeof(recorded), ", the artifact records %016llx",
-                static_cast<unsigned long long>(*spec.sharedObjectHash));
+                static_cast<unsigned long long>(seal.flatbufferHash));
   EXPECT_THAT(message, EndsWith(recorded));
 }
 

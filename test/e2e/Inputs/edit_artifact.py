@@ -8,13 +8,14 @@
              its JSON form (flatc --json with runtime/schema/artifact.fbs),
              e.g. programs.0.dispatches.1.bindings.0.buffer=99; the FlatBuffer
              is rebuilt with flatc and an embedded weight segment moved after
-             it (segment_offset follows), so only the named field differs
+             it (segment_offset follows), so only the named field differs, and
+             sealed anew (runtime/Trailer.h), as a hostile artifact would be
 --identifier replaces the 4-byte file identifier ("ATTN")
 --truncate   drops the last N bytes of the file
 --elf-byte   sets byte OFFSET of the first CPU variant's ELF image to VALUE (a
-             corrupt image: its recorded hash no longer matches)
---rehash     then records the edited image's hash, as a hostile artifact
-             would, so that the checks after the hash see the image
+             damaged file: the FlatBuffer no longer matches its seal)
+--rehash     then seals the edited FlatBuffer anew, as a hostile artifact
+             would, so that the checks after the seal see the image
 --weight-byte sets byte OFFSET of the embedded weight segment to VALUE (a
              damaged weight: its tensor's recorded hash no longer matches)
 """
@@ -24,6 +25,7 @@ import ctypes
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -63,6 +65,22 @@ def xxh3(data):
     return library.XXH3_64bits(data, len(data))
 
 
+SEAL_MAGIC = b"ATTNSEAL"
+SEAL_SIZE = 24
+
+
+def seal(flatbuffer):
+    """The 24 bytes that end an artifact whose FlatBuffer is `flatbuffer`."""
+    return SEAL_MAGIC + struct.pack("<QQ", len(flatbuffer), xxh3(flatbuffer))
+
+
+def reseal(data):
+    """`data` with its seal recomputed over the FlatBuffer size it records."""
+    assert data[-SEAL_SIZE:-16] == SEAL_MAGIC
+    (size,) = struct.unpack("<Q", data[-16:-8])
+    return data[:-SEAL_SIZE] + seal(data[:size])
+
+
 def set_field(root, path, value):
     keys = path.split(".")
     node = root
@@ -85,7 +103,8 @@ def rebuild(data, edits, work):
     for path, value in edits:
         set_field(root, path, value)
     if not segment:
-        return from_json(root, work)
+        flat = from_json(root, work)
+        return flat + seal(flat)
     # Move the segment after the new FlatBuffer, 64-byte aligned; the offset
     # is a fixed-size field, so one more build has the same size.
     root["weights"]["segment_offset"] = 1 << 40
@@ -94,7 +113,7 @@ def rebuild(data, edits, work):
     root["weights"]["segment_offset"] = offset
     flat = from_json(root, work)
     assert len(flat) <= offset
-    return flat + b"\0" * (offset - len(flat)) + segment
+    return flat + b"\0" * (offset - len(flat)) + segment + seal(flat)
 
 
 def main():
@@ -128,9 +147,7 @@ def main():
                 data[start + int(offset, 0)] = int(value, 0)
             data = bytes(data)
             if args.rehash:
-                image = bytes(to_json(data, work)["cpu"][0]["shared_object"])
-                data = rebuild(data, [("cpu.0.shared_object_xxh3", xxh3(image))],
-                               work)
+                data = reseal(data)
         if args.weight_byte:
             start = to_json(data, work)["weights"]["segment_offset"]
             data = bytearray(data)
