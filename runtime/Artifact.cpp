@@ -158,10 +158,16 @@ Status Artifact::verify() {
                      "expected '%s'",
                      identifier.c_str(), fb::ArtifactIdentifier());
   }
-  // The verifier refuses buffers of 2 GiB or more, and the FlatBuffer itself
-  // is below that; the weight segment after it is checked separately.
+  // The seal bounds the FlatBuffer: the verifier sees exactly the sealed
+  // bytes, so no offset in them can point into the weights or the seal. A
+  // file without one is verified whole, so that an older artifact (which has
+  // none) is refused by its version below. The verifier refuses buffers of
+  // 2 GiB or more; the FlatBuffer itself is below that.
+  ArtifactTrailer trailer;
+  bool sealed = readArtifactTrailer(data, size, trailer);
+  flatbufferSize_ = sealed ? trailer.flatbufferSize : size;
   flatbuffers::Verifier verifier(
-      data, std::min<size_t>(size, FLATBUFFERS_MAX_BUFFER_SIZE - 1),
+      data, std::min<size_t>(flatbufferSize_, FLATBUFFERS_MAX_BUFFER_SIZE - 1),
       flatbuffers::Verifier::Options());
   if (!fb::VerifyArtifactBuffer(verifier))
     return makeError(StatusCode::InvalidArtifact,
@@ -173,21 +179,10 @@ Status Artifact::verify() {
                      "artifact format version %u is not supported (this "
                      "runtime reads version %u)",
                      root_->version(), (unsigned)fb::Version_Current);
-  // The seal, checked after the version so that an older artifact, which has
-  // none, is refused by its version.
-  ArtifactTrailer trailer{};
-  if (size >= sizeof(trailer))
-    std::memcpy(&trailer, data + size - sizeof(trailer), sizeof(trailer));
-  if (std::memcmp(trailer.magic, kArtifactTrailerMagic,
-                  sizeof(trailer.magic)) != 0)
+  if (!sealed)
     return makeError(StatusCode::InvalidArtifact,
-                     "the file does not end with the artifact's seal (it is "
+                     "the file does not end with a valid seal (it is "
                      "truncated, or was not written by attnc)");
-  if (trailer.flatbufferSize > size - sizeof(trailer))
-    return makeError(StatusCode::InvalidArtifact,
-                     "the seal names a FlatBuffer of %llu bytes in a file of "
-                     "%zu",
-                     (unsigned long long)trailer.flatbufferSize, size);
   ATTN_RETURN_IF_ERROR(checkHash(data, trailer.flatbufferSize,
                                  trailer.flatbufferHash,
                                  "the FlatBuffer is corrupt"));
@@ -283,8 +278,14 @@ Status Artifact::mapWeights() {
                        "aligned",
                        (unsigned long long)offset,
                        (unsigned long long)kWeightAlignment);
-    // verify() found the seal in the file's last bytes.
+    // verify() found the seal in the file's last bytes; the segment lies
+    // between the FlatBuffer it seals and it.
     size_t end = file_.size() - sizeof(ArtifactTrailer);
+    if (offset < flatbufferSize_)
+      return makeError(StatusCode::InvalidArtifact,
+                       "the weight segment (offset %llu) overlaps the "
+                       "FlatBuffer (%zu bytes)",
+                       (unsigned long long)offset, flatbufferSize_);
     if (offset > end || size > end - offset)
       return makeError(StatusCode::InvalidArtifact,
                        "the weight segment (offset %llu, %llu bytes) extends "
@@ -320,8 +321,8 @@ Status Artifact::mapWeights() {
                        path.c_str(), size,
                        (unsigned long long)weights->external_size());
     ATTN_RETURN_IF_ERROR(checkHash(data, size, weights->external_xxh3(),
-                                   "external weights '" + path +
-                                       "' are not the file compiled against"));
+                                   "the external weights file '" + path +
+                                       "' is not the one compiled against"));
     // safetensors: an 8-byte little-endian header length, the JSON header,
     // then the data that tensor offsets count from.
     uint64_t headerSize = 0;

@@ -180,6 +180,8 @@ private:
 
   std::string path_;
   Mapping file_;
+  /// Bytes of the FlatBuffer at the start of file_: what its seal covers.
+  size_t flatbufferSize_ = 0;
   const artifact::Artifact *root_ = nullptr;
 
   std::string_view modelType_;

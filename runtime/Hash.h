@@ -1,8 +1,9 @@
 //===- Hash.h - The checksum of artifact contents ---------------*- C++ -*-===//
 //
-// An artifact records a hash of everything the runtime maps and trusts
-// without parsing: each embedded weight tensor, each CPU kernel image, and an
-// external weights file. The loader recomputes it before use, so a damaged
+// An artifact records a hash of everything the runtime trusts: its FlatBuffer
+// (plan, tokenizer, kernel images; in the seal of runtime/Trailer.h), each
+// embedded weight tensor, and an external weights file. The loader
+// recomputes them before use, so a damaged
 // file is an error naming what is damaged, not a crash or silently wrong
 // logits. XXH3 (64 bits, seed 0; Debian's libxxhash-dev) hashes at memory
 // speed: GPT-2 124M's 474 MiB of weights load and check in 0.08 s on our

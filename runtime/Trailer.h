@@ -26,6 +26,7 @@ namespace attn::runtime {
 
 /// The last sizeof(ArtifactTrailer) bytes of an artifact.
 struct ArtifactTrailer {
+  /// kArtifactTrailerMagic.
   char magic[8];
   /// Bytes of the FlatBuffer, from the start of the file.
   uint64_t flatbufferSize;
@@ -37,6 +38,20 @@ static_assert(sizeof(ArtifactTrailer) == 24, "the trailer has no padding");
 /// ArtifactTrailer::magic.
 inline constexpr char kArtifactTrailerMagic[8] = {'A', 'T', 'T', 'N',
                                                   'S', 'E', 'A', 'L'};
+
+/// Reads the trailer of the `size`-byte file at `file` into `out`: false
+/// when the file does not end with the magic or the FlatBuffer size it
+/// records does not fit before the trailer.
+inline bool readArtifactTrailer(const void *file, uint64_t size,
+                                ArtifactTrailer &out) {
+  if (size < sizeof(out))
+    return false;
+  std::memcpy(&out, static_cast<const char *>(file) + size - sizeof(out),
+              sizeof(out));
+  return std::memcmp(out.magic, kArtifactTrailerMagic, sizeof(out.magic)) ==
+             0 &&
+         out.flatbufferSize <= size - sizeof(out);
+}
 
 /// The trailer that seals the `size` bytes of FlatBuffer at `flatbuffer`.
 inline ArtifactTrailer sealFlatBuffer(const void *flatbuffer, uint64_t size) {

@@ -423,13 +423,10 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
                         externalHash);
     if (flat.size() != probe.size())
       return fail(error("internal error: the artifact header changed size"));
-    // The seal goes last, after the segment (or after the padding when the
-    // weights are external).
-    uint64_t end = options.externalWeights ? segmentOffset
-                                           : segmentOffset + segmentSize;
+    // The seal goes last: after the segment, or after the padding when the
+    // weights are external.
     ::attn::runtime::ArtifactTrailer trailer =
         ::attn::runtime::sealFlatBuffer(flat.data(), flat.size());
-    os.write_zeros(end - os.tell());
     os.write(reinterpret_cast<const char *>(&trailer), sizeof(trailer));
     os.seek(0);
     os.write(reinterpret_cast<const char *>(flat.data()), flat.size());

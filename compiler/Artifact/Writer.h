@@ -2,7 +2,7 @@
 //
 // Writes runtime/schema/artifact.fbs: the FlatBuffer, then (for embedded
 // weights) a 64-byte aligned segment with every weight the plan binds, as
-// --weight-dtype, in plan order.
+// --weight-dtype, in plan order, then the seal (runtime/Trailer.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,9 +46,12 @@ struct ArtifactKernels {
 /// Writes the artifact for `model` planned as `plan`, with `kernels` (the
 /// plan's kernels compiled for the CPU, CUDA, or both), to `path` (written
 /// to a temporary file first and renamed, so a failure never leaves a
-/// partial artifact; a device or a FIFO gets the finished file copied in).
-/// Every embedded tensor, kernel image and external weights file is recorded
-/// with its XXH3-64 hash (runtime/Hash.h), which the runtime checks.
+/// partial artifact; a device or a FIFO gets the finished file copied in from
+/// a temporary file, which needs the artifact's size in $TMPDIR). The file
+/// ends with a seal over the FlatBuffer, kernel images included
+/// (runtime/Trailer.h), and every embedded tensor and external weights file
+/// is recorded with its XXH3-64 hash (runtime/Hash.h); the runtime checks
+/// them all.
 llvm::Error writeArtifact(llvm::StringRef path, const ImportedModel &model,
                           const ModelPlan &plan, const ArtifactKernels &kernels,
                           const ArtifactOptions &options);

@@ -14,7 +14,6 @@
 #include "runtime/schema/artifact_generated.h"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>

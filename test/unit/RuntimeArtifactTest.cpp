@@ -84,8 +84,11 @@ TEST_F(RuntimeArtifactTest, RejectsAWrongIdentifier) {
 
 TEST_F(RuntimeArtifactTest, RejectsAnotherVersion) {
   ArtifactSpec spec = bigramModel();
-  spec.version = 5; // The previous format: no weight hashes.
-  EXPECT_EQ(openError(spec),
+  spec.version = 5; // The previous format: no weight hashes, no seal.
+  BuiltArtifact built = buildArtifact(spec);
+  built.artifact.resize(built.artifact.size() - sizeof(ArtifactTrailer));
+  writeFile(path("model.attn"), built.artifact);
+  EXPECT_EQ(openError(path("model.attn")),
             path("model.attn") + ": artifact format version 5 is not "
                                  "supported (this runtime reads version 6)");
 }
@@ -105,9 +108,9 @@ TEST_F(RuntimeArtifactTest, RejectsATruncatedFile) {
   bytes.pop_back();
   writeFile(path("model.attn"), bytes);
   EXPECT_EQ(openError(path("model.attn")),
-            path("model.attn") + ": the file does not end with the "
-                                 "artifact's seal (it is truncated, or was "
-                                 "not written by attnc)");
+            path("model.attn") + ": the file does not end with a valid seal "
+                                 "(it is truncated, or was not written by "
+                                 "attnc)");
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAWeightSegmentThatReachesTheSeal) {
@@ -130,10 +133,9 @@ TEST_F(RuntimeArtifactTest, RejectsASealLargerThanTheFile) {
   std::memcpy(bytes.data() + bytes.size() - 16, &huge, sizeof(huge));
   writeFile(path("model.attn"), bytes);
   EXPECT_EQ(openError(path("model.attn")),
-            path("model.attn") +
-                formatString(": the seal names a FlatBuffer of %zu bytes in a "
-                             "file of %zu",
-                             bytes.size(), bytes.size()));
+            path("model.attn") + ": the file does not end with a valid seal "
+                                 "(it is truncated, or was not written by "
+                                 "attnc)");
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAnEmbeddedWeightThatDoesNotMatchItsHash) {
@@ -162,6 +164,39 @@ TEST_F(RuntimeArtifactTest, RejectsABindingBufferIndexOutOfRange) {
             path("model.attn") + ": program 'prefill', dispatch 1, binding "
                                  "1: buffer index 99 is out of range (the "
                                  "artifact has 5 buffers)");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsAWorkAxisOutsideTheOutput) {
+  // The matvec's output, the logits, is [1, V]: its work items are axis 1.
+  ArtifactSpec spec = bigramModel();
+  spec.programs[0].dispatches[1].workAxis = 2;
+  EXPECT_EQ(openError(spec),
+            path("model.attn") + ": program 'prefill', dispatch 1: work axis "
+                                 "2 is out of range (its output has rank 2)");
+}
+
+TEST_F(RuntimeArtifactTest, RejectsAWeightSegmentInsideTheFlatBuffer) {
+  // A hostile artifact, resealed, whose segment starts inside the
+  // FlatBuffer: Weights.segment_offset (the only field holding that value)
+  // set to 64.
+  std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
+  ArtifactTrailer seal;
+  std::memcpy(&seal, bytes.data() + bytes.size() - sizeof(seal), sizeof(seal));
+  uint64_t segmentOffset = bytes.size() - sizeof(seal) - kSegmentSize;
+  uint8_t pattern[sizeof(segmentOffset)];
+  std::memcpy(pattern, &segmentOffset, sizeof(pattern));
+  auto field = std::search(bytes.begin(), bytes.begin() + seal.flatbufferSize,
+                           std::begin(pattern), std::end(pattern));
+  ASSERT_NE(field, bytes.begin() + seal.flatbufferSize);
+  uint64_t inside = 64;
+  std::memcpy(&*field, &inside, sizeof(inside));
+  resealArtifact(bytes);
+  writeFile(path("model.attn"), bytes);
+  EXPECT_EQ(openError(path("model.attn")),
+            path("model.attn") +
+                formatString(": the weight segment (offset 64) overlaps the "
+                             "FlatBuffer (%llu bytes)",
+                             (unsigned long long)seal.flatbufferSize));
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAKernelThatWritesAWeight) {
@@ -546,9 +581,9 @@ TEST_F(RuntimeArtifactTest, RejectsExternalWeightsWithTheWrongHash) {
   writeFile(path("weights.safetensors"), built.safetensors);
   writeFile(path("model.attn"), built.artifact);
   EXPECT_EQ(openError(path("model.attn")),
-            path("model.attn") + ": external weights '" +
+            path("model.attn") + ": the external weights file '" +
                 path("weights.safetensors") +
-                formatString("' are not the file compiled against: its "
+                formatString("' is not the one compiled against: its "
                              "XXH3-64 hash is %016llx, the artifact records "
                              "%016llx",
                              (unsigned long long)actual,

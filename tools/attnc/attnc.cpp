@@ -241,6 +241,9 @@ int main(int argc, char **argv) {
     return fail("the artifact is binary; give a file name with -o");
   if (contextLength < 0)
     return fail("--context-length must be positive");
+  // Found now rather than after the compile and the weights' packing.
+  if (outputPath != "-" && llvm::sys::fs::is_directory(outputPath))
+    return fail(outputPath + ": -o names a directory; give a file name");
   // The runtime reads external weights from the checkpoint as they are:
   // refuse now what the artifact writer would refuse after the compile.
   if (weightsMode == WeightsMode::External &&
@@ -335,7 +338,9 @@ int main(int argc, char **argv) {
   if (wantCuda)
     cudaKernels = kernels.clone();
   SmallVector<OwningOpRef<ModuleOp>> cpuKernels;
-  for (size_t i = 0; wantCpu && i < cpuTargets.size(); ++i) {
+  // --emit=asm prints the first variant only.
+  size_t cpuVariants = emit == Emit::Asm ? 1 : cpuTargets.size();
+  for (size_t i = 0; wantCpu && i < cpuVariants; ++i) {
     cpuKernels.push_back(kernels.clone());
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))

@@ -2,7 +2,7 @@
 
     edit_artifact.py IN OUT [--set FIELD=JSON]... [--identifier XXXX]
                             [--truncate N] [--elf-byte OFFSET=VALUE]...
-                            [--rehash] [--weight-byte OFFSET=VALUE]...
+                            [--reseal] [--weight-byte OFFSET=VALUE]...
 
 --set        changes a field of the FlatBuffer: FIELD is a dotted path into
              its JSON form (flatc --json with runtime/schema/artifact.fbs),
@@ -14,7 +14,7 @@
 --truncate   drops the last N bytes of the file
 --elf-byte   sets byte OFFSET of the first CPU variant's ELF image to VALUE (a
              damaged file: the FlatBuffer no longer matches its seal)
---rehash     then seals the edited FlatBuffer anew, as a hostile artifact
+--reseal     then seals the edited FlatBuffer anew, as a hostile artifact
              would, so that the checks after the seal see the image
 --weight-byte sets byte OFFSET of the embedded weight segment to VALUE (a
              damaged weight: its tensor's recorded hash no longer matches)
@@ -125,7 +125,7 @@ def main():
     parser.add_argument("--identifier")
     parser.add_argument("--truncate", type=int, default=0)
     parser.add_argument("--elf-byte", action="append", default=[])
-    parser.add_argument("--rehash", action="store_true")
+    parser.add_argument("--reseal", action="store_true")
     parser.add_argument("--weight-byte", action="append", default=[])
     args = parser.parse_args()
     with open(args.input, "rb") as f:
@@ -146,7 +146,7 @@ def main():
                 offset, value = item.split("=")
                 data[start + int(offset, 0)] = int(value, 0)
             data = bytes(data)
-            if args.rehash:
+            if args.reseal:
                 data = reseal(data)
         if args.weight_byte:
             start = to_json(data, work)["weights"]["segment_offset"]
