@@ -2,6 +2,7 @@
 
 #include "runtime/Session.h"
 
+#include "attn/runtime.h"
 #include "runtime/CpuSession.h"
 #include "runtime/cuda/CudaSession.h"
 
@@ -37,6 +38,10 @@ Status Session::create(std::shared_ptr<const Artifact> artifact,
         std::move(artifact), options.profile, session));
     out = std::move(session);
   } else if (device == Device::Cpu) {
+    if (options.threads > ATTN_MAX_THREADS)
+      return makeError(StatusCode::InvalidArgument,
+                       "threads: %u is more than the %d a session may use",
+                       options.threads, ATTN_MAX_THREADS);
     std::unique_ptr<CpuSession> session;
     ATTN_RETURN_IF_ERROR(
         CpuSession::create(std::move(artifact), options.threads, session));

@@ -52,6 +52,25 @@ TEST_F(RuntimeCApiTest, OpenFailuresCarryACodeAndTheFile) {
   attn_status_free(status);
 }
 
+TEST_F(RuntimeCApiTest, RefusesMoreThreadsThanTheCap) {
+  // A million threads used to be started until the system refused one.
+  attn_artifact_t *artifact = nullptr;
+  ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
+                                       &artifact)),
+            "OK");
+  attn_session_options_t options;
+  attn_session_options_initialize(&options);
+  options.device = ATTN_DEVICE_CPU;
+  options.threads = ATTN_MAX_THREADS + 1;
+  attn_session_t *session = nullptr;
+  attn_status_t status = attn_session_create(artifact, &options, &session);
+  EXPECT_EQ(attn_status_code(status), ATTN_STATUS_INVALID_ARGUMENT);
+  EXPECT_EQ(consume(status),
+            "threads: 1025 is more than the 1024 a session may use");
+  EXPECT_EQ(session, nullptr);
+  attn_artifact_free(artifact);
+}
+
 TEST_F(RuntimeCApiTest, GeneratesTextThroughTheCApi) {
   attn_artifact_t *artifact = nullptr;
   ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),

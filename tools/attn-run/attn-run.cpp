@@ -287,7 +287,7 @@ Options parseOptions(int argc, char **argv) {
                          std::string(device) + "'"};
     } else if (name == "--threads") {
       options.threads = static_cast<uint32_t>(
-          parseInteger(name.c_str(), value(), 1, 1024));
+          parseInteger(name.c_str(), value(), 1, ATTN_MAX_THREADS));
     } else if (name == "--truncate") {
       flag();
       options.generate.truncate_prompt = true;

@@ -206,9 +206,14 @@ typedef enum attn_device_e {
 /** "auto", "cpu" or "cuda"; a static string. Thread-safe. */
 const char *attn_device_name(attn_device_t device);
 
+/** The most threads a CPU session runs kernels on: more than any machine
+ *  the runtime targets has, and few enough to start. */
+#define ATTN_MAX_THREADS 1024
+
 typedef struct attn_session_options_t {
   /** CPU: threads that run kernels, the calling thread included; 0 means
-   *  one per hardware thread. Unused on CUDA. */
+   *  one per hardware thread; at most ATTN_MAX_THREADS (more is
+   *  ATTN_STATUS_INVALID_ARGUMENT). Unused on CUDA. */
   uint32_t threads;
   /** Where to run (default ATTN_DEVICE_AUTO). */
   attn_device_t device;
