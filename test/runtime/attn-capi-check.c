@@ -156,17 +156,24 @@ int main(int argc, char **argv) {
    * (8 MiB of stack each) start and then one cannot; the pool must join
    * those that did (destroying them unjoined would terminate the process). */
   limitAddressSpace((rlim_t)64 << 20);
-  options.threads = 200000;
+  options.threads = ATTN_MAX_THREADS;
   CHECK(attn_session_create(artifact, &options, &session));
   restoreAddressSpace();
 
-  /* Out of memory: the pool's table of 2^32 - 2 threads does not fit in 1
-   * GiB to spare. */
-  limitAddressSpace((rlim_t)1 << 30);
-  options.threads = 0xffffffffu;
-  attn_status_t first = attn_session_create(artifact, &options, &session);
-  attn_status_t second = attn_session_create(artifact, &options, &session);
+  /* Out of memory: 64 Mi characters, one token each, tokenize to 256 MiB
+   * of ids, which do not fit in 64 MiB to spare. */
+  size_t manyLength = (size_t)64 << 20;
+  char *many = malloc(manyLength);
+  if (!many)
+    fail("cannot allocate the long text");
+  memset(many, 'a', manyLength);
+  limitAddressSpace((rlim_t)64 << 20);
+  attn_status_t first =
+      attn_artifact_tokenize(artifact, many, manyLength, NULL, 0, &count);
+  attn_status_t second =
+      attn_artifact_tokenize(artifact, many, manyLength, NULL, 0, &count);
   restoreAddressSpace();
+  free(many);
   printf("out of memory: %s: %s\n", codeName(attn_status_code(first)),
          attn_status_message(first));
   /* Reporting it allocates nothing: both calls give the same status. */
@@ -185,7 +192,7 @@ int main(int argc, char **argv) {
       pthread_attr_setstacksize(&huge, (size_t)1 << 40) != 0 ||
       pthread_setattr_default_np(&huge) != 0)
     fail("cannot set the default thread stack size");
-  options.threads = 200000;
+  options.threads = ATTN_MAX_THREADS;
   CHECK(attn_session_create(artifact, &options, &session));
   pthread_setattr_default_np(&saved);
   pthread_attr_destroy(&huge);
