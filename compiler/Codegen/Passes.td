@@ -133,6 +133,12 @@ def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
     tiles: one load of x per several weight rows, and several weight streams
     in flight. Columns past the last full tile keep the original loops.
 
+    The tiles run a block of columns at a time, as many as
+    `column-block-bytes` of weight rows hold, for every row tile: the block
+    stays in L2 while the rows go by, where a row-major order streamed the
+    whole weight from L3 or memory once per row tile (GPT-2 124M, 512-token
+    prefill on Zen 5: c_fc 88 -> 78 ms, c_attn 61 -> 57 ms).
+
     It matches `linalg.generic` on memrefs with maps (s, k), (o, k) ->
     (s, o), iterators (parallel, parallel, reduction), and inputs whose rows
     are contiguous; the body (multiply-add, with a widening of f16/bf16
@@ -147,17 +153,19 @@ def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
     ```
     After (row-tile 4, column-tile 4):
     ```mlir
-    scf.for %s0 = %c0 to %fullRows step %c4 {
-      scf.for %o0 = %c0 to %fullCols step %c4 {
+    scf.for %b0 = %c0 to %fullCols step %blockCols {
+     scf.for %s0 = %c0 to %fullRows step %c4 {
+      scf.for %o0 = %b0 to %blockEnd step %c4 {
         %acc0 = memref.load %c[%s0, %o0] ...      // 16 accumulators
         %r:16 = scf.for %k = %c0 to %c768 step %c1 iter_args(%a0 = %acc0, ...) {
           %x0 = memref.load %x[%s0, %k] ...       // 4 + 4 loads, 16 multiply-adds
         }
         memref.store %r#0, %c[%s0, %o0] ...
       }
-      linalg.generic ... // columns [fullCols, cols) of these rows
+     }
     }
-    linalg.generic ...   // rows [fullRows, rows)
+    linalg.generic ...   // columns [fullCols, cols) of rows [0, fullRows)
+    ...                  // rows [fullRows, rows), in 1 x 8 tiles
     ```
   }];
   let options = [
@@ -169,6 +177,10 @@ def RegisterTileContractions : Pass<"attn-register-tile-contractions"> {
            /*default=*/"8",
            "Output columns per 1-row tile for the rows past the last full "
            "tile">,
+    Option<"columnBlockBytes", "column-block-bytes", "int64_t",
+           /*default=*/"524288",
+           "Weight bytes per block of columns, which every row tile reuses "
+           "(about half a core's L2)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",

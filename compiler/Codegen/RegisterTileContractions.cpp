@@ -103,8 +103,8 @@ struct RegisterTileContractions
   }
 
   /// Rows [rowBegin, rowEnd) (a multiple of `rows`) of `op`'s output in
-  /// `rows` x `cols` tiles, and the columns past the last full tile with
-  /// `op` itself.
+  /// `rows` x `cols` tiles, one block of columns at a time, and the columns
+  /// past the last full tile with `op` itself.
   void emitTiles(OpBuilder &b, Location loc, linalg::GenericOp op,
                  Value rowBegin, Value rowEnd, int64_t rows,
                  int64_t cols) const {
@@ -119,14 +119,36 @@ struct RegisterTileContractions
     Value rowStep = index(rows), colStep = index(cols);
     Value fullCols = arith::SubIOp::create(
         b, loc, columns, arith::RemUIOp::create(b, loc, columns, colStep));
+    // A block holds the weight rows of as many columns (a multiple of
+    // `cols`, at least `cols`) as fit `columnBlockBytes`: every row tile
+    // then reads them from L2, where without blocks each row tile streamed
+    // the whole weight from L3 or memory again.
+    int64_t elementBytes =
+        std::max<int64_t>(1, getElementTypeOrSelf(w.getType())
+                                     .getIntOrFloatBitWidth() / 8);
+    Value blockRows = arith::DivUIOp::create(
+        b, loc, index(std::max<int64_t>(1, columnBlockBytes / elementBytes)),
+        arith::MaxUIOp::create(b, loc, depth, one));
+    Value blockCols = arith::MaxUIOp::create(
+        b, loc,
+        arith::MulIOp::create(
+            b, loc, arith::DivUIOp::create(b, loc, blockRows, colStep),
+            colStep),
+        colStep);
 
     Block &body = op.getRegion().front();
     auto yield = cast<linalg::YieldOp>(body.getTerminator());
     OpBuilder::InsertionGuard guard(b);
+    auto blockLoop = scf::ForOp::create(b, loc, zero, fullCols, blockCols);
+    b.setInsertionPointToStart(blockLoop.getBody());
+    Value blockBegin = blockLoop.getInductionVar();
+    Value blockEnd = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, blockBegin, blockCols),
+        fullCols);
     auto rowLoop = scf::ForOp::create(b, loc, rowBegin, rowEnd, rowStep);
     b.setInsertionPointToStart(rowLoop.getBody());
     Value s0 = rowLoop.getInductionVar();
-    auto colLoop = scf::ForOp::create(b, loc, zero, fullCols, colStep);
+    auto colLoop = scf::ForOp::create(b, loc, blockBegin, blockEnd, colStep);
     b.setInsertionPointToStart(colLoop.getBody());
     Value o0 = colLoop.getInductionVar();
 
@@ -170,9 +192,8 @@ struct RegisterTileContractions
         memref::StoreOp::create(b, loc, kLoop.getResult(i * cols + j), c,
                                 ValueRange{rowIndex[i], colIndex[j]});
 
-    b.setInsertionPointAfter(colLoop);
-    cloneOnRange(b, loc, op, s0, arith::AddIOp::create(b, loc, s0, rowStep),
-                 fullCols, columns);
+    b.setInsertionPointAfter(blockLoop);
+    cloneOnRange(b, loc, op, rowBegin, rowEnd, fullCols, columns);
   }
 
   void tile(IRRewriter &rewriter, linalg::GenericOp op) const {

@@ -1,5 +1,6 @@
 // RUN: attn-opt %s -attn-register-tile-contractions -split-input-file | FileCheck %s
 // RUN: attn-opt %s -attn-register-tile-contractions=row-tile=2\ column-tile=3 -split-input-file | FileCheck --check-prefix=TILE23 %s
+// RUN: attn-opt %s -attn-register-tile-contractions=column-block-bytes=4096 -split-input-file | FileCheck --check-prefix=SMALL %s
 // RUN: not attn-opt %s -split-input-file -attn-register-tile-contractions=column-tile=0 2>&1 | FileCheck --check-prefix=ZERO %s
 
 #x = affine_map<(s, o, k) -> (s, k)>
@@ -7,16 +8,25 @@
 #out = affine_map<(s, o, k) -> (s, o)>
 
 // A linear with an [out, in] weight after bufferization: full 4x4 tiles
-// accumulate in 16 loop-carried scalars; the ragged columns and rows keep
-// the generic, on subviews.
+// accumulate in 16 loop-carried scalars, a block of columns at a time for
+// all row tiles (512 KiB of f32 weight rows: 131072 / 768 = 170, so 168
+// columns); the
+// ragged columns and rows keep the generic, on subviews.
 // CHECK-LABEL: func.func @linear
 // CHECK-SAME: (%[[X:.*]]: memref<?x768xf32, strided<[768, 1]>>, %[[W:.*]]: memref<2304x768xf32, strided<[768, 1]>>, %[[C:.*]]: memref<?x2304xf32, strided<[2304, 1]>>)
 // CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
 // CHECK-DAG: %[[ROWS:.*]] = memref.dim %[[C]], %c0
 // CHECK: %[[REM:.*]] = arith.remui %[[ROWS]], %[[C4]]
 // CHECK: %[[FULL:.*]] = arith.subi %[[ROWS]], %[[REM]]
+// CHECK: %[[FULLCOLS:.*]] = arith.subi
+// CHECK: %[[BUDGET:.*]] = arith.constant 131072 : index
+// CHECK: %[[PERROW:.*]] = arith.maxui %{{.*}}, %{{.*}}
+// CHECK: %[[FIT:.*]] = arith.divui %[[BUDGET]], %[[PERROW]]
+// CHECK: %[[BCOLS:.*]] = arith.maxui
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[FULLCOLS]] step %[[BCOLS]]
+// CHECK: %[[BEND:.*]] = arith.minui
 // CHECK: scf.for %[[S0:.*]] = %{{.*}} to %[[FULL]] step %[[C4]]
-// CHECK: scf.for %[[O0:.*]] = %{{.*}} to %{{.*}} step %[[C4]]
+// CHECK: scf.for %[[O0:.*]] = %[[B]] to %[[BEND]] step %[[C4]]
 // CHECK-COUNT-16: memref.load %[[C]]
 // CHECK: %[[R:.*]]:16 = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
 // CHECK-COUNT-4: memref.load %[[X]]
@@ -24,17 +34,26 @@
 // CHECK-COUNT-16: arith.mulf
 // CHECK: scf.yield
 // CHECK-COUNT-16: memref.store %[[R]]#{{[0-9]+}}, %[[C]]
-// CHECK: memref.subview %[[X]][%[[S0]], 0] [%{{.*}}, 768] [1, 1]
-// CHECK: memref.subview %[[W]][%{{.*}}, 0] [%{{.*}}, 768] [1, 1] : memref<2304x768xf32, strided<[768, 1]>> to memref<?x768xf32, strided<[768, 1], offset: ?>>
+// The ragged columns of every full row, once, after the blocks.
+// CHECK: memref.subview %[[X]][0, 0] [%{{.*}}, 768] [1, 1]
+// CHECK: memref.subview %[[W]][%[[FULLCOLS]], 0] [%{{.*}}, 768] [1, 1] : memref<2304x768xf32, strided<[768, 1]>> to memref<?x768xf32, strided<[768, 1], offset: ?>>
 // CHECK: linalg.generic
 // The rows past the last full tile, one at a time, in 1x8 tiles.
+// CHECK: scf.for
 // CHECK: scf.for %[[R:.*]] = %[[FULL]] to %[[ROWS]] step %c1
 // CHECK: scf.for
 // CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32)
 // CHECK-COUNT-8: memref.store
-// CHECK: memref.subview %[[X]][%[[R]], 0] [%{{.*}}, 768] [1, 1]
+// CHECK: memref.subview %[[X]][%[[FULL]], 0] [%{{.*}}, 768] [1, 1]
 // CHECK: linalg.generic
 // CHECK-NOT: linalg.generic
+// A block smaller than one tile's weight rows still holds one tile.
+// SMALL-LABEL: func.func @linear
+// SMALL: arith.constant 1024 : index
+// SMALL: %[[FIT:.*]] = arith.divui
+// SMALL: %[[TILES:.*]] = arith.divui %[[FIT]], %[[C4:.*]] : index
+// SMALL: %[[COLS:.*]] = arith.muli %[[TILES]], %[[C4]]
+// SMALL: arith.maxui %[[COLS]], %[[C4]]
 // TILE23-LABEL: func.func @linear
 // TILE23: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32)
 // ZERO: row-tile, column-tile and remainder-column-tile must be positive, got 4, 0 and 8
