@@ -55,13 +55,15 @@ struct RegisterTileContractions
   using RegisterTileContractionsBase::RegisterTileContractionsBase;
 
   void runOnOperation() override {
-    if (rowTile < 1 || columnTile < 1 || rowRemainderColumnTile < 1) {
+    if (rowTile < 1 || columnTile < 1 || rowRemainderColumnTile < 1 ||
+        kBlock < 1) {
       getOperation()->emitError()
-          << "row-tile, column-tile and remainder-column-tile must be "
-             "positive, got "
+          << "row-tile, column-tile, remainder-column-tile and k-block must "
+             "be positive, got "
           << static_cast<int64_t>(rowTile) << ", "
-          << static_cast<int64_t>(columnTile) << " and "
-          << static_cast<int64_t>(rowRemainderColumnTile);
+          << static_cast<int64_t>(columnTile) << ", "
+          << static_cast<int64_t>(rowRemainderColumnTile) << " and "
+          << static_cast<int64_t>(kBlock);
       return signalPassFailure();
     }
     SmallVector<linalg::GenericOp> candidates;
@@ -148,6 +150,16 @@ struct RegisterTileContractions
     auto rowLoop = scf::ForOp::create(b, loc, rowBegin, rowEnd, rowStep);
     b.setInsertionPointToStart(rowLoop.getBody());
     Value s0 = rowLoop.getInductionVar();
+    // The k loop a chunk of `kBlock` at a time for all the block's column
+    // tiles, so that the row tile's chunk of X stays in L1 from one column
+    // tile to the next (a 3072-deep tile's rows of X and W would not fit
+    // it); the accumulators go through the output between chunks.
+    Value kStep = index(kBlock);
+    auto chunkLoop = scf::ForOp::create(b, loc, zero, depth, kStep);
+    b.setInsertionPointToStart(chunkLoop.getBody());
+    Value k0 = chunkLoop.getInductionVar();
+    Value kEnd = arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, k0, kStep), depth);
     auto colLoop = scf::ForOp::create(b, loc, blockBegin, blockEnd, colStep);
     b.setInsertionPointToStart(colLoop.getBody());
     Value o0 = colLoop.getInductionVar();
@@ -167,7 +179,7 @@ struct RegisterTileContractions
       for (Value o : colIndex)
         initial.push_back(memref::LoadOp::create(b, loc, c, ValueRange{s, o}));
     auto kLoop = scf::ForOp::create(
-        b, loc, zero, depth, one, initial,
+        b, loc, k0, kEnd, one, initial,
         [&](OpBuilder &nb, Location l, Value kv, ValueRange accs) {
           SmallVector<Value> xs, ws;
           for (Value s : rowIndex)

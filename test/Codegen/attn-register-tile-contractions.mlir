@@ -26,9 +26,14 @@
 // CHECK: scf.for %[[B:.*]] = %{{.*}} to %[[FULLCOLS]] step %[[BCOLS]]
 // CHECK: %[[BEND:.*]] = arith.minui
 // CHECK: scf.for %[[S0:.*]] = %{{.*}} to %[[FULL]] step %[[C4]]
+// The k loop in chunks of 1024 (one here: 768 deep), each over all the
+// block's column tiles.
+// CHECK: %[[KSTEP:.*]] = arith.constant 1024 : index
+// CHECK: scf.for %[[K0:.*]] = %{{.*}} to %{{.*}} step %[[KSTEP]]
+// CHECK: %[[KEND:.*]] = arith.minui
 // CHECK: scf.for %[[O0:.*]] = %[[B]] to %[[BEND]] step %[[C4]]
 // CHECK-COUNT-16: memref.load %[[C]]
-// CHECK: %[[R:.*]]:16 = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: %[[R:.*]]:16 = scf.for %[[K:.*]] = %[[K0]] to %[[KEND]] step %{{.*}} iter_args
 // CHECK-COUNT-4: memref.load %[[X]]
 // CHECK-COUNT-4: memref.load %[[W]]
 // CHECK-COUNT-16: arith.mulf
@@ -56,7 +61,7 @@
 // SMALL: arith.maxui %[[COLS]], %[[C4]]
 // TILE23-LABEL: func.func @linear
 // TILE23: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32)
-// ZERO: row-tile, column-tile and remainder-column-tile must be positive, got 4, 0 and 8
+// ZERO: row-tile, column-tile, remainder-column-tile and k-block must be positive, got 4, 0, 8 and 1024
 func.func @linear(%x: memref<?x768xf32, strided<[768, 1]>>, %w: memref<2304x768xf32, strided<[768, 1]>>, %c: memref<?x2304xf32, strided<[2304, 1]>>) {
   linalg.generic {indexing_maps = [#x, #w, #out], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x, %w : memref<?x768xf32, strided<[768, 1]>>, memref<2304x768xf32, strided<[768, 1]>>) outs(%c : memref<?x2304xf32, strided<[2304, 1]>>) {
