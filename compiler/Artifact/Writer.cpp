@@ -253,9 +253,11 @@ buildFlatBuffer(const ImportedModel &model, const ModelPlan &plan,
   return fbb.Release();
 }
 
-/// The bytes of `t` as the segment stores them: converted to the plan's
-/// element type, and transposed when the plan reads it so.
-static llvm::Expected<std::string> packTensor(const PlacedTensor &t) {
+/// Calls `use` with the bytes of `t` as the segment stores them, converted
+/// to the plan's element type and transposed when the plan reads it so,
+/// without another copy of the tensor.
+static llvm::Error packTensor(const PlacedTensor &t,
+                              llvm::function_ref<void(StringRef)> use) {
   llvm::Expected<std::vector<float>> values = readAsF32(*t.info);
   if (!values)
     return values.takeError();
@@ -265,10 +267,13 @@ static llvm::Expected<std::string> packTensor(const PlacedTensor &t) {
                             swapped.data());
     *values = std::move(swapped);
   }
-  if (t.elementType.isF32())
-    return std::string(reinterpret_cast<const char *>(values->data()), t.size);
+  if (t.elementType.isF32()) {
+    use(StringRef(reinterpret_cast<const char *>(values->data()), t.size));
+    return llvm::Error::success();
+  }
   std::vector<uint16_t> narrow = narrowFloats(*values, t.elementType.isBF16());
-  return std::string(reinterpret_cast<const char *>(narrow.data()), t.size);
+  use(StringRef(reinterpret_cast<const char *>(narrow.data()), t.size));
+  return llvm::Error::success();
 }
 
 /// Copies the finished artifact `from` into the device or pipe `to`.
@@ -407,11 +412,11 @@ llvm::Error mlir::attn::writeArtifact(StringRef path,
       uint64_t written = 0;
       for (PlacedTensor &t : tensors) {
         os.write_zeros(t.offset - written);
-        llvm::Expected<std::string> bytes = packTensor(t);
-        if (!bytes)
-          return fail(bytes.takeError());
-        t.hash = ::attn::runtime::contentHash(bytes->data(), bytes->size());
-        os << *bytes;
+        if (llvm::Error err = packTensor(t, [&](StringRef bytes) {
+              t.hash = ::attn::runtime::contentHash(bytes.data(), bytes.size());
+              os << bytes;
+            }))
+          return fail(std::move(err));
         written = t.offset + t.size;
         if (options.progress)
           options.progress(written, segmentSize);

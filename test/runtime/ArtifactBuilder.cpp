@@ -234,16 +234,11 @@ BuiltArtifact buildArtifact(const ArtifactSpec &spec) {
 
 void resealArtifact(std::vector<uint8_t> &artifact) {
   runtime::ArtifactTrailer trailer;
-  if (artifact.size() < sizeof(trailer))
-    return;
-  uint8_t *end = artifact.data() + artifact.size() - sizeof(trailer);
-  std::memcpy(&trailer, end, sizeof(trailer));
-  if (std::memcmp(trailer.magic, runtime::kArtifactTrailerMagic,
-                  sizeof(trailer.magic)) != 0 ||
-      trailer.flatbufferSize > artifact.size() - sizeof(trailer))
+  if (!runtime::readArtifactTrailer(artifact.data(), artifact.size(), trailer))
     return;
   trailer = runtime::sealFlatBuffer(artifact.data(), trailer.flatbufferSize);
-  std::memcpy(end, &trailer, sizeof(trailer));
+  std::memcpy(artifact.data() + artifact.size() - sizeof(trailer), &trailer,
+              sizeof(trailer));
 }
 
 CudaSpec cudaKernelsFor(const ArtifactSpec &spec) {

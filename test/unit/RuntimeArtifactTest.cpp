@@ -27,6 +27,10 @@ using RuntimeArtifactTest = RuntimeTest;
 /// The bigram model's weight segment: two 8x8 f32 tensors, 64-byte aligned.
 constexpr size_t kSegmentSize = 2 * 8 * 8 * 4;
 
+/// The loader's error for a file that does not end with its seal.
+constexpr const char *kNoSeal = ": the file does not end with a valid seal (it "
+                                "is truncated, or was not written by attnc)";
+
 // XXH3-64 with seed 0, as xxHash's own and LLVM's independent
 // implementation (llvm::xxh3_64bits) compute them; 1000 bytes take the long
 // input path.
@@ -107,10 +111,7 @@ TEST_F(RuntimeArtifactTest, RejectsATruncatedFile) {
   std::vector<uint8_t> bytes = buildArtifact(bigramModel()).artifact;
   bytes.pop_back();
   writeFile(path("model.attn"), bytes);
-  EXPECT_EQ(openError(path("model.attn")),
-            path("model.attn") + ": the file does not end with a valid seal "
-                                 "(it is truncated, or was not written by "
-                                 "attnc)");
+  EXPECT_EQ(openError(path("model.attn")), path("model.attn") + kNoSeal);
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAWeightSegmentThatReachesTheSeal) {
@@ -132,10 +133,7 @@ TEST_F(RuntimeArtifactTest, RejectsASealLargerThanTheFile) {
   uint64_t huge = bytes.size();
   std::memcpy(bytes.data() + bytes.size() - 16, &huge, sizeof(huge));
   writeFile(path("model.attn"), bytes);
-  EXPECT_EQ(openError(path("model.attn")),
-            path("model.attn") + ": the file does not end with a valid seal "
-                                 "(it is truncated, or was not written by "
-                                 "attnc)");
+  EXPECT_EQ(openError(path("model.attn")), path("model.attn") + kNoSeal);
 }
 
 TEST_F(RuntimeArtifactTest, RejectsAnEmbeddedWeightThatDoesNotMatchItsHash) {

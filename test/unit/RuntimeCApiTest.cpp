@@ -12,14 +12,21 @@ using namespace attn::test;
 
 namespace {
 
-using RuntimeCApiTest = RuntimeTest;
-
 /// Takes the message of `status` and frees it; "OK" for success.
 std::string consume(attn_status_t status) {
   std::string message = attn_status_message(status);
   attn_status_free(status);
   return message;
 }
+
+class RuntimeCApiTest : public RuntimeTest {
+protected:
+  /// Writes the bigram model and opens it through the C API into
+  /// `*artifact`; returns the status message ("OK").
+  std::string openBigram(attn_artifact_t **artifact) {
+    return consume(attn_artifact_open(write(bigramModel()).c_str(), artifact));
+  }
+};
 
 TEST(RuntimeCApiStatusTest, NullIsOk) {
   EXPECT_EQ(attn_status_code(nullptr), ATTN_STATUS_OK);
@@ -55,9 +62,7 @@ TEST_F(RuntimeCApiTest, OpenFailuresCarryACodeAndTheFile) {
 TEST_F(RuntimeCApiTest, RefusesMoreThreadsThanTheCap) {
   // A million threads used to be started until the system refused one.
   attn_artifact_t *artifact = nullptr;
-  ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
-                                       &artifact)),
-            "OK");
+  ASSERT_EQ(openBigram(&artifact), "OK");
   attn_session_options_t options;
   attn_session_options_initialize(&options);
   options.device = ATTN_DEVICE_CPU;
@@ -73,9 +78,7 @@ TEST_F(RuntimeCApiTest, RefusesMoreThreadsThanTheCap) {
 
 TEST_F(RuntimeCApiTest, GeneratesTextThroughTheCApi) {
   attn_artifact_t *artifact = nullptr;
-  ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
-                                       &artifact)),
-            "OK");
+  ASSERT_EQ(openBigram(&artifact), "OK");
   attn_model_info_t info;
   attn_artifact_model_info(artifact, &info);
   EXPECT_STREQ(info.model_type, "bigram");
@@ -165,9 +168,7 @@ TEST_F(RuntimeCApiTest, GeneratesTextThroughTheCApi) {
 
 TEST_F(RuntimeCApiTest, ProfilesEveryKernelOfASession) {
   attn_artifact_t *artifact = nullptr;
-  ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
-                                       &artifact)),
-            "OK");
+  ASSERT_EQ(openBigram(&artifact), "OK");
   attn_session_options_t options;
   attn_session_options_initialize(&options);
   options.profile = 1;
@@ -197,9 +198,7 @@ TEST_F(RuntimeCApiTest, ProfilesEveryKernelOfASession) {
 
 TEST_F(RuntimeCApiTest, TokenizeReportsTheUnknownCharacter) {
   attn_artifact_t *artifact = nullptr;
-  ASSERT_EQ(consume(attn_artifact_open(write(bigramModel()).c_str(),
-                                       &artifact)),
-            "OK");
+  ASSERT_EQ(openBigram(&artifact), "OK");
   size_t count = 0;
   attn_status_t status =
       attn_artifact_tokenize(artifact, "hi", 2, nullptr, 0, &count);
